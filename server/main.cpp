@@ -1,1 +1,127 @@
-int main() { return 0; }
+// switchboard-server: parses settings, installs the log format and signal
+// handling, then runs one Server (or the cleanup subcommand) on Qt's loop.
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store/storefactory.h"
+
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QProcessEnvironment>
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <csignal>
+#include <cstdio>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+int g_signalPipe[2] = {-1, -1};
+
+void onSignal(int)
+{
+    const char byte = 1;
+    [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &byte, 1);
+}
+
+int runCleanup(const sb::Config &config)
+{
+    auto store = sb::makeStore(config);
+    int status = 1;
+    QObject::connect(store.get(), &sb::Store::upChanged, qApp, [&](bool up) {
+        if (!up) {
+            std::fprintf(stderr, "cleanup: the store is unavailable\n");
+            QCoreApplication::exit(1);
+            return;
+        }
+        store->cleanup(QDateTime::currentMSecsSinceEpoch(), 7LL * 24 * 3600 * 1000, config.history,
+                       [&](const sb::StoreResult<sb::CleanupStats> &r) {
+                           if (r.ok) {
+                               std::printf("removed %d disconnected sessions, %d old chat messages, %d expired nonces\n",
+                                           r.value.sessions, r.value.messages, r.value.nonces);
+                               status = 0;
+                           } else {
+                               std::fprintf(stderr, "cleanup failed: %s\n", qPrintable(r.error));
+                           }
+                           QCoreApplication::exit(status);
+                       });
+    });
+    store->start();
+    QTimer::singleShot(60000, qApp, [] {
+        std::fprintf(stderr, "cleanup: timed out waiting for the store\n");
+        QCoreApplication::exit(1);
+    });
+    QCoreApplication::exec();
+    return status;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("switchboard"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(SB_VERSION));
+
+    QStringList args = QCoreApplication::arguments().mid(1);
+    QString command = QStringLiteral("serve");
+    if (!args.isEmpty() && !args.first().startsWith(QLatin1Char('-')))
+        command = args.takeFirst();
+    if (args.contains(QStringLiteral("--help")) || args.contains(QStringLiteral("-h"))) {
+        std::fputs(qPrintable(sb::helpText(QStringLiteral("switchboard-server"))), stdout);
+        return 0;
+    }
+    if (args.contains(QStringLiteral("--version"))) {
+        std::printf("switchboard-server %s\n", SB_VERSION);
+        return 0;
+    }
+    if (command != QLatin1StringView("serve") && command != QLatin1StringView("cleanup")) {
+        std::fprintf(stderr, "unknown command \"%s\" (see --help)\n", qPrintable(command));
+        return 2;
+    }
+    const sb::ConfigResult parsed = sb::parseConfig(args, QProcessEnvironment::systemEnvironment().toStringList());
+    if (!parsed.config) {
+        std::fprintf(stderr, "switchboard-server: %s\n", qPrintable(parsed.error));
+        return 2;
+    }
+    sb::installLogHandler(parsed.config->instanceId, parsed.config->jsonLog);
+    if (command == QLatin1StringView("cleanup"))
+        return runCleanup(*parsed.config);
+
+    sb::Server server(*parsed.config);
+    QString error;
+    if (!server.start(&error)) {
+        std::fprintf(stderr, "switchboard-server: cannot start: %s\n", qPrintable(error));
+        return 1;
+    }
+
+    // Signals arrive through a socket pair so the handler stays async-signal-safe.
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) != 0) {
+        std::perror("socketpair");
+        return 1;
+    }
+    int signalsSeen = 0;
+    QSocketNotifier notifier(g_signalPipe[0], QSocketNotifier::Read);
+    QObject::connect(&notifier, &QSocketNotifier::activated, &server, [&] {
+        char byte = 0;
+        [[maybe_unused]] const auto n = ::read(g_signalPipe[0], &byte, 1);
+        if (++signalsSeen > 1) {
+            qWarning("second signal: exiting at once");
+            std::_Exit(3);
+        }
+        qInfo("signal received: draining before exit (a second signal exits at once)");
+        server.startDrain(true);
+    });
+    struct sigaction action = {};
+    action.sa_handler = onSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    return QCoreApplication::exec();
+}

@@ -1,0 +1,268 @@
+#include "connectionsmodel.h"
+
+#include <QDateTime>
+#include <QLocale>
+#include <QSet>
+
+#include <algorithm>
+#include <climits>
+
+namespace sb::console {
+
+ConnectionsModel::ConnectionsModel(QObject *parent)
+    : QAbstractTableModel(parent)
+{
+    m_tick.setInterval(250);
+    m_tick.setSingleShot(true);
+    connect(&m_tick, &QTimer::timeout, this, &ConnectionsModel::flush);
+}
+
+int ConnectionsModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : static_cast<int>(m_rows.size());
+}
+
+int ConnectionsModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QVariant ConnectionsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    switch (section) {
+    case User: return tr("User");
+    case Role: return tr("Role");
+    case ClientId: return tr("Client ID");
+    case Instance: return tr("Instance");
+    case Rooms: return tr("Rooms");
+    case Remote: return tr("Remote");
+    case ConnectedSince: return tr("Connected since");
+    case FramesIn: return tr("In");
+    case FramesOut: return tr("Out");
+    case Queue: return tr("Queue");
+    case Sticky: return tr("Sticky");
+    default: return {};
+    }
+}
+
+QVariant ConnectionsModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= m_rows.size())
+        return {};
+    const ConnectionInfo &c = m_rows.at(index.row());
+    switch (role) {
+    case SessionIdRole: return c.sessionId;
+    case ClientIdRole: return c.clientId;
+    case InstanceRole: return c.instance;
+    case Qt::ToolTipRole:
+        return tr("session %1\nclient %2").arg(c.sessionId, c.clientId);
+    case Qt::TextAlignmentRole:
+        if (index.column() == FramesIn || index.column() == FramesOut || index.column() == Queue)
+            return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+        return {};
+    case SortRole:
+        switch (index.column()) {
+        case ConnectedSince: return c.connectedAt;
+        case FramesIn: return c.framesIn;
+        case FramesOut: return c.framesOut;
+        case Queue: return c.queueBytes;
+        case Sticky: return c.sticky;
+        default: return data(index, Qt::DisplayRole);
+        }
+    case Qt::DisplayRole:
+        switch (index.column()) {
+        case User: return c.user;
+        case Role: return c.role;
+        case ClientId: return c.clientId;
+        case Instance: return c.instance;
+        case Rooms: return c.rooms.join(QStringLiteral(", "));
+        case Remote: return c.remote;
+        case ConnectedSince:
+            return QDateTime::fromMSecsSinceEpoch(c.connectedAt).toString(QStringLiteral("HH:mm:ss"));
+        case FramesIn: return c.framesIn;
+        case FramesOut: return c.framesOut;
+        case Queue: return QLocale().formattedDataSize(c.queueBytes, 0);
+        case Sticky: return c.sticky ? tr("yes") : tr("no (miss)");
+        default: return {};
+        }
+    default:
+        return {};
+    }
+}
+
+void ConnectionsModel::enqueue(Change change)
+{
+    m_queue.append(std::move(change));
+    if (!m_tick.isActive())
+        m_tick.start();
+}
+
+void ConnectionsModel::applySnapshot(const QString &instanceId, const QList<ConnectionInfo> &connections)
+{
+    enqueue({Change::Kind::Snapshot, instanceId, connections});
+}
+
+void ConnectionsModel::addConnection(const ConnectionInfo &connection)
+{
+    enqueue({Change::Kind::Open, connection.sessionId, {connection}});
+}
+
+void ConnectionsModel::removeConnection(const QString &sessionId)
+{
+    enqueue({Change::Kind::Close, sessionId, {}});
+}
+
+void ConnectionsModel::clearInstance(const QString &instanceId)
+{
+    enqueue({Change::Kind::ClearInstance, instanceId, {}});
+}
+
+void ConnectionsModel::flush()
+{
+    m_tick.stop();
+    if (m_queue.isEmpty())
+        return;
+    const QList<Change> queue = std::exchange(m_queue, {});
+
+    // Replay the batch into the final state of each touched session:
+    // a value to upsert, or nullopt to remove.
+    QHash<QString, std::optional<ConnectionInfo>> outcome;
+    const auto instanceOf = [&](const QString &sessionId) -> QString {
+        const auto o = outcome.constFind(sessionId);
+        if (o != outcome.cend())
+            return o->has_value() ? (*o)->instance : QString();
+        const int row = m_index.value(sessionId, -1);
+        return row >= 0 ? m_rows.at(row).instance : QString();
+    };
+    const auto sessionsOfInstance = [&](const QString &instance) {
+        QSet<QString> ids;
+        for (const ConnectionInfo &c : std::as_const(m_rows)) {
+            if (c.instance == instance)
+                ids.insert(c.sessionId);
+        }
+        for (auto it = outcome.cbegin(); it != outcome.cend(); ++it) {
+            if (it->has_value() && (*it)->instance == instance)
+                ids.insert(it.key());
+        }
+        return ids;
+    };
+    for (const Change &change : queue) {
+        switch (change.kind) {
+        case Change::Kind::Open:
+            outcome.insert(change.key, change.connections.first());
+            break;
+        case Change::Kind::Close:
+            outcome.insert(change.key, std::nullopt);
+            break;
+        case Change::Kind::ClearInstance:
+        case Change::Kind::Snapshot: {
+            QSet<QString> gone = sessionsOfInstance(change.key);
+            for (const ConnectionInfo &c : change.connections) {
+                gone.remove(c.sessionId);
+                outcome.insert(c.sessionId, c);
+            }
+            for (const QString &id : std::as_const(gone)) {
+                if (instanceOf(id) == change.key)
+                    outcome.insert(id, std::nullopt);
+            }
+            break;
+        }
+        }
+    }
+
+    // Removals, highest rows first, one call per contiguous block.
+    QList<int> removeRows;
+    QList<ConnectionInfo> inserts;
+    int firstChanged = INT_MAX;
+    int lastChanged = -1;
+    for (auto it = outcome.cbegin(); it != outcome.cend(); ++it) {
+        const int row = m_index.value(it.key(), -1);
+        if (!it->has_value()) {
+            if (row >= 0)
+                removeRows.append(row);
+        } else if (row >= 0) {
+            if (!(m_rows[row] == **it)) {
+                m_rows[row] = **it;
+                firstChanged = std::min(firstChanged, row);
+                lastChanged = std::max(lastChanged, row);
+            }
+        } else {
+            inserts.append(**it);
+        }
+    }
+    int updated = lastChanged >= 0 ? lastChanged - firstChanged + 1 : 0;
+    if (lastChanged >= 0)
+        Q_EMIT dataChanged(index(firstChanged, 0), index(lastChanged, ColumnCount - 1));
+
+    std::sort(removeRows.begin(), removeRows.end(), std::greater<int>());
+    for (qsizetype i = 0; i < removeRows.size();) {
+        const int last = removeRows[i];
+        int first = last;
+        qsizetype j = i + 1;
+        while (j < removeRows.size() && removeRows[j] == first - 1)
+            first = removeRows[j++];
+        beginRemoveRows({}, first, last);
+        m_rows.remove(first, last - first + 1);
+        endRemoveRows();
+        i = j;
+    }
+    if (!removeRows.isEmpty())
+        rebuildIndex();
+
+    if (!inserts.isEmpty()) {
+        std::sort(inserts.begin(), inserts.end(),
+                  [](const ConnectionInfo &a, const ConnectionInfo &b) { return a.connectedAt < b.connectedAt; });
+        const int first = static_cast<int>(m_rows.size());
+        beginInsertRows({}, first, first + static_cast<int>(inserts.size()) - 1);
+        for (const ConnectionInfo &c : std::as_const(inserts)) {
+            m_index.insert(c.sessionId, static_cast<int>(m_rows.size()));
+            m_rows.append(c);
+        }
+        endInsertRows();
+    }
+    Q_EMIT batchApplied(static_cast<int>(inserts.size()), static_cast<int>(removeRows.size()), updated);
+}
+
+void ConnectionsModel::rebuildIndex()
+{
+    m_index.clear();
+    m_index.reserve(m_rows.size());
+    for (int i = 0; i < m_rows.size(); ++i)
+        m_index.insert(m_rows.at(i).sessionId, i);
+}
+
+std::optional<ConnectionInfo> ConnectionsModel::connection(const QString &sessionId) const
+{
+    const int row = m_index.value(sessionId, -1);
+    if (row < 0)
+        return std::nullopt;
+    return m_rows.at(row);
+}
+
+QStringList ConnectionsModel::knownRooms() const
+{
+    QSet<QString> rooms;
+    for (const ConnectionInfo &c : m_rows) {
+        for (const QString &r : c.rooms)
+            rooms.insert(r);
+    }
+    QStringList out(rooms.cbegin(), rooms.cend());
+    out.sort();
+    return out;
+}
+
+QStringList ConnectionsModel::knownClients() const
+{
+    QSet<QString> clients;
+    for (const ConnectionInfo &c : m_rows) {
+        if (c.role != QLatin1StringView("operator"))
+            clients.insert(c.clientId);
+    }
+    QStringList out(clients.cbegin(), clients.cend());
+    out.sort();
+    return out;
+}
+
+} // namespace sb::console

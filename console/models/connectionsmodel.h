@@ -1,0 +1,73 @@
+#pragma once
+
+// The table of live connections across the watched instances. Fed by the
+// operator services (snapshots, opens, closes) and applies what arrived once
+// per tick (250 ms): one removal per contiguous block, one insertion block and
+// a single dataChanged range, so a view of 100 000 rows stays smooth. Sorted
+// and filtered through a QSortFilterProxyModel (SortRole holds raw values).
+// Owned by OperatorSession.
+
+#include "services/operatortypes.h"
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QList>
+#include <QTimer>
+
+#include <optional>
+
+namespace sb::console {
+
+class ConnectionsModel final : public QAbstractTableModel
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ConnectionsModel)
+public:
+    enum Column { User, Role, ClientId, Instance, Rooms, Remote, ConnectedSince, FramesIn, FramesOut, Queue, Sticky, ColumnCount };
+    enum Roles { SortRole = Qt::UserRole + 1, SessionIdRole, ClientIdRole, InstanceRole };
+
+    explicit ConnectionsModel(QObject *parent = nullptr);
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+    // Queued; applied at the next tick.
+    void applySnapshot(const QString &instanceId, const QList<ConnectionInfo> &connections);
+    void addConnection(const ConnectionInfo &connection);
+    void removeConnection(const QString &sessionId);
+    void clearInstance(const QString &instanceId);
+
+    // Applies everything queued now (the tick calls this).
+    void flush();
+    void setTickInterval(int ms) { m_tick.setInterval(ms); }
+    qsizetype pendingChanges() const { return m_queue.size(); }
+
+    const ConnectionInfo &connectionAt(int row) const { return m_rows.at(row); }
+    std::optional<ConnectionInfo> connection(const QString &sessionId) const;
+    int rowOf(const QString &sessionId) const { return m_index.value(sessionId, -1); }
+    QStringList knownRooms() const;
+    QStringList knownClients() const;
+
+Q_SIGNALS:
+    // After each applied batch: how many rows were added, removed, updated.
+    void batchApplied(int added, int removed, int updated);
+
+private:
+    struct Change
+    {
+        enum class Kind { Snapshot, Open, Close, ClearInstance } kind;
+        QString key; // instance id or session id
+        QList<ConnectionInfo> connections;
+    };
+    void enqueue(Change change);
+    void rebuildIndex();
+
+    QList<ConnectionInfo> m_rows;
+    QHash<QString, int> m_index; // session id -> row
+    QList<Change> m_queue;
+    QTimer m_tick;
+};
+
+} // namespace sb::console

@@ -1,0 +1,410 @@
+#include "instanceclient.h"
+
+#include "codec.h"
+#include "plainerror.h"
+#include "protocol.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QUrlQuery>
+
+Q_LOGGING_CATEGORY(lcInstance, "sb.console.instance")
+
+namespace sb::console {
+
+InstanceClient::InstanceClient(const QUrl &baseUrl, QObject *parent)
+    : InstanceClient(baseUrl, Options{}, parent)
+{
+}
+
+InstanceClient::InstanceClient(const QUrl &baseUrl, const Options &options, QObject *parent)
+    : QObject(parent)
+    , m_baseUrl(baseUrl)
+    , m_options(options)
+    , m_backoff(options.backoffFirstMs, options.backoffCapMs)
+{
+    m_requests.setTimeoutMs(m_options.requestTimeoutMs);
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &InstanceClient::requestToken);
+    m_watchdogTimer.setInterval(500);
+    connect(&m_watchdogTimer, &QTimer::timeout, this, &InstanceClient::watchdog);
+    if (m_options.resyncMs > 0) {
+        m_resyncTimer.setInterval(m_options.resyncMs);
+        connect(&m_resyncTimer, &QTimer::timeout, this, &InstanceClient::subscribe);
+    }
+    if (m_options.readinessPollMs > 0) {
+        m_readinessTimer.setInterval(m_options.readinessPollMs);
+        connect(&m_readinessTimer, &QTimer::timeout, this, &InstanceClient::refreshReadiness);
+    }
+}
+
+InstanceClient::~InstanceClient()
+{
+    m_running = false;
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket->abort();
+    }
+}
+
+QString InstanceClient::stateName(State state)
+{
+    switch (state) {
+    case State::Idle: return tr("idle");
+    case State::Connecting: return tr("connecting");
+    case State::Connected: return tr("connected");
+    case State::Hung: return tr("not responding");
+    case State::Retrying: return tr("reconnecting");
+    case State::Failed: return tr("failed");
+    }
+    return {};
+}
+
+QUrl InstanceClient::endpoint(const QString &path, bool websocket) const
+{
+    QUrl url = m_baseUrl;
+    QString base = url.path();
+    while (base.endsWith(QLatin1Char('/')))
+        base.chop(1);
+    url.setPath(base + path);
+    url.setQuery(QString());
+    if (websocket)
+        url.setScheme(url.scheme() == QLatin1StringView("https") ? QStringLiteral("wss") : QStringLiteral("ws"));
+    return url;
+}
+
+void InstanceClient::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    qCDebug(lcInstance).noquote() << m_baseUrl.toString() << "->" << stateName(state);
+    Q_EMIT stateChanged(state);
+}
+
+void InstanceClient::fail(const QString &text)
+{
+    m_lastError = text;
+    qCWarning(lcInstance).noquote() << m_baseUrl.toString() << text;
+    Q_EMIT errorText(text);
+}
+
+void InstanceClient::start()
+{
+    if (m_running)
+        return;
+    m_running = true;
+    m_keyRefused = false;
+    m_backoff.reset();
+    if (m_options.readinessPollMs > 0) {
+        m_readinessTimer.start();
+        refreshReadiness();
+    }
+    requestToken();
+}
+
+void InstanceClient::stop()
+{
+    m_running = false;
+    m_retryTimer.stop();
+    m_watchdogTimer.stop();
+    m_resyncTimer.stop();
+    m_readinessTimer.stop();
+    if (m_tokenReply)
+        m_tokenReply->abort();
+    dropSocket();
+    m_requests.failAll(tr("The console stopped watching this instance."));
+    setState(State::Idle);
+}
+
+void InstanceClient::restart()
+{
+    stop();
+    start();
+}
+
+void InstanceClient::dropSocket()
+{
+    m_subscribed = false;
+    if (!m_socket)
+        return;
+    QWebSocket *socket = m_socket;
+    m_socket = nullptr;
+    socket->disconnect(this);
+    socket->abort();
+    socket->deleteLater();
+}
+
+void InstanceClient::scheduleRetry(const QString &why, int delayMs)
+{
+    dropSocket();
+    m_watchdogTimer.stop();
+    m_resyncTimer.stop();
+    m_requests.failAll(tr("The connection to the instance was lost."));
+    if (!m_running)
+        return;
+    const int delay = delayMs >= 0 ? delayMs : m_backoff.next();
+    fail(tr("%1 Reconnecting in %2 s.").arg(why).arg((delay + 999) / 1000));
+    setState(State::Retrying);
+    m_retryTimer.start(delay);
+}
+
+void InstanceClient::requestToken()
+{
+    if (!m_running)
+        return;
+    setState(State::Connecting);
+    QNetworkRequest request(endpoint(QStringLiteral("/api/token")));
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    request.setRawHeader("Authorization", "Bearer " + m_operatorKey.toUtf8());
+    request.setTransferTimeout(m_options.httpTimeoutMs);
+    const QJsonObject body{{QLatin1StringView("user"), m_options.user},
+                           {QLatin1StringView("role"), QStringLiteral("operator")}};
+    QNetworkReply *reply = m_nam.post(request, encode(body));
+    m_tokenReply = reply;
+    connect(reply, &QNetworkReply::finished, this, [this, reply] {
+        reply->deleteLater();
+        if (!m_running)
+            return;
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        const QByteArray data = reply->readAll();
+        const QJsonObject answer = decodeObject(data).value_or(QJsonObject{});
+        if (status == 200) {
+            const QString token = answer.value(QLatin1StringView("token")).toString();
+            if (token.isEmpty())
+                return scheduleRetry(tr("The instance gave no token."));
+            openSocket(token);
+            return;
+        }
+        if (status == 403) {
+            // Retrying cannot help; the operator must give another key.
+            m_keyRefused = true;
+            m_running = false;
+            m_readinessTimer.stop();
+            fail(tr("%1 refused the operator key (HTTP 403). Enter the right key to reconnect.")
+                     .arg(m_baseUrl.toString()));
+            setState(State::Failed);
+            return;
+        }
+        if (status == 429) {
+            const int retryAfter = reply->rawHeader("Retry-After").toInt();
+            return scheduleRetry(plainHttpText(status, {}), qMax(1, retryAfter) * 1000);
+        }
+        const QString message = status == 0 ? reply->errorString()
+                                            : answer.value(QLatin1StringView("message")).toString();
+        scheduleRetry(plainHttpText(status, message));
+    });
+}
+
+void InstanceClient::openSocket(const QString &token)
+{
+    dropSocket();
+    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    m_socket->setMaxAllowedIncomingMessageSize(256 * 1024 * 1024);
+    connect(m_socket, &QWebSocket::connected, this, &InstanceClient::subscribe);
+    connect(m_socket, &QWebSocket::textMessageReceived, this, &InstanceClient::onText);
+    connect(m_socket, &QWebSocket::disconnected, this, &InstanceClient::onDisconnected);
+    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] {
+        // A refused handshake may end without "disconnected"; let that come first if it will.
+        if (m_socket && m_socket->state() != QAbstractSocket::ConnectedState)
+            QTimer::singleShot(0, this, [this, socket = QPointer<QWebSocket>(m_socket)] {
+                if (socket && socket == m_socket)
+                    onDisconnected();
+            });
+    });
+    QUrl url = endpoint(QStringLiteral("/ws"), true);
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("token"), QString::fromLatin1(QUrl::toPercentEncoding(token)));
+    url.setQuery(query);
+    m_socket->open(QNetworkRequest(url));
+}
+
+void InstanceClient::subscribe()
+{
+    if (!m_socket)
+        return;
+    request(makeFrame(MessageType::AdminSubscribe, {{QLatin1StringView("flow"), m_options.flow}}), this,
+            [this](const Reply &reply) {
+                if (!reply.ok) {
+                    if (reply.code != QLatin1StringView("disconnected"))
+                        fail(tr("Subscribing to %1 failed: %2").arg(m_baseUrl.toString(), reply.text));
+                    return;
+                }
+                m_instance = InstanceInfo::fromJson(reply.frame.value(QLatin1StringView("instance")).toObject());
+                QList<ConnectionInfo> connections;
+                const QJsonArray list = reply.frame.value(QLatin1StringView("connections")).toArray();
+                connections.reserve(list.size());
+                for (const QJsonValue &c : list)
+                    connections.append(ConnectionInfo::fromJson(c.toObject()));
+                if (!m_subscribed) {
+                    m_subscribed = true;
+                    m_backoff.reset();
+                    m_lastError.clear();
+                    m_sinceStats.start();
+                    m_watchdogTimer.start();
+                    if (m_options.resyncMs > 0)
+                        m_resyncTimer.start();
+                    setState(State::Connected);
+                }
+                Q_EMIT snapshot(m_instance, connections);
+            });
+}
+
+void InstanceClient::onText(const QString &text)
+{
+    const std::optional<QJsonObject> frame = decodeObject(text.toUtf8());
+    if (!frame)
+        return;
+    const QString type = frame->value(QLatin1StringView("type")).toString();
+    const std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
+    if (!known) {
+        qCDebug(lcInstance).noquote() << "ignoring frame of unknown type" << type;
+        return;
+    }
+    switch (*known) {
+    case MessageType::Ack:
+    case MessageType::Error:
+        if (!m_requests.resolve(*frame) && *known == MessageType::Error)
+            fail(plainErrorText(frame->value(QLatin1StringView("code")).toString(),
+                                frame->value(QLatin1StringView("message")).toString()));
+        break;
+    case MessageType::AdminConnOpen:
+        Q_EMIT connOpened(ConnectionInfo::fromJson(frame->value(QLatin1StringView("conn")).toObject()));
+        break;
+    case MessageType::AdminConnClose:
+        Q_EMIT connClosed(frame->value(QLatin1StringView("session_id")).toString(),
+                          frame->value(QLatin1StringView("code")).toInt());
+        break;
+    case MessageType::AdminStats: {
+        m_sinceStats.restart();
+        if (m_state == State::Hung) {
+            m_lastError.clear();
+            setState(State::Connected);
+        }
+        const InstanceStats s = InstanceStats::fromJson(*frame, QDateTime::currentMSecsSinceEpoch());
+        m_instance.connections = s.connections;
+        Q_EMIT stats(s);
+        break;
+    }
+    case MessageType::AdminFlow:
+        Q_EMIT flow(FlowSample::fromJson(*frame));
+        break;
+    default:
+        break; // welcome, pong, announcements to the operator: nothing to show
+    }
+}
+
+void InstanceClient::onDisconnected()
+{
+    if (!m_socket)
+        return;
+    const int code = m_socket->closeCode();
+    const QString reason = m_socket->closeReason();
+    QString why = plainCloseText(code, reason);
+    if (why.isEmpty() || code == 1006)
+        why = m_socket->error() != QAbstractSocket::UnknownSocketError && !m_subscribed
+                  ? tr("Could not open the operator connection to %1 (%2).").arg(m_baseUrl.toString(), m_socket->errorString())
+                  : tr("The connection to %1 was lost.").arg(m_baseUrl.toString());
+    scheduleRetry(why);
+}
+
+void InstanceClient::watchdog()
+{
+    if (!m_subscribed)
+        return;
+    const qint64 quiet = m_sinceStats.elapsed();
+    if (quiet >= m_options.hungAbortMs) {
+        scheduleRetry(tr("%1 sent nothing for %2 s.").arg(m_baseUrl.toString()).arg(quiet / 1000));
+        return;
+    }
+    if (quiet >= m_options.statsTimeoutMs && m_state == State::Connected) {
+        fail(tr("%1 has sent no statistics for %2 s; it may be hung.")
+                 .arg(m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id)
+                 .arg(quiet / 1000));
+        setState(State::Hung);
+    }
+}
+
+void InstanceClient::request(QJsonObject frame, QObject *context, ReplyHandler handler)
+{
+    if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
+        Reply reply{false, {}, QStringLiteral("disconnected"),
+                    tr("Not connected to %1.").arg(m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id)};
+        QPointer<QObject> guard(context);
+        const bool hasContext = context != nullptr;
+        // Answer asynchronously, like a real reply, so callers see one code path.
+        QTimer::singleShot(0, this, [guard, hasContext, handler = std::move(handler), reply] {
+            if ((!hasContext || guard) && handler)
+                handler(reply);
+        });
+        return;
+    }
+    frame.insert(QLatin1StringView("ref"), m_requests.add(context, std::move(handler)));
+    m_socket->sendTextMessage(QString::fromUtf8(encode(frame)));
+}
+
+void InstanceClient::inject(const InjectTarget &target, const QString &text, QObject *context, ReplyHandler handler)
+{
+    request(makeFrame(MessageType::AdminInject, {{QLatin1StringView("target"), target.toJson()},
+                                                 {QLatin1StringView("text"), text}}),
+            context, std::move(handler));
+}
+
+void InstanceClient::disconnectSession(const QString &sessionId, QObject *context, ReplyHandler handler)
+{
+    request(makeFrame(MessageType::AdminDisconnect, {{QLatin1StringView("session_id"), sessionId}}), context,
+            std::move(handler));
+}
+
+void InstanceClient::drain(const QString &instanceId, QObject *context, ReplyHandler handler)
+{
+    request(makeFrame(MessageType::AdminDrain, {{QLatin1StringView("instance"), instanceId}}), context,
+            [this, handler = std::move(handler)](const Reply &reply) {
+                refreshReadiness();
+                if (handler)
+                    handler(reply);
+            });
+}
+
+void InstanceClient::undrain(const QString &instanceId, QObject *context, ReplyHandler handler)
+{
+    request(makeFrame(MessageType::AdminUndrain, {{QLatin1StringView("instance"), instanceId}}), context,
+            [this, handler = std::move(handler)](const Reply &reply) {
+                refreshReadiness();
+                if (handler)
+                    handler(reply);
+            });
+}
+
+void InstanceClient::setTicker(bool enabled, QObject *context, ReplyHandler handler)
+{
+    request(makeFrame(MessageType::AdminTicker, {{QLatin1StringView("enabled"), enabled}}), context,
+            std::move(handler));
+}
+
+void InstanceClient::refreshReadiness()
+{
+    QNetworkRequest request(endpoint(QStringLiteral("/readyz")));
+    request.setTransferTimeout(m_options.httpTimeoutMs);
+    QNetworkReply *reply = m_nam.get(request);
+    connect(reply, &QNetworkReply::finished, this, [this, reply] {
+        reply->deleteLater();
+        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        const QJsonObject answer = decodeObject(reply->readAll()).value_or(QJsonObject{});
+        QString readiness = answer.value(QLatin1StringView("status")).toString();
+        QString reason = answer.value(QLatin1StringView("reason")).toString();
+        if (status == 0) {
+            readiness = QStringLiteral("unreachable");
+            reason = reply->errorString();
+        } else if (readiness.isEmpty()) {
+            readiness = status == 200 ? QStringLiteral("ready") : QStringLiteral("unknown");
+        }
+        m_readinessStatus = readiness;
+        Q_EMIT this->readiness(readiness, reason);
+    });
+}
+
+} // namespace sb::console

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# A real Switchboard cluster on this machine, all on loopback: a Redis, a
+# PostgreSQL (initdb'd on first run), N switchboard-server instances and
+# HAProxy with cookie stickiness in front. Prints the addresses, tails the
+# logs, and stops everything it started on Ctrl-C.
+#
+#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+count=3
+lb_port=8080
+base_port=8081
+redis_port=6390
+pg_port=5440
+console=0
+build=1
+if [ "$(id -u)" -eq 0 ]; then data=/var/lib/switchboard/cluster; else data=${XDG_DATA_HOME:-$HOME/.local/share}/switchboard/cluster; fi
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -n) count=$2; shift 2 ;;
+        --lb-port) lb_port=$2; shift 2 ;;
+        --base-port) base_port=$2; shift 2 ;;
+        --data) data=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
+        --console) console=1; shift ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$build" -eq 1 ]; then
+    "$root/packaging/install-deps.sh"
+    "$root/packaging/build.sh"
+fi
+bin=${SB_BUILD_DIR:-$root/build}
+export SB_OPERATOR_KEY=${SB_OPERATOR_KEY:-dev-operator-key}
+mkdir -p "$data/logs" "$data/run"
+pids=()
+
+stop_all() {
+    trap - INT TERM EXIT
+    echo
+    echo "stopping the cluster…"
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -f "$data/run/redis.pid" ] && kill "$(cat "$data/run/redis.pid")" 2>/dev/null || true
+    "${run_as[@]}" "$pg_bin/pg_ctl" -D "$data/pg" -m fast stop >/dev/null 2>&1 || true
+    wait 2>/dev/null || true
+    echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+# Redis: pub/sub and shared state only, nothing to persist.
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$data/run/redis.pid" --logfile "$data/logs/redis.log"
+
+# PostgreSQL as an unprivileged user (initdb and postgres refuse root).
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+run_as=()
+if [ "$(id -u)" -eq 0 ]; then
+    run_as=(runuser -u postgres --)
+    mkdir -p "$data/pg"
+    chown postgres "$data/pg"
+    chmod 755 "$data" "$data/run"
+    chown postgres "$data/run"
+fi
+if [ ! -f "$data/pg/PG_VERSION" ]; then
+    echo "initialising PostgreSQL in $data/pg"
+    "${run_as[@]}" "$pg_bin/initdb" -D "$data/pg" -A trust -U postgres >/dev/null
+fi
+"${run_as[@]}" "$pg_bin/pg_ctl" -D "$data/pg" -l "$data/run/postgres.log" -w \
+    -o "-p $pg_port -k $data/run -c listen_addresses=127.0.0.1" start >/dev/null
+database_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
+
+colors=(blue green orange purple teal red)
+servers=""
+for i in $(seq 1 "$count"); do
+    port=$((base_port + i - 1))
+    id="app-$i"
+    SB_INSTANCE_ID=$id SB_LISTEN=127.0.0.1:$port SB_COLOR=${colors[$(((i - 1) % ${#colors[@]}))]} \
+    SB_REDIS_URL=redis://127.0.0.1:$redis_port SB_DATABASE_URL=$database_url SB_DATA="$data/$id" \
+        "$bin/server/switchboard-server" >"$data/logs/$id.log" 2>&1 &
+    pids+=($!)
+    servers+="    server $id 127.0.0.1:$port cookie $id check"$'\n'
+done
+
+sed -e "s|@BIND@|127.0.0.1:$lb_port|" "$root/packaging/haproxy.cfg.in" \
+    | awk -v servers="$servers" '{ if ($0 == "@SERVERS@") printf "%s", servers; else print }' >"$data/run/haproxy.cfg"
+haproxy -f "$data/run/haproxy.cfg" -db >"$data/logs/haproxy.log" 2>&1 &
+pids+=($!)
+
+sleep 1
+echo
+echo "Switchboard cluster is up:"
+echo "  load balancer  http://127.0.0.1:$lb_port   (ws://127.0.0.1:$lb_port/ws)"
+for i in $(seq 1 "$count"); do echo "  app-$i          http://127.0.0.1:$((base_port + i - 1))"; done
+echo "  redis          redis://127.0.0.1:$redis_port"
+echo "  postgresql     $database_url"
+echo "  operator key   $SB_OPERATOR_KEY"
+echo "  logs           $data/logs"
+echo "Ctrl-C stops everything."
+echo
+
+if [ "$console" -eq 1 ] && [ -x "$bin/console/switchboard-console" ]; then
+    args=(--redis "redis://127.0.0.1:$redis_port")
+    for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
+    "$bin/console/switchboard-console" "${args[@]}" >"$data/logs/console.log" 2>&1 &
+    pids+=($!)
+fi
+
+tail -n 0 -F "$data"/logs/app-*.log &
+pids+=($!)
+wait "${pids[0]}" || true

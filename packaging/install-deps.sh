@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Switchboard needs to build, test and run,
+# skipping the ones already present. Safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+    cmake ninja-build g++ pkg-config
+    qt6-base-dev qt6-websockets-dev qt6-charts-dev qtkeychain-qt6-dev
+    libsqlite3-dev libhiredis-dev libpq-dev
+    redis-server postgresql haproxy
+    xvfb xauth prometheus curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+# --no-install-recommends keeps prometheus from pulling in its whole web stack.
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The packaged services are started by our own scripts on private ports, never as system services.
+for svc in redis-server postgresql haproxy prometheus; do
+    "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
+done

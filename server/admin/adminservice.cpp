@@ -1,0 +1,298 @@
+#include "adminservice.h"
+
+#include "broadcast/ticker.h"
+#include "server.h"
+#include "ws/session.h"
+
+#include <QDateTime>
+#include <QFile>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QPointer>
+
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcAdmin, "sb.admin")
+
+namespace sb {
+
+AdminService::AdminService(Server *server)
+    : m_server(server)
+{
+    QObject::connect(server, &Server::sessionOpened, server, [this](Session *s) {
+        toSubscribers(makeFrame(MessageType::AdminConnOpen, {{QLatin1StringView("conn"), s->toConnJson()}}));
+    });
+    QObject::connect(server, &Server::sessionClosed, server, [this](Session *s, int code) {
+        if (s->adminFlow)
+            m_flowSubscribers = qMax(0, m_flowSubscribers - 1);
+        s->adminSubscribed = false;
+        s->adminFlow = false;
+        toSubscribers(makeFrame(MessageType::AdminConnClose, {{QLatin1StringView("session_id"), s->id()},
+                                                              {QLatin1StringView("instance"), m_server->instanceId()},
+                                                              {QLatin1StringView("code"), code}}));
+    });
+}
+
+void AdminService::audit(Session *session, const Request &request)
+{
+    QJsonObject details = request.body;
+    details.remove(QLatin1StringView("ref"));
+    details.insert(QLatin1StringView("session_id"), session->id());
+    details.insert(QLatin1StringView("instance"), m_server->instanceId());
+    const QString actor = session->info().user;
+    m_server->store().audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch());
+    qCInfo(lcAdmin).noquote() << "operator" << actor << "sent" << name(request.type);
+}
+
+void AdminService::subscribe(Session *session, const Request &request)
+{
+    std::optional<bool> flow;
+    if (auto e = fields::optionalBool(request.body, QLatin1StringView("flow"), &flow))
+        return m_server->fail(session, request.ref, *e);
+    if (session->adminFlow)
+        --m_flowSubscribers;
+    session->adminSubscribed = true;
+    session->adminFlow = flow.value_or(false);
+    if (session->adminFlow)
+        ++m_flowSubscribers;
+    QJsonArray connections;
+    for (Session *s : m_server->sessions())
+        connections.append(s->toConnJson());
+    m_server->reply(session, request.ref, {{QLatin1StringView("instance"), m_server->instanceJson()},
+                                           {QLatin1StringView("connections"), connections}});
+}
+
+void AdminService::inject(Session *session, const Request &request)
+{
+    QString text;
+    if (auto e = fields::text(request.body, QLatin1StringView("text"), Limits::MaxChatText, &text))
+        return m_server->fail(session, request.ref, *e);
+    const QJsonValue target = request.body.value(QLatin1StringView("target"));
+    if (!target.isObject() || target.toObject().size() != 1)
+        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+                              QStringLiteral("\"target\" must be one of {\"all\":true}, {\"room\":R}, {\"instance\":I}, "
+                                             "{\"client_id\":C}, {\"session_id\":S}"));
+    const QJsonObject t = target.toObject();
+    const QString key = t.begin().key();
+    const QJsonValue value = t.begin().value();
+    if (key == QLatin1StringView("all")) {
+        if (value != QJsonValue(true))
+            return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("\"all\" must be true"));
+    } else if (key == QLatin1StringView("room")) {
+        if (!value.isString() || !isValidRoom(value.toString()))
+            return m_server->fail(session, request.ref, ErrorCode::InvalidRoom, QStringLiteral("invalid room name"));
+    } else if (key == QLatin1StringView("instance") || key == QLatin1StringView("client_id")
+               || key == QLatin1StringView("session_id")) {
+        if (!value.isString() || value.toString().isEmpty())
+            return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+                                  QStringLiteral("\"%1\" must be a non-empty string").arg(key));
+    } else {
+        return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("unknown target \"%1\"").arg(key));
+    }
+    audit(session, request);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.inject")},
+                              {QLatin1StringView("target"), t},
+                              {QLatin1StringView("text"), text},
+                              {QLatin1StringView("from"), session->info().user},
+                              {QLatin1StringView("origin"), m_server->instanceId()}},
+                             [this, guard, ref](bool ok, const QList<QJsonObject> &replies) {
+                                 if (!guard)
+                                     return;
+                                 if (!ok)
+                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                                           QStringLiteral("the backplane is down; nothing was sent"));
+                                 qint64 recipients = 0;
+                                 for (const QJsonObject &r : replies)
+                                     recipients += r.value(QLatin1StringView("recipients")).toInteger();
+                                 m_server->reply(guard, ref, {{QLatin1StringView("recipients"), recipients}});
+                             });
+}
+
+void AdminService::disconnectSession(Session *session, const Request &request)
+{
+    QString sessionId;
+    if (auto e = fields::requiredString(request.body, QLatin1StringView("session_id"), &sessionId))
+        return m_server->fail(session, request.ref, *e);
+    audit(session, request);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.disconnect")},
+                              {QLatin1StringView("session_id"), sessionId}},
+                             [this, guard, ref, sessionId](bool ok, const QList<QJsonObject> &replies) {
+                                 if (!guard)
+                                     return;
+                                 if (!ok)
+                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                                           QStringLiteral("the backplane is down"));
+                                 for (const QJsonObject &r : replies) {
+                                     if (r.value(QLatin1StringView("found")).toBool())
+                                         return m_server->reply(guard, ref, {{QLatin1StringView("session_id"), sessionId},
+                                                                             {QLatin1StringView("instance"), r.value(QLatin1StringView("instance"))}});
+                                 }
+                                 m_server->fail(guard, ref, ErrorCode::NotFound,
+                                                QStringLiteral("no session %1 in the cluster").arg(sessionId));
+                             });
+}
+
+void AdminService::drain(Session *session, const Request &request, bool on)
+{
+    QString instance;
+    if (auto e = fields::requiredString(request.body, QLatin1StringView("instance"), &instance))
+        return m_server->fail(session, request.ref, *e);
+    audit(session, request);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.drain")},
+                              {QLatin1StringView("instance"), instance},
+                              {QLatin1StringView("drain"), on}},
+                             [this, guard, ref, instance, on](bool ok, const QList<QJsonObject> &replies) {
+                                 if (!guard)
+                                     return;
+                                 if (!ok)
+                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                                           QStringLiteral("the backplane is down"));
+                                 for (const QJsonObject &r : replies) {
+                                     if (r.value(QLatin1StringView("found")).toBool())
+                                         return m_server->reply(guard, ref, {{QLatin1StringView("instance"), instance},
+                                                                             {QLatin1StringView("draining"), on}});
+                                 }
+                                 m_server->fail(guard, ref, ErrorCode::NotFound,
+                                                QStringLiteral("no live instance %1").arg(instance));
+                             });
+}
+
+void AdminService::ticker(Session *session, const Request &request)
+{
+    bool enabled = false;
+    if (auto e = fields::requiredBool(request.body, QLatin1StringView("enabled"), &enabled))
+        return m_server->fail(session, request.ref, *e);
+    audit(session, request);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},
+                      {{QLatin1StringView("type"), QStringLiteral("ticker.set")}, {QLatin1StringView("enabled"), enabled}},
+                      [this, guard, ref, enabled](bool ok) {
+                          if (!guard)
+                              return;
+                          if (!ok)
+                              return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                                    QStringLiteral("the backplane is down"));
+                          m_server->reply(guard, ref, {{QLatin1StringView("enabled"), enabled}});
+                      });
+}
+
+QJsonObject AdminService::execute(const QJsonObject &command)
+{
+    const QString type = command.value(QLatin1StringView("type")).toString();
+    if (type == QLatin1StringView("cluster.inject")) {
+        const QJsonObject target = command.value(QLatin1StringView("target")).toObject();
+        const QString key = target.isEmpty() ? QString() : target.begin().key();
+        const QString value = target.isEmpty() ? QString() : target.begin().value().toString();
+        QList<Session *> recipients;
+        if (key == QLatin1StringView("all")) {
+            recipients = m_server->sessions().values();
+        } else if (key == QLatin1StringView("instance")) {
+            if (value == m_server->instanceId())
+                recipients = m_server->sessions().values();
+        } else if (key == QLatin1StringView("client_id")) {
+            recipients = m_server->sessionsOfClient(value);
+        } else if (key == QLatin1StringView("session_id")) {
+            if (Session *s = m_server->sessions().value(value))
+                recipients.append(s);
+        } else if (key == QLatin1StringView("room")) {
+            for (Session *s : m_server->sessions()) {
+                if (s->rooms().contains(value))
+                    recipients.append(s);
+            }
+        }
+        const QString text = QString::fromUtf8(encode(makeFrame(
+            MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("announcement")},
+                                     {QLatin1StringView("text"), command.value(QLatin1StringView("text"))},
+                                     {QLatin1StringView("from"), command.value(QLatin1StringView("from"))},
+                                     {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
+                                     {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}})));
+        int sent = 0;
+        for (Session *s : std::as_const(recipients))
+            sent += s->send(text) ? 1 : 0;
+        if (sent > 0)
+            m_server->metrics().broadcasts->inc({QStringLiteral("announcement")}, sent);
+        return {{QLatin1StringView("recipients"), sent}};
+    }
+    if (type == QLatin1StringView("cluster.disconnect")) {
+        Session *s = m_server->sessions().value(command.value(QLatin1StringView("session_id")).toString());
+        if (!s)
+            return {{QLatin1StringView("found"), false}};
+        qCInfo(lcAdmin).noquote() << "disconnecting session" << s->id() << "at an operator's request";
+        s->close(CloseCode::DisconnectedByOperator, QStringLiteral("disconnected by operator"));
+        return {{QLatin1StringView("found"), true}};
+    }
+    if (type == QLatin1StringView("cluster.drain")) {
+        if (command.value(QLatin1StringView("instance")).toString() != m_server->instanceId())
+            return {{QLatin1StringView("found"), false}};
+        if (command.value(QLatin1StringView("drain")).toBool())
+            m_server->startDrain(false);
+        else
+            m_server->stopDrain();
+        return {{QLatin1StringView("found"), true}};
+    }
+    return {{QLatin1StringView("error"), QStringLiteral("unknown command")}};
+}
+
+void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
+{
+    QString text;
+    for (Session *s : m_server->sessions()) {
+        if (!s->adminSubscribed || (flowOnly && !s->adminFlow))
+            continue;
+        if (text.isEmpty())
+            text = QString::fromUtf8(encode(frame));
+        s->send(text);
+    }
+}
+
+void AdminService::emitFlow(const QJsonObject &frame)
+{
+    toSubscribers(frame, true);
+}
+
+qint64 AdminService::rssBytes()
+{
+    QFile statm(QStringLiteral("/proc/self/statm"));
+    if (!statm.open(QIODevice::ReadOnly))
+        return 0;
+    const QList<QByteArray> parts = statm.readAll().split(' ');
+    if (parts.size() < 2)
+        return 0;
+    return parts[1].toLongLong() * sysconf(_SC_PAGESIZE);
+}
+
+void AdminService::tick()
+{
+    Metrics &m = m_server->metrics();
+    const double framesIn = m.framesIn->total();
+    const double framesOut = m.framesOut->total();
+    const double bytesIn = m.bytesIn->total();
+    const double bytesOut = m.bytesOut->total();
+    qint64 queueMax = 0;
+    for (Session *s : m_server->sessions())
+        queueMax = qMax(queueMax, s->queueBytes());
+    const QJsonObject stats = makeFrame(
+        MessageType::AdminStats, {{QLatin1StringView("instance"), m_server->instanceId()},
+                                  {QLatin1StringView("connections"), m_server->connectionCount()},
+                                  {QLatin1StringView("frames_in_per_s"), framesIn - m_lastFramesIn},
+                                  {QLatin1StringView("frames_out_per_s"), framesOut - m_lastFramesOut},
+                                  {QLatin1StringView("bytes_in_per_s"), bytesIn - m_lastBytesIn},
+                                  {QLatin1StringView("bytes_out_per_s"), bytesOut - m_lastBytesOut},
+                                  {QLatin1StringView("backplane_rtt_ms"), m_server->backplane().rttMs()},
+                                  {QLatin1StringView("queue_max_bytes"), queueMax},
+                                  {QLatin1StringView("rss_bytes"), rssBytes()}});
+    m_lastFramesIn = framesIn;
+    m_lastFramesOut = framesOut;
+    m_lastBytesIn = bytesIn;
+    m_lastBytesOut = bytesOut;
+    toSubscribers(stats);
+}
+
+} // namespace sb

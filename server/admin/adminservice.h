@@ -1,0 +1,51 @@
+#pragma once
+
+// Operator requests (PROTOCOL.md section 4): the subscription with its
+// snapshot, connection events, 1 s stats and flow samples for this instance;
+// injection, disconnect, drain and ticker commands that act anywhere in the
+// cluster; and the audit log entry for each action. Owned by the Server.
+
+#include "codec.h"
+
+#include <QJsonObject>
+#include <QSet>
+
+namespace sb {
+
+class Server;
+class Session;
+
+class AdminService final
+{
+    Q_DISABLE_COPY_MOVE(AdminService)
+public:
+    explicit AdminService(Server *server);
+
+    void subscribe(Session *session, const Request &request);
+    void inject(Session *session, const Request &request);
+    void disconnectSession(Session *session, const Request &request);
+    void drain(Session *session, const Request &request, bool on);
+    void ticker(Session *session, const Request &request);
+
+    // Runs a cluster command on this instance and says what it did.
+    QJsonObject execute(const QJsonObject &command);
+
+    void tick();
+    bool hasFlowSubscribers() const { return m_flowSubscribers > 0; }
+    void emitFlow(const QJsonObject &frame);
+
+private:
+    void audit(Session *session, const Request &request);
+    void toSubscribers(const QJsonObject &frame, bool flowOnly = false);
+    void countFlow();
+    static qint64 rssBytes();
+
+    Server *m_server;
+    int m_flowSubscribers = 0;
+    double m_lastFramesIn = 0;
+    double m_lastFramesOut = 0;
+    double m_lastBytesIn = 0;
+    double m_lastBytesOut = 0;
+};
+
+} // namespace sb

@@ -1,0 +1,105 @@
+#include "ticker.h"
+
+#include "server.h"
+#include "ws/session.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QRandomGenerator>
+
+Q_LOGGING_CATEGORY(lcTicker, "sb.ticker")
+
+namespace sb {
+
+namespace {
+const QStringList tickerLines{
+    QStringLiteral("Tip: rejoin a room with \"since\" and nothing is lost."),
+    QStringLiteral("Every message carries a per-room seq; gaps are bugs."),
+    QStringLiteral("Operators can see which instance you are pinned to."),
+    QStringLiteral("Todos sync across every tab and instance."),
+    QStringLiteral("Backplane round trip is measured every second."),
+    QStringLiteral("Draining instances ask clients to reconnect elsewhere."),
+    QStringLiteral("Stay hydrated."),
+    QStringLiteral("Switchboard: many instances, one conversation."),
+};
+} // namespace
+
+Ticker::Ticker(Server *server)
+    : m_server(server)
+    , m_enabled(server->config().tickerEnabled)
+{
+    m_leaseTimer.setInterval(LeaseRenewMs);
+    QObject::connect(&m_leaseTimer, &QTimer::timeout, server, [this] { renewLease(); });
+    m_fireTimer.setSingleShot(true);
+    QObject::connect(&m_fireTimer, &QTimer::timeout, server, [this] { fire(); });
+}
+
+void Ticker::start()
+{
+    m_leaseTimer.start();
+    renewLease();
+}
+
+void Ticker::setEnabled(bool enabled)
+{
+    if (m_enabled == enabled)
+        return;
+    m_enabled = enabled;
+    qCInfo(lcTicker) << "ticker" << (enabled ? "enabled" : "disabled");
+    if (!enabled)
+        m_fireTimer.stop();
+    else if (m_holder)
+        scheduleNext();
+}
+
+void Ticker::renewLease()
+{
+    if (!m_enabled) {
+        m_holder = false;
+        return;
+    }
+    m_server->backplane().tryLease(QStringLiteral("ticker"), m_server->instanceId(), LeaseTtlMs, [this](bool held) {
+        if (held != m_holder)
+            qCInfo(lcTicker) << (held ? "this instance now runs the ticker" : "another instance runs the ticker");
+        m_holder = held;
+        if (m_holder && m_enabled && !m_fireTimer.isActive())
+            scheduleNext();
+        if (!m_holder)
+            m_fireTimer.stop();
+    });
+}
+
+void Ticker::scheduleNext()
+{
+    const Config &c = m_server->config();
+    const int seconds = static_cast<int>(QRandomGenerator::global()->bounded(c.tickerMinS, c.tickerMaxS + 1));
+    m_fireTimer.start(seconds * 1000);
+}
+
+void Ticker::fire()
+{
+    if (!m_enabled || !m_holder)
+        return;
+    const QString &line = tickerLines[QRandomGenerator::global()->bounded(static_cast<int>(tickerLines.size()))];
+    m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},
+                      makeFrame(MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("ticker")},
+                                                         {QLatin1StringView("text"), line},
+                                                         {QLatin1StringView("from"), QStringLiteral("system")},
+                                                         {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
+                                                         {QLatin1StringView("origin"), m_server->instanceId()}}));
+    scheduleNext();
+}
+
+int Ticker::deliver(const Envelope &envelope)
+{
+    const QString text = QString::fromUtf8(encode(envelope.frame));
+    int count = 0;
+    for (Session *s : m_server->sessions()) {
+        if (s->send(text))
+            ++count;
+    }
+    m_server->metrics().broadcasts->inc({envelope.frame.value(QLatin1StringView("kind")).toString()});
+    return count;
+}
+
+} // namespace sb

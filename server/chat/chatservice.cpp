@@ -1,0 +1,473 @@
+#include "chatservice.h"
+
+#include "server.h"
+#include "ws/session.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QPointer>
+
+Q_LOGGING_CATEGORY(lcChat, "sb.chat")
+
+namespace sb {
+
+namespace {
+QString roomChannel(const QString &room)
+{
+    return QStringLiteral("room:") + room;
+}
+} // namespace
+
+ChatService::ChatService(Server *server)
+    : m_server(server)
+{
+}
+
+ChatService::~ChatService() = default;
+
+void ChatService::withRoom(const QString &name, std::function<void(bool, RoomPtr)> then)
+{
+    RoomPtr room = m_rooms.value(name);
+    if (room && room->delivered >= 0) {
+        then(true, room);
+        return;
+    }
+    if (room) {
+        room->waiting.append([room, then = std::move(then)](bool ok) { then(ok, room); });
+        return;
+    }
+    room = std::make_shared<Room>();
+    room->name = name;
+    room->waiting.append([room, then = std::move(then)](bool ok) { then(ok, room); });
+    m_rooms.insert(name, room);
+    // Subscribe before reading the last seq, so nothing published after the read is missed.
+    m_server->refCountChannel(roomChannel(name), +1);
+    std::weak_ptr<Room> weak = room;
+    m_server->store().lastSeq(name, [this, weak](const StoreResult<qint64> &result) {
+        RoomPtr room = weak.lock();
+        if (!room)
+            return;
+        const auto waiting = std::exchange(room->waiting, {});
+        if (!result.ok) {
+            qCWarning(lcChat).noquote() << "cannot open room" << room->name << ":" << result.error;
+            for (const auto &w : waiting)
+                w(false);
+            releaseRoom(room);
+            return;
+        }
+        room->delivered = result.value;
+        advance(*room);
+        for (const auto &w : waiting)
+            w(true);
+        // The subscription may have become active only after the read: look once more.
+        scheduleFill(room, 1000);
+    });
+}
+
+void ChatService::join(Session *session, const Request &request)
+{
+    QString name;
+    std::optional<qint64> since;
+    if (auto e = fields::room(request.body, &name))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalInt(request.body, QLatin1StringView("since"), &since))
+        return m_server->fail(session, request.ref, *e);
+    if (since && *since < 0)
+        return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("\"since\" must be >= 0"));
+
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    withRoom(name, [this, guard, ref, since](bool ok, RoomPtr room) {
+        if (!guard)
+            return releaseRoom(room);
+        if (!ok)
+            return m_server->fail(guard, ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
+        ++room->joining;
+        m_server->backplane().members(room->name, [this, guard, ref, since, room](bool ok, QList<Member> members) {
+            if (!ok) {
+                --room->joining;
+                if (guard)
+                    m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                   QStringLiteral("the backplane is unavailable"));
+                return releaseRoom(room);
+            }
+            const qint64 limit = qMax(m_server->config().history, 1000);
+            const qint64 from = since ? qMax(*since, room->delivered - limit) : room->delivered;
+            const bool truncated = since && *since < from;
+            collectMissed(room, from, {}, !truncated,
+                          [this, guard, ref, since, room, members](bool ok, QList<ChatMessage> missed, bool recovered) {
+                              --room->joining;
+                              if (!guard)
+                                  return releaseRoom(room);
+                              if (!ok) {
+                                  m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
+                                                 QStringLiteral("the store is unavailable"));
+                                  return releaseRoom(room);
+                              }
+                              finishJoin(guard, ref, room, since.value_or(-1), std::move(missed), recovered, members);
+                          });
+        });
+    });
+}
+
+void ChatService::collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> collected, bool recovered,
+                                std::function<void(bool, QList<ChatMessage>, bool)> done)
+{
+    // Messages (from, delivered]: from the recent ring when it reaches back far
+    // enough, else from the store, then the ring for what arrived meanwhile.
+    if (from >= room->delivered)
+        return done(true, std::move(collected), recovered);
+    if (!room->recent.empty() && room->recent.front().seq <= from + 1) {
+        for (const ChatMessage &m : room->recent) {
+            if (m.seq > from)
+                collected.append(m);
+        }
+        return done(true, std::move(collected), recovered);
+    }
+    const int batch = 500;
+    std::weak_ptr<Room> weak = room;
+    m_server->store().messagesSince(
+        room->name, from, batch,
+        [this, weak, from, collected = std::move(collected), recovered, done = std::move(done)](
+            const StoreResult<RangeResult> &result) mutable {
+            RoomPtr room = weak.lock();
+            if (!room || !result.ok)
+                return done(false, {}, false);
+            qint64 last = from;
+            for (const ChatMessage &m : result.value.messages) {
+                if (m.seq > room->delivered)
+                    break;
+                collected.append(m);
+                last = m.seq;
+            }
+            const bool complete = recovered && result.value.complete;
+            if (result.value.messages.isEmpty() || last == from) {
+                // Nothing more is retained below what was delivered.
+                return done(true, std::move(collected), complete && last >= room->delivered);
+            }
+            collectMissed(room, last, std::move(collected), complete, std::move(done));
+        });
+}
+
+void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,
+                             QList<ChatMessage> missed, bool recovered, const QList<Member> &members)
+{
+    const bool alreadyMember = session->rooms().contains(room->name);
+    const qint64 lastSeq = room->delivered;
+    QJsonArray missedFrames;
+    if (since >= 0) {
+        for (const ChatMessage &m : std::as_const(missed))
+            missedFrames.append(m.toFrame());
+    }
+    const Member self{session->id(), session->info().user, session->info().clientId, session->info().instance};
+    QJsonArray memberList;
+    bool selfListed = false;
+    for (const Member &m : members) {
+        selfListed = selfListed || m.sessionId == self.sessionId;
+        memberList.append(m.toJson());
+    }
+    if (!selfListed)
+        memberList.append(self.toJson());
+
+    // Everything up to lastSeq is in the ack; live delivery continues after it.
+    qint64 &cursor = session->rooms()[room->name];
+    cursor = alreadyMember ? qMax(cursor, lastSeq) : lastSeq;
+    room->members.insert(session);
+    m_server->reply(session, ref, {{QLatin1StringView("room"), room->name},
+                                   {QLatin1StringView("members"), memberList},
+                                   {QLatin1StringView("last_seq"), lastSeq},
+                                   {QLatin1StringView("recovered"), since < 0 ? true : recovered},
+                                   {QLatin1StringView("missed"), missedFrames}});
+    if (!alreadyMember) {
+        m_server->backplane().addMember(room->name, self);
+        m_server->updateSessionRecord(session);
+        sendPresence(room->name, QStringLiteral("join"), session);
+    }
+}
+
+void ChatService::leave(Session *session, const Request &request)
+{
+    QString name;
+    if (auto e = fields::room(request.body, &name))
+        return m_server->fail(session, request.ref, *e);
+    removeMember(session, name, true);
+    m_server->reply(session, request.ref, {{QLatin1StringView("room"), name}});
+}
+
+void ChatService::leaveAll(Session *session)
+{
+    const QStringList rooms = session->rooms().keys();
+    for (const QString &room : rooms)
+        removeMember(session, room, true);
+}
+
+void ChatService::removeMember(Session *session, const QString &name, bool announce)
+{
+    if (!session->rooms().remove(name))
+        return;
+    m_server->backplane().removeMember(name, session->id());
+    if (RoomPtr room = m_rooms.value(name)) {
+        room->members.remove(session);
+        releaseRoom(room);
+    }
+    if (announce)
+        sendPresence(name, QStringLiteral("leave"), session);
+    if (session->isOpen())
+        m_server->updateSessionRecord(session);
+}
+
+void ChatService::releaseRoom(const RoomPtr &room)
+{
+    if (!room || !room->members.isEmpty() || room->joining > 0 || !room->waiting.isEmpty())
+        return;
+    if (m_rooms.value(room->name) != room)
+        return;
+    m_rooms.remove(room->name);
+    m_server->refCountChannel(roomChannel(room->name), -1);
+}
+
+void ChatService::chat(Session *session, const Request &request)
+{
+    QString name;
+    QString text;
+    std::optional<QString> nonce;
+    if (auto e = fields::room(request.body, &name))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::text(request.body, QLatin1StringView("text"), Limits::MaxChatText, &text))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalString(request.body, QLatin1StringView("nonce"), &nonce))
+        return m_server->fail(session, request.ref, *e);
+    if (nonce && (nonce->isEmpty() || codePointLength(*nonce) > Limits::MaxNonce))
+        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+                              QStringLiteral("\"nonce\" must be 1-64 characters"));
+    if (!session->rooms().contains(name))
+        return m_server->fail(session, request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
+    if (!m_server->backplane().isUp())
+        return m_server->fail(session, request.ref, ErrorCode::BackplaneUnavailable,
+                              QStringLiteral("the backplane is down; nothing was stored, try again"));
+    if (!m_server->store().isUp())
+        return m_server->fail(session, request.ref, ErrorCode::StoreUnavailable,
+                              QStringLiteral("the store is down; nothing was stored, try again"));
+
+    ChatDraft draft{name, session->info().user, session->info().clientId, text, nonce.value_or(QString()),
+                    QDateTime::currentMSecsSinceEpoch(), m_server->instanceId()};
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->store().appendChat(draft, [this, guard, ref, name](const StoreResult<AppendResult> &result) {
+        if (!result.ok) {
+            qCWarning(lcChat).noquote() << "chat to" << name << "not stored:" << result.error;
+            if (guard)
+                m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
+                               QStringLiteral("the message could not be stored; try again"));
+            return;
+        }
+        const ChatMessage &message = result.value.message;
+        if (guard)
+            m_server->reply(guard, ref, {{QLatin1StringView("room"), name}, {QLatin1StringView("seq"), message.seq}});
+        if (result.value.duplicate)
+            return;
+        m_server->metrics().chatMessages->inc();
+        m_server->publish(roomChannel(name), QJsonObject{{QLatin1StringView("room"), name}}, message.toFrame(),
+                          [name, seq = message.seq](bool ok) {
+                              if (!ok)
+                                  qCWarning(lcChat).noquote() << "publish of" << name << seq
+                                                              << "failed; instances will fetch it from the store";
+                          });
+    });
+}
+
+void ChatService::history(Session *session, const Request &request)
+{
+    QString name;
+    std::optional<qint64> before;
+    std::optional<qint64> limit;
+    if (auto e = fields::room(request.body, &name))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalInt(request.body, QLatin1StringView("before"), &before))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalInt(request.body, QLatin1StringView("limit"), &limit))
+        return m_server->fail(session, request.ref, *e);
+    const int count = static_cast<int>(qBound<qint64>(qint64(1), limit.value_or(Limits::HistoryDefault), qint64(Limits::HistoryMax)));
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->store().history(name, before.value_or(0), count,
+                              [this, guard, ref, name](const StoreResult<QList<ChatMessage>> &result) {
+                                  if (!guard)
+                                      return;
+                                  if (!result.ok)
+                                      return m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
+                                                            QStringLiteral("the store is unavailable"));
+                                  QJsonArray messages;
+                                  for (const ChatMessage &m : result.value)
+                                      messages.append(m.toFrame());
+                                  m_server->reply(guard, ref, {{QLatin1StringView("room"), name},
+                                                               {QLatin1StringView("messages"), messages}});
+                              });
+}
+
+void ChatService::onRoomEnvelope(const QString &name, const Envelope &envelope)
+{
+    const QString type = envelope.frame.value(QLatin1StringView("type")).toString();
+    if (type == QLatin1StringView("presence")) {
+        deliverPresence(name, envelope.frame);
+        return;
+    }
+    if (type != QLatin1StringView("chat"))
+        return;
+    RoomPtr room = m_rooms.value(name);
+    if (!room)
+        return;
+    ChatMessage message = ChatMessage::fromFrame(envelope.frame);
+    if (message.seq <= 0)
+        return;
+    m_server->sampleFlow("deliver", type, name, {}, envelope.origin, envelope.frame.size());
+    const double latency = static_cast<double>(QDateTime::currentMSecsSinceEpoch() - envelope.ts) / 1000.0;
+    room->pending.insert(message.seq, std::move(message));
+    if (room->delivered >= 0) {
+        const qint64 before = room->delivered;
+        advance(*room);
+        if (room->delivered > before)
+            m_server->metrics().deliveryLatency->observe(qMax(0.0, latency));
+    }
+}
+
+void ChatService::advance(Room &room)
+{
+    while (!room.pending.isEmpty()) {
+        auto it = room.pending.begin();
+        if (it.key() <= room.delivered) {
+            room.pending.erase(it);
+            continue;
+        }
+        if (it.key() != room.delivered + 1)
+            break;
+        const ChatMessage message = it.value();
+        room.pending.erase(it);
+        fanOut(room, message, message.ts);
+    }
+    if (!room.pending.isEmpty()) {
+        // A gap: usually just reordering between instances; fetch if it persists.
+        if (RoomPtr self = m_rooms.value(room.name))
+            scheduleFill(self, 100);
+    }
+}
+
+void ChatService::fanOut(Room &room, const ChatMessage &message, qint64)
+{
+    room.delivered = message.seq;
+    room.recent.push_back(message);
+    if (room.recent.size() > RecentMax)
+        room.recent.pop_front();
+    // One serialisation per fan-out, shared by every socket.
+    const QString text = QString::fromUtf8(encode(message.toFrame()));
+    for (Session *s : std::as_const(room.members)) {
+        qint64 &cursor = s->rooms()[room.name];
+        if (cursor >= message.seq)
+            continue;
+        cursor = message.seq;
+        s->send(text);
+    }
+}
+
+void ChatService::scheduleFill(const RoomPtr &room, int delayMs)
+{
+    if (!room->gapTimer) {
+        room->gapTimer = std::make_unique<QTimer>();
+        room->gapTimer->setSingleShot(true);
+        std::weak_ptr<Room> weak = room;
+        QObject::connect(room->gapTimer.get(), &QTimer::timeout, m_server, [this, weak] {
+            if (RoomPtr r = weak.lock())
+                fill(r);
+        });
+    }
+    if (!room->gapTimer->isActive() || room->gapTimer->remainingTime() > delayMs)
+        room->gapTimer->start(delayMs);
+}
+
+void ChatService::fill(const RoomPtr &room)
+{
+    if (room->filling || room->delivered < 0)
+        return;
+    room->filling = true;
+    std::weak_ptr<Room> weak = room;
+    const qint64 from = room->delivered;
+    m_server->store().messagesSince(room->name, from, 500, [this, weak, from](const StoreResult<RangeResult> &result) {
+        RoomPtr room = weak.lock();
+        if (!room)
+            return;
+        room->filling = false;
+        if (!result.ok) {
+            qCWarning(lcChat).noquote() << "gap fill for" << room->name << "failed:" << result.error;
+            scheduleFill(room, 1000);
+            return;
+        }
+        int fetched = 0;
+        for (const ChatMessage &m : result.value.messages) {
+            if (m.seq > room->delivered && !room->pending.contains(m.seq)) {
+                room->pending.insert(m.seq, m);
+                ++fetched;
+            }
+        }
+        if (fetched > 0) {
+            m_server->metrics().gapFills->inc({}, fetched);
+            qCInfo(lcChat).noquote() << "fetched" << fetched << "messages of" << room->name << "after seq" << from
+                                     << "from the store";
+        }
+        if (!room->pending.isEmpty() && room->pending.firstKey() > room->delivered + 1
+            && (result.value.messages.isEmpty() || result.value.messages.first().seq > room->delivered + 1)) {
+            // Not retained any more: skip what cannot be recovered rather than stall the room.
+            qCWarning(lcChat).noquote() << "messages" << room->delivered + 1 << "to" << room->pending.firstKey() - 1
+                                        << "of" << room->name << "are no longer retained; skipping";
+            room->delivered = room->pending.firstKey() - 1;
+        }
+        advance(*room);
+        if (result.value.messages.size() >= 500)
+            scheduleFill(room, 0);
+    });
+}
+
+void ChatService::catchUpAll()
+{
+    for (const RoomPtr &room : std::as_const(m_rooms))
+        scheduleFill(room, 0);
+}
+
+void ChatService::sendPresence(const QString &room, const QString &event, const Session *session)
+{
+    const SessionInfo &info = session->info();
+    const QJsonObject frame = makeFrame(MessageType::Presence, {{QLatin1StringView("room"), room},
+                                                                {QLatin1StringView("event"), event},
+                                                                {QLatin1StringView("session_id"), info.sessionId},
+                                                                {QLatin1StringView("user"), info.user},
+                                                                {QLatin1StringView("client_id"), info.clientId},
+                                                                {QLatin1StringView("instance"), info.instance}});
+    m_server->publish(roomChannel(room), QJsonObject{{QLatin1StringView("room"), room}}, frame);
+}
+
+void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
+{
+    RoomPtr room = m_rooms.value(name);
+    if (!room)
+        return;
+    const QString subject = frame.value(QLatin1StringView("session_id")).toString();
+    const QString text = QString::fromUtf8(encode(frame));
+    for (Session *s : std::as_const(room->members)) {
+        if (s->id() != subject)
+            s->send(text);
+    }
+}
+
+void ChatService::onInstanceGone(const QList<QPair<QString, Member>> &members)
+{
+    for (const auto &[room, member] : members) {
+        deliverPresence(room, makeFrame(MessageType::Presence, {{QLatin1StringView("room"), room},
+                                                                {QLatin1StringView("event"), QStringLiteral("leave")},
+                                                                {QLatin1StringView("session_id"), member.sessionId},
+                                                                {QLatin1StringView("user"), member.user},
+                                                                {QLatin1StringView("client_id"), member.clientId},
+                                                                {QLatin1StringView("instance"), member.instance}}));
+    }
+}
+
+} // namespace sb

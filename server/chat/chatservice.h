@@ -1,0 +1,83 @@
+#pragma once
+
+// Chat rooms on this instance: join (with `since` recovery), leave, chat,
+// history and presence. Keeps, per room with local members, the last seq it
+// delivered and delivers every room's messages to its members in seq order
+// with no gaps: out-of-order arrivals wait, and missing ones are fetched from
+// the store. Owned by the Server.
+
+#include "backplane/backplane.h"
+#include "backplane/envelope.h"
+#include "codec.h"
+#include "store/store.h"
+
+#include <QHash>
+#include <QMap>
+#include <QSet>
+#include <QTimer>
+
+#include <deque>
+#include <memory>
+
+namespace sb {
+
+class Server;
+class Session;
+
+class ChatService final
+{
+    Q_DISABLE_COPY_MOVE(ChatService)
+public:
+    explicit ChatService(Server *server);
+    ~ChatService();
+
+    void join(Session *session, const Request &request);
+    void leave(Session *session, const Request &request);
+    void chat(Session *session, const Request &request);
+    void history(Session *session, const Request &request);
+
+    // The session closed: leave every room, telling the other members.
+    void leaveAll(Session *session);
+    void onRoomEnvelope(const QString &room, const Envelope &envelope);
+    // Another instance died: tell local members its sessions left.
+    void onInstanceGone(const QList<QPair<QString, Member>> &members);
+    // The backplane came back: fetch from the store what was published meanwhile.
+    void catchUpAll();
+
+    static constexpr int RecentMax = 512;
+
+private:
+    struct Room
+    {
+        QString name;
+        QSet<Session *> members;
+        int joining = 0;
+        qint64 delivered = -1; // -1 until the room's last seq is known
+        QMap<qint64, ChatMessage> pending;
+        std::deque<ChatMessage> recent;
+        QList<std::function<void(bool)>> waiting;
+        bool filling = false;
+        std::unique_ptr<QTimer> gapTimer;
+    };
+    using RoomPtr = std::shared_ptr<Room>;
+
+    void withRoom(const QString &name, std::function<void(bool ok, RoomPtr room)> then);
+    void collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> collected, bool recovered,
+                       std::function<void(bool ok, QList<ChatMessage>, bool recovered)> done);
+    void finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,
+                    QList<ChatMessage> missed, bool recovered, const QList<Member> &members);
+    void removeMember(Session *session, const QString &room, bool announce);
+    void releaseRoom(const RoomPtr &room);
+    void accept(Room &room, const ChatMessage &message);
+    void advance(Room &room);
+    void fanOut(Room &room, const ChatMessage &message, qint64 envelopeTs);
+    void scheduleFill(const RoomPtr &room, int delayMs);
+    void fill(const RoomPtr &room);
+    void sendPresence(const QString &room, const QString &event, const Session *session);
+    void deliverPresence(const QString &room, const QJsonObject &frame);
+
+    Server *m_server;
+    QHash<QString, RoomPtr> m_rooms;
+};
+
+} // namespace sb

@@ -1,0 +1,155 @@
+#include "httpmessage.h"
+
+#include <QUrl>
+
+namespace sb {
+
+namespace {
+
+bool isToken(const QByteArray &s)
+{
+    if (s.isEmpty())
+        return false;
+    for (const char c : s) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                        || QByteArrayView("!#$%&'*+-.^_`|~").contains(c);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
+bool HttpRequest::isWebSocketUpgrade() const
+{
+    return header("upgrade").toLower().contains("websocket");
+}
+
+ParseOutcome parseRequestHead(const QByteArray &data, qsizetype maxHeaderBytes, HttpRequest *request)
+{
+    const qsizetype end = data.indexOf("\r\n\r\n");
+    if (end < 0) {
+        if (data.size() > maxHeaderBytes)
+            return {ParseStatus::TooLarge, QStringLiteral("request head too large")};
+        // A request line must look like one as soon as it arrives.
+        const qsizetype firstLine = data.indexOf("\r\n");
+        if (firstLine < 0 && data.size() > 8192)
+            return {ParseStatus::Malformed, QStringLiteral("request line too long")};
+        return {ParseStatus::Incomplete, {}};
+    }
+    if (end + 4 > maxHeaderBytes)
+        return {ParseStatus::TooLarge, QStringLiteral("request head too large")};
+
+    // Every line, the last header included, ends with CRLF; split leaves a final empty piece.
+    QList<QByteArray> lines = data.left(end + 2).split('\n');
+    lines.removeLast();
+    if (!lines.first().endsWith('\r'))
+        return {ParseStatus::Malformed, QStringLiteral("the request line must end with CRLF")};
+    const QByteArray requestLine = lines.first().chopped(1);
+    const QList<QByteArray> parts = requestLine.split(' ');
+    if (parts.size() != 3 || !isToken(parts[0]) || parts[1].isEmpty()
+        || !(parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0"))
+        return {ParseStatus::Malformed, QStringLiteral("bad request line")};
+
+    request->method = parts[0];
+    request->target = parts[1];
+    request->version = parts[2];
+    if (!request->target.startsWith('/'))
+        return {ParseStatus::Malformed, QStringLiteral("request target must be a path")};
+    const QUrl url(QString::fromLatin1(request->target), QUrl::StrictMode);
+    if (!url.isValid())
+        return {ParseStatus::Malformed, QStringLiteral("bad request target")};
+    request->path = url.path();
+    request->query = QUrlQuery(url);
+
+    for (qsizetype i = 1; i < lines.size(); ++i) {
+        QByteArray line = lines[i];
+        if (!line.endsWith('\r'))
+            return {ParseStatus::Malformed, QStringLiteral("header lines must end with CRLF")};
+        line.chop(1);
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+            return {ParseStatus::Malformed, QStringLiteral("bad header line")};
+        const QByteArray name = line.left(colon).toLower();
+        if (!isToken(name))
+            return {ParseStatus::Malformed, QStringLiteral("bad header name")};
+        const QByteArray value = line.mid(colon + 1).trimmed();
+        auto it = request->headers.find(name);
+        if (it == request->headers.end())
+            request->headers.insert(name, value);
+        else
+            *it += ", " + value;
+    }
+    if (request->version == "HTTP/1.1" && !request->headers.contains("host"))
+        return {ParseStatus::Malformed, QStringLiteral("missing Host header")};
+    if (request->headers.contains("transfer-encoding"))
+        return {ParseStatus::Malformed, QStringLiteral("chunked request bodies are not supported")};
+    if (request->headers.contains("content-length")) {
+        bool ok = false;
+        request->contentLength = request->headers.value("content-length").toLongLong(&ok);
+        if (!ok || request->contentLength < 0)
+            return {ParseStatus::Malformed, QStringLiteral("bad Content-Length")};
+    }
+    request->headerBytes = end + 4;
+    return {ParseStatus::Complete, {}};
+}
+
+QByteArray reasonPhrase(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+HttpResponse HttpResponse::json(int status, const QByteArray &body)
+{
+    HttpResponse r;
+    r.status = status;
+    r.body = body;
+    return r;
+}
+
+HttpResponse HttpResponse::error(int status, const QString &code, const QString &message)
+{
+    QByteArray body = "{\"error\":\"" + code.toUtf8() + '"';
+    if (!message.isEmpty()) {
+        QByteArray escaped = message.toUtf8();
+        escaped.replace('\\', "\\\\").replace('"', "\\\"");
+        body += ",\"message\":\"" + escaped + '"';
+    }
+    body += '}';
+    return json(status, body);
+}
+
+QByteArray HttpResponse::serialize() const
+{
+    QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
+    if (!body.isEmpty() || status != 204)
+        out += "Content-Type: " + contentType + "\r\n";
+    out += "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+    out += "Cache-Control: no-store\r\nConnection: close\r\n";
+    for (const auto &[name, value] : headers)
+        out += name + ": " + value + "\r\n";
+    out += "\r\n";
+    out += body;
+    return out;
+}
+
+} // namespace sb

@@ -1,0 +1,132 @@
+#include "httpserver.h"
+
+#include "metrics/metrics.h"
+
+#include <QLoggingCategory>
+#include <QTimer>
+
+Q_LOGGING_CATEGORY(lcHttp, "sb.http")
+
+namespace sb {
+
+namespace {
+const char *const HandledProperty = "sb_http_handled";
+}
+
+HttpServer::HttpServer(Metrics *metrics, RequestHandler onRequest, UpgradeHandler onUpgrade, QObject *parent)
+    : QObject(parent)
+    , m_metrics(metrics)
+    , m_onRequest(std::move(onRequest))
+    , m_onUpgrade(std::move(onUpgrade))
+{
+    connect(&m_server, &QTcpServer::pendingConnectionAvailable, this, &HttpServer::onNewConnection);
+    m_server.setMaxPendingConnections(1024);
+}
+
+HttpServer::~HttpServer() = default;
+
+bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *error)
+{
+    if (!m_server.listen(address, port)) {
+        *error = m_server.errorString();
+        qCCritical(lcHttp).noquote() << "cannot listen on" << address.toString() << port << ":" << *error;
+        return false;
+    }
+    return true;
+}
+
+void HttpServer::onNewConnection()
+{
+    while (QTcpSocket *socket = m_server.nextPendingConnection()) {
+        socket->setParent(this);
+        auto *timeout = new QTimer(socket);
+        timeout->setSingleShot(true);
+        timeout->setObjectName(QStringLiteral("sb_head_timeout"));
+        connect(timeout, &QTimer::timeout, socket, [this, socket] {
+            if (!socket->property(HandledProperty).toBool())
+                reject(socket, 408, QStringLiteral("timeout"), QStringLiteral("request not received in time"));
+        });
+        timeout->start(HeadTimeoutMs);
+        connect(socket, &QTcpSocket::readyRead, this, [this, socket] { onReadyRead(socket); });
+        connect(socket, &QTcpSocket::disconnected, socket, [socket] {
+            if (!socket->property(HandledProperty).toBool())
+                socket->deleteLater();
+        });
+    }
+}
+
+void HttpServer::reject(QTcpSocket *socket, int status, const QString &reason, const QString &message)
+{
+    socket->setProperty(HandledProperty, true);
+    disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
+    m_metrics->badHttp->inc({reason});
+    m_metrics->httpRequests->inc({QStringLiteral("other"), QString::number(status)});
+    qCInfo(lcHttp).noquote() << "refused malformed request from" << socket->peerAddress().toString() << ":" << message;
+    respond(socket, HttpResponse::error(status, QStringLiteral("bad_request"), message));
+}
+
+void HttpServer::onReadyRead(QTcpSocket *socket)
+{
+    if (socket->property(HandledProperty).toBool())
+        return;
+    // Peek, so that an upgrade request stays in the socket for QWebSocketServer.
+    const QByteArray data = socket->peek(qMin<qint64>(socket->bytesAvailable(), MaxHeadBytes + MaxBodyBytes + 1));
+    HttpRequest request;
+    const ParseOutcome outcome = parseRequestHead(data, MaxHeadBytes, &request);
+    switch (outcome.status) {
+    case ParseStatus::Incomplete:
+        return;
+    case ParseStatus::TooLarge:
+        reject(socket, 431, QStringLiteral("too_large"), outcome.problem);
+        return;
+    case ParseStatus::Malformed:
+        reject(socket, 400, QStringLiteral("malformed"), outcome.problem);
+        return;
+    case ParseStatus::Complete:
+        break;
+    }
+
+    if (request.isWebSocketUpgrade()) {
+        socket->setProperty(HandledProperty, true);
+        disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
+        if (auto *timer = socket->findChild<QTimer *>(QStringLiteral("sb_head_timeout")))
+            timer->deleteLater();
+        m_onUpgrade(request, socket);
+        return;
+    }
+
+    if (request.contentLength > MaxBodyBytes) {
+        reject(socket, 413, QStringLiteral("too_large"), QStringLiteral("request body too large"));
+        return;
+    }
+    if (data.size() < request.headerBytes + request.contentLength)
+        return; // wait for the rest of the body
+
+    socket->setProperty(HandledProperty, true);
+    disconnect(socket, &QTcpSocket::readyRead, this, nullptr);
+    if (auto *timer = socket->findChild<QTimer *>(QStringLiteral("sb_head_timeout")))
+        timer->stop();
+    socket->read(request.headerBytes);
+    request.body = socket->read(request.contentLength);
+    QPointer<QTcpSocket> guard(socket);
+    m_onRequest(request, socket, [guard](const HttpResponse &response) {
+        if (guard)
+            respond(guard, response);
+    });
+}
+
+void HttpServer::respond(QTcpSocket *socket, const HttpResponse &response)
+{
+    socket->setProperty(HandledProperty, true);
+    socket->write(response.serialize());
+    socket->disconnectFromHost();
+    if (socket->state() == QAbstractSocket::UnconnectedState) {
+        socket->deleteLater();
+    } else {
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        // A peer that never reads must not keep the socket forever.
+        QTimer::singleShot(10000, socket, [socket] { socket->abort(); socket->deleteLater(); });
+    }
+}
+
+} // namespace sb

@@ -1,0 +1,45 @@
+#pragma once
+
+// PostgresConnection: one libpq connection to the cluster's shared database,
+// opened from a URL (postgresql://user:pass@host:port/db). Calls block, which
+// is why only the SqlStore worker thread uses it. A statement that finds the
+// connection broken throws SqlError with connectionLost set; the store then
+// reopens it.
+
+#include "sqlconnection.h"
+
+#include <memory>
+
+struct pg_conn;
+
+namespace sb {
+
+class PostgresConnection final : public SqlConnection
+{
+public:
+    explicit PostgresConnection(QString url);
+    ~PostgresConnection() override;
+
+    SqlDialect dialect() const override { return SqlDialect::Postgres; }
+    QString describe() const override;
+    bool open(QString *error) override;
+    void close() override;
+    bool isOpen() const override;
+    SqlResult run(const QString &sql, const QVariantList &params = {}) override;
+    qintptr idleSocket() const override;
+    bool checkAlive(QString *error) override;
+
+private:
+    struct ConnectionCloser
+    {
+        void operator()(pg_conn *connection) const;
+    };
+
+    static void onNotice(void *self, const char *message);
+
+    QString m_url;
+    QString m_lastNotice;
+    std::unique_ptr<pg_conn, ConnectionCloser> m_connection;
+};
+
+} // namespace sb

@@ -1,0 +1,555 @@
+#include "sqlstore.h"
+
+#include "migrations.h"
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <algorithm>
+
+namespace sb {
+
+namespace {
+
+// A resent chat with the same (client_id, nonce) within this window is a duplicate.
+constexpr qint64 kNonceWindowMs = 10 * 60 * 1000;
+constexpr int kFirstRetryMs = 1000;
+constexpr int kMaxRetryMs = 5000;
+
+const QString kMessageColumns = QStringLiteral("room, seq, from_user, client_id, text, ts, origin");
+const QString kTodoColumns = QStringLiteral("id, title, done, created_at, updated_at");
+
+QString unavailable(const QString &reason)
+{
+    return QStringLiteral("store unavailable: ") + reason;
+}
+
+ChatMessage messageFromRow(const SqlRow &row)
+{
+    return {row.value(0).toString(), row.value(1).toLongLong(), row.value(2).toString(), row.value(3).toString(),
+            row.value(4).toString(),  row.value(5).toLongLong(), row.value(6).toString()};
+}
+
+QList<ChatMessage> messagesFromRows(const SqlRows &rows)
+{
+    QList<ChatMessage> messages;
+    messages.reserve(rows.size());
+    for (const SqlRow &row : rows)
+        messages.append(messageFromRow(row));
+    return messages;
+}
+
+TodoItem todoFromRow(const SqlRow &row)
+{
+    return {row.value(0).toLongLong(), row.value(1).toString(), row.value(2).toBool(), row.value(3).toLongLong(),
+            row.value(4).toLongLong()};
+}
+
+// The message a fresh (client_id, nonce) was first used for, if any. When
+// retention already dropped that message, its seq is still the answer.
+std::optional<ChatMessage> findByNonce(SqlConnection &db, const ChatDraft &draft)
+{
+    const SqlRows rows = db.exec(
+        QStringLiteral("SELECT n.room, n.seq, m.from_user, m.client_id, m.text, m.ts, m.origin"
+                       " FROM chat_nonces n LEFT JOIN messages m ON m.room = n.room AND m.seq = n.seq"
+                       " WHERE n.client_id = $1 AND n.nonce = $2 AND n.created_at >= $3"),
+        {draft.clientId, draft.nonce, draft.ts - kNonceWindowMs});
+    if (rows.isEmpty())
+        return std::nullopt;
+    const SqlRow &row = rows.first();
+    if (row.value(2).isNull())
+        return ChatMessage{row.value(0).toString(), row.value(1).toLongLong(), draft.from, draft.clientId,
+                           draft.text, draft.ts, draft.origin};
+    return messageFromRow(row);
+}
+
+AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
+{
+    const bool hasNonce = !draft.nonce.isEmpty();
+    if (hasNonce) {
+        if (std::optional<ChatMessage> original = findByNonce(db, draft))
+            return {*original, true};
+    }
+
+    SqlTransaction transaction(db);
+    // On PostgreSQL the upsert locks the room's row until commit, which
+    // serialises writers to one room across instances: seq stays gap-free.
+    const SqlRows seqRows = db.exec(QStringLiteral("INSERT INTO rooms (name, last_seq) VALUES ($1, 1)"
+                                                   " ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + 1"
+                                                   " RETURNING last_seq"),
+                                    {draft.room});
+    if (seqRows.isEmpty())
+        throw SqlError(QStringLiteral("no seq returned for room %1").arg(draft.room));
+    const ChatMessage message{draft.room, seqRows.first().value(0).toLongLong(), draft.from, draft.clientId,
+                              draft.text,  draft.ts,                             draft.origin};
+
+    if (hasNonce) {
+        // Claims the nonce unless a fresh claim exists: another instance may
+        // have stored the same resend since the check above. Then that one
+        // wins and this transaction (with its seq) is rolled back.
+        const SqlRows claimed =
+            db.exec(QStringLiteral("INSERT INTO chat_nonces (client_id, nonce, room, seq, created_at)"
+                                   " VALUES ($1, $2, $3, $4, $5)"
+                                   " ON CONFLICT (client_id, nonce) DO UPDATE SET room = excluded.room,"
+                                   " seq = excluded.seq, created_at = excluded.created_at"
+                                   " WHERE chat_nonces.created_at < $6"
+                                   " RETURNING seq"),
+                    {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - kNonceWindowMs});
+        if (claimed.isEmpty()) {
+            transaction.rollback();
+            qCDebug(lcStore).noquote() << "nonce" << draft.nonce << "of" << draft.clientId
+                                       << "was stored concurrently; answering with that message";
+            if (std::optional<ChatMessage> original = findByNonce(db, draft))
+                return {*original, true};
+            throw SqlError(QStringLiteral("nonce %1 is taken but its message is not found").arg(draft.nonce));
+        }
+    }
+
+    db.exec(QStringLiteral("INSERT INTO messages (") + kMessageColumns
+                + QStringLiteral(") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            {message.room, message.seq, message.from, message.clientId, message.text, message.ts, message.origin});
+    transaction.commit();
+    return {message, false};
+}
+
+} // namespace
+
+// SqlWorker: the half of SqlStore that lives on the worker thread. It owns the
+// connection, opens it (migrating the schema), runs jobs on it, watches it
+// while idle, and reopens it after it is lost. It reports availability changes
+// through a callback called on its own thread.
+class SqlWorker final : public QObject
+{
+public:
+    using AvailabilityHandler = std::function<void(bool up, const QString &reason)>;
+
+    SqlWorker(std::unique_ptr<SqlConnection> connection, AvailabilityHandler onAvailability)
+        : m_connection(std::move(connection))
+        , m_onAvailability(std::move(onAvailability))
+    {
+        m_retryTimer.setSingleShot(true);
+        connect(&m_retryTimer, &QTimer::timeout, this, &SqlWorker::tryOpen);
+    }
+
+    void start()
+    {
+        qCInfo(lcStore).noquote() << "opening" << m_connection->describe();
+        tryOpen();
+    }
+
+    void shutdown()
+    {
+        m_retryTimer.stop();
+        stopWatching();
+        m_connection->close();
+    }
+
+    template<typename T, typename Work>
+    StoreResult<T> perform(const char *operation, Work &work)
+    {
+        StoreResult<T> result;
+        if (!m_up) {
+            result.error = unavailable(m_downReason);
+            qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
+            return result;
+        }
+        try {
+            result.value = work(*m_connection);
+            result.ok = true;
+        } catch (const SqlError &error) {
+            qCWarning(lcStore).noquote() << operation << "failed:" << error.message();
+            if (error.connectionLost() || !m_connection->isOpen()) {
+                markDown(error.message());
+                result.error = unavailable(error.message());
+            } else {
+                result.error = error.message();
+            }
+        } catch (const std::exception &error) {
+            result.error = QString::fromUtf8(error.what());
+            qCWarning(lcStore).noquote() << operation << "failed:" << result.error;
+        }
+        return result;
+    }
+
+private:
+    void tryOpen()
+    {
+        QString error;
+        if (m_connection->open(&error)) {
+            try {
+                applyMigrations(*m_connection, QDateTime::currentMSecsSinceEpoch());
+            } catch (const SqlError &e) {
+                error = QStringLiteral("schema migration failed: ") + e.message();
+                m_connection->close();
+            }
+        }
+        if (!error.isEmpty()) {
+            // Retries repeat the same error every few seconds; say it once.
+            if (error != m_downReason || !m_reported)
+                qCWarning(lcStore).noquote() << "cannot open" << m_connection->describe() << "-" << error;
+            else
+                qCDebug(lcStore).noquote() << "still cannot open" << m_connection->describe() << "-" << error;
+            m_downReason = error;
+            report(false);
+            scheduleRetry();
+            return;
+        }
+        qCInfo(lcStore).noquote() << "store up:" << m_connection->describe();
+        m_up = true;
+        m_retryDelayMs = kFirstRetryMs;
+        watchIdleSocket();
+        report(true);
+    }
+
+    void markDown(const QString &reason)
+    {
+        if (!m_up)
+            return;
+        qCWarning(lcStore).noquote() << "store down:" << m_connection->describe() << "-" << reason;
+        m_up = false;
+        m_downReason = reason;
+        stopWatching();
+        m_connection->close();
+        report(false);
+        scheduleRetry();
+    }
+
+    void scheduleRetry()
+    {
+        m_retryTimer.start(m_retryDelayMs);
+        m_retryDelayMs = std::min(m_retryDelayMs * 2, kMaxRetryMs);
+    }
+
+    void report(bool up)
+    {
+        if (m_reported && m_reportedUp == up)
+            return;
+        m_reported = true;
+        m_reportedUp = up;
+        m_onAvailability(up, up ? QString() : m_downReason);
+    }
+
+    // A server that goes away (restart, failover) usually says so on the
+    // socket; noticing it while idle marks the store down before the next job.
+    void watchIdleSocket()
+    {
+        const qintptr socket = m_connection->idleSocket();
+        if (socket < 0)
+            return;
+        m_socketNotifier = std::make_unique<QSocketNotifier>(socket, QSocketNotifier::Read);
+        connect(m_socketNotifier.get(), &QSocketNotifier::activated, this, [this] {
+            QString error;
+            if (!m_connection->checkAlive(&error))
+                markDown(error);
+        });
+    }
+
+    void stopWatching()
+    {
+        if (!m_socketNotifier)
+            return;
+        // May run inside the notifier's own signal: delete it later.
+        m_socketNotifier->setEnabled(false);
+        m_socketNotifier.release()->deleteLater();
+    }
+
+    std::unique_ptr<SqlConnection> m_connection;
+    AvailabilityHandler m_onAvailability;
+    QTimer m_retryTimer{this};
+    std::unique_ptr<QSocketNotifier> m_socketNotifier;
+    int m_retryDelayMs = kFirstRetryMs;
+    bool m_up = false;
+    QString m_downReason = QStringLiteral("not started");
+    bool m_reported = false;
+    bool m_reportedUp = false;
+};
+
+SqlStore::SqlStore(std::unique_ptr<SqlConnection> connection, QObject *parent)
+    : Store(parent)
+    , m_dialect(connection->dialect())
+{
+    Q_ASSERT(connection);
+    m_thread.setObjectName(QStringLiteral("sb-store-") + kind());
+    m_worker = new SqlWorker(std::move(connection), [this](bool up, const QString &reason) {
+        QMetaObject::invokeMethod(
+            this, [this, up, reason] { setAvailability(up, reason); }, Qt::QueuedConnection);
+    });
+    m_worker->moveToThread(&m_thread);
+    m_thread.start();
+}
+
+SqlStore::~SqlStore()
+{
+    // Posted after every queued job, so those finish first; the worker and its
+    // connection are torn down on their own thread.
+    SqlWorker *worker = m_worker;
+    QMetaObject::invokeMethod(
+        worker,
+        [worker] {
+            worker->shutdown();
+            delete worker;
+            QThread::currentThread()->quit();
+        },
+        Qt::QueuedConnection);
+    m_thread.wait();
+}
+
+QString SqlStore::kind() const
+{
+    return m_dialect == SqlDialect::Sqlite ? QStringLiteral("embedded") : QStringLiteral("postgres");
+}
+
+bool SqlStore::isUp() const
+{
+    return m_availability == Availability::Up;
+}
+
+void SqlStore::start()
+{
+    if (m_started)
+        return;
+    m_started = true;
+    SqlWorker *worker = m_worker;
+    QMetaObject::invokeMethod(worker, [worker] { worker->start(); }, Qt::QueuedConnection);
+}
+
+void SqlStore::setAvailability(bool up, const QString &reason)
+{
+    m_downReason = reason;
+    const Availability next = up ? Availability::Up : Availability::Down;
+    if (next == m_availability)
+        return;
+    m_availability = next;
+    Q_EMIT upChanged(up);
+}
+
+template<typename T, typename Work>
+void SqlStore::submit(const char *operation, Work work, std::function<void(StoreResult<T>)> done)
+{
+    if (m_availability == Availability::Down) {
+        // Known to be down: answer now rather than queue behind a reconnect.
+        StoreResult<T> result;
+        result.error = unavailable(m_downReason);
+        if (!done) {
+            qCWarning(lcStore).noquote() << operation << "dropped:" << result.error;
+            return;
+        }
+        qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
+        QMetaObject::invokeMethod(
+            this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
+            Qt::QueuedConnection);
+        return;
+    }
+    SqlWorker *worker = m_worker;
+    QMetaObject::invokeMethod(
+        worker,
+        [this, worker, operation, work = std::move(work), done = std::move(done)]() mutable {
+            StoreResult<T> result = worker->perform<T>(operation, work);
+            if (!done)
+                return;
+            // `done` moves back with the result so that whatever it captured
+            // is also released on the owner's thread.
+            QMetaObject::invokeMethod(
+                this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
+                Qt::QueuedConnection);
+        },
+        Qt::QueuedConnection);
+}
+
+void SqlStore::appendChat(const ChatDraft &draft, std::function<void(StoreResult<AppendResult>)> done)
+{
+    submit<AppendResult>(
+        "appendChat", [draft](SqlConnection &db) { return appendChatIn(db, draft); }, std::move(done));
+}
+
+void SqlStore::messagesSince(const QString &room, qint64 since, int limit,
+                             std::function<void(StoreResult<RangeResult>)> done)
+{
+    submit<RangeResult>(
+        "messagesSince",
+        [room, since, limit](SqlConnection &db) {
+            const SqlRows bounds = db.exec(QStringLiteral("SELECT r.last_seq, (SELECT MIN(m.seq) FROM messages m"
+                                                          " WHERE m.room = $1) FROM rooms r WHERE r.name = $1"),
+                                           {room});
+            RangeResult range;
+            range.lastSeq = bounds.value(0).value(0).toLongLong();
+            const QVariant minRetained = bounds.value(0).value(1);
+            range.messages = messagesFromRows(db.exec(QStringLiteral("SELECT ") + kMessageColumns
+                                                          + QStringLiteral(" FROM messages WHERE room = $1 AND seq > $2"
+                                                                           " ORDER BY seq LIMIT $3"),
+                                                      {room, since, std::max(limit, 0)}));
+            // Appends may commit between the two reads; never report a last_seq
+            // older than a message we return.
+            if (!range.messages.isEmpty())
+                range.lastSeq = std::max(range.lastSeq, range.messages.last().seq);
+            range.complete = range.lastSeq <= since || (!minRetained.isNull() && minRetained.toLongLong() <= since + 1);
+            return range;
+        },
+        std::move(done));
+}
+
+void SqlStore::history(const QString &room, qint64 before, int limit,
+                       std::function<void(StoreResult<QList<ChatMessage>>)> done)
+{
+    submit<QList<ChatMessage>>(
+        "history",
+        [room, before, limit](SqlConnection &db) {
+            const qint64 rowLimit = std::max(limit, 0);
+            const SqlRows rows =
+                before > 0 ? db.exec(QStringLiteral("SELECT ") + kMessageColumns
+                                         + QStringLiteral(" FROM messages WHERE room = $1 AND seq < $2"
+                                                          " ORDER BY seq DESC LIMIT $3"),
+                                     {room, before, rowLimit})
+                           : db.exec(QStringLiteral("SELECT ") + kMessageColumns
+                                         + QStringLiteral(" FROM messages WHERE room = $1 ORDER BY seq DESC LIMIT $2"),
+                                     {room, rowLimit});
+            QList<ChatMessage> messages = messagesFromRows(rows);
+            std::reverse(messages.begin(), messages.end());
+            return messages;
+        },
+        std::move(done));
+}
+
+void SqlStore::lastSeq(const QString &room, std::function<void(StoreResult<qint64>)> done)
+{
+    submit<qint64>(
+        "lastSeq",
+        [room](SqlConnection &db) {
+            return db.exec(QStringLiteral("SELECT last_seq FROM rooms WHERE name = $1"), {room})
+                .value(0)
+                .value(0)
+                .toLongLong();
+        },
+        std::move(done));
+}
+
+void SqlStore::todoList(const QString &clientId, std::function<void(StoreResult<QList<TodoItem>>)> done)
+{
+    submit<QList<TodoItem>>(
+        "todoList",
+        [clientId](SqlConnection &db) {
+            QList<TodoItem> items;
+            const SqlRows rows = db.exec(QStringLiteral("SELECT ") + kTodoColumns
+                                             + QStringLiteral(" FROM todos WHERE client_id = $1 ORDER BY id"),
+                                         {clientId});
+            for (const SqlRow &row : rows)
+                items.append(todoFromRow(row));
+            return items;
+        },
+        std::move(done));
+}
+
+void SqlStore::todoAdd(const QString &clientId, const QString &title, qint64 now,
+                       std::function<void(StoreResult<TodoItem>)> done)
+{
+    submit<TodoItem>(
+        "todoAdd",
+        [clientId, title, now](SqlConnection &db) {
+            const SqlRows rows = db.exec(QStringLiteral("INSERT INTO todos (client_id, title, done, created_at, updated_at)"
+                                                        " VALUES ($1, $2, $3, $4, $4) RETURNING ")
+                                             + kTodoColumns,
+                                         {clientId, title, false, now});
+            if (rows.isEmpty())
+                throw SqlError(QStringLiteral("insert returned no todo"));
+            return todoFromRow(rows.first());
+        },
+        std::move(done));
+}
+
+void SqlStore::todoUpdate(const QString &clientId, qint64 id, std::optional<QString> title,
+                          std::optional<bool> done, qint64 now,
+                          std::function<void(StoreResult<std::optional<TodoItem>>)> callback)
+{
+    // A null parameter keeps the column as it is.
+    const QVariant newTitle = title ? QVariant(*title) : QVariant();
+    const QVariant newDone = done ? QVariant(*done) : QVariant();
+    submit<std::optional<TodoItem>>(
+        "todoUpdate",
+        [clientId, id, newTitle, newDone, now](SqlConnection &db) -> std::optional<TodoItem> {
+            const SqlRows rows = db.exec(QStringLiteral("UPDATE todos SET title = COALESCE($3, title),"
+                                                        " done = COALESCE($4, done), updated_at = $5"
+                                                        " WHERE id = $1 AND client_id = $2 RETURNING ")
+                                             + kTodoColumns,
+                                         {id, clientId, newTitle, newDone, now});
+            if (rows.isEmpty())
+                return std::nullopt;
+            return todoFromRow(rows.first());
+        },
+        std::move(callback));
+}
+
+void SqlStore::todoDelete(const QString &clientId, qint64 id, std::function<void(StoreResult<bool>)> done)
+{
+    submit<bool>(
+        "todoDelete",
+        [clientId, id](SqlConnection &db) {
+            return db.execCount(QStringLiteral("DELETE FROM todos WHERE id = $1 AND client_id = $2"), {id, clientId}) > 0;
+        },
+        std::move(done));
+}
+
+void SqlStore::sessionOpened(const SessionRecord &record)
+{
+    submit<bool>(
+        "sessionOpened",
+        [record](SqlConnection &db) {
+            db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
+                                   " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                                   " ON CONFLICT (session_id) DO NOTHING"),
+                    {record.sessionId, record.clientId, record.user, record.role, record.remote, record.instance,
+                     record.connectedAt});
+            return true;
+        },
+        {});
+}
+
+void SqlStore::sessionClosed(const QString &sessionId, int closeCode, qint64 at)
+{
+    submit<bool>(
+        "sessionClosed",
+        [sessionId, closeCode, at](SqlConnection &db) {
+            db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
+                    {sessionId, at, closeCode});
+            return true;
+        },
+        {});
+}
+
+void SqlStore::audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at)
+{
+    const QString detailsText = QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact));
+    submit<bool>(
+        "audit",
+        [actor, action, detailsText, at](SqlConnection &db) {
+            db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
+                    {at, actor, action, detailsText});
+            return true;
+        },
+        {});
+}
+
+void SqlStore::cleanup(qint64 now, qint64 sessionAgeMs, int historyPerRoom,
+                       std::function<void(StoreResult<CleanupStats>)> done)
+{
+    submit<CleanupStats>(
+        "cleanup",
+        [now, sessionAgeMs, historyPerRoom](SqlConnection &db) {
+            CleanupStats stats;
+            SqlTransaction transaction(db);
+            stats.sessions = int(db.execCount(QStringLiteral("DELETE FROM sessions WHERE disconnected_at IS NOT NULL"
+                                                             " AND disconnected_at < $1"),
+                                              {now - sessionAgeMs}));
+            stats.messages = int(db.execCount(QStringLiteral("DELETE FROM messages WHERE seq <= (SELECT r.last_seq"
+                                                             " FROM rooms r WHERE r.name = messages.room) - $1"),
+                                              {qint64(std::max(historyPerRoom, 0))}));
+            stats.nonces = int(db.execCount(QStringLiteral("DELETE FROM chat_nonces WHERE created_at < $1"),
+                                            {now - kNonceWindowMs}));
+            transaction.commit();
+            return stats;
+        },
+        std::move(done));
+}
+
+} // namespace sb

@@ -1,0 +1,149 @@
+#include "todoservice.h"
+
+#include "server.h"
+#include "ws/session.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QPointer>
+
+Q_LOGGING_CATEGORY(lcTodo, "sb.todo")
+
+namespace sb {
+
+namespace {
+const QString storeDown = QStringLiteral("the store is unavailable; nothing was changed");
+}
+
+TodoService::TodoService(Server *server)
+    : m_server(server)
+{
+}
+
+void TodoService::list(Session *session, const Request &request)
+{
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->store().todoList(session->info().clientId, [this, guard, ref](const StoreResult<QList<TodoItem>> &r) {
+        if (!guard)
+            return;
+        if (!r.ok)
+            return m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+        QJsonArray items;
+        for (const TodoItem &item : r.value)
+            items.append(item.toJson());
+        m_server->reply(guard, ref, {{QLatin1StringView("items"), items}});
+    });
+}
+
+void TodoService::add(Session *session, const Request &request)
+{
+    QString title;
+    if (auto e = fields::text(request.body, QLatin1StringView("title"), Limits::MaxTodoTitle, &title))
+        return m_server->fail(session, request.ref, *e);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    const QString clientId = session->info().clientId;
+    m_server->store().todoAdd(clientId, title, QDateTime::currentMSecsSinceEpoch(),
+                              [this, guard, ref, clientId](const StoreResult<TodoItem> &r) {
+                                  if (!r.ok) {
+                                      if (guard)
+                                          m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                                      return;
+                                  }
+                                  m_server->metrics().todosCreated->inc();
+                                  if (guard)
+                                      m_server->reply(guard, ref, {{QLatin1StringView("item"), r.value.toJson()}});
+                                  changed(clientId, QStringLiteral("added"), r.value.toJson());
+                              });
+}
+
+void TodoService::update(Session *session, const Request &request)
+{
+    qint64 id = 0;
+    std::optional<QString> title;
+    std::optional<bool> done;
+    if (auto e = fields::requiredInt(request.body, QLatin1StringView("id"), &id))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalText(request.body, QLatin1StringView("title"), Limits::MaxTodoTitle, &title))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalBool(request.body, QLatin1StringView("done"), &done))
+        return m_server->fail(session, request.ref, *e);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    const QString clientId = session->info().clientId;
+    m_server->store().todoUpdate(clientId, id, title, done, QDateTime::currentMSecsSinceEpoch(),
+                                 [this, guard, ref, clientId, id, done](const StoreResult<std::optional<TodoItem>> &r) {
+                                     if (!r.ok) {
+                                         if (guard)
+                                             m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                                         return;
+                                     }
+                                     if (!r.value) {
+                                         if (guard)
+                                             m_server->fail(guard, ref, ErrorCode::NotFound,
+                                                            QStringLiteral("no todo %1 for this client").arg(id));
+                                         return;
+                                     }
+                                     if (done.value_or(false))
+                                         m_server->metrics().todosCompleted->inc();
+                                     if (guard)
+                                         m_server->reply(guard, ref, {{QLatin1StringView("item"), r.value->toJson()}});
+                                     changed(clientId, QStringLiteral("updated"), r.value->toJson());
+                                 });
+}
+
+void TodoService::remove(Session *session, const Request &request)
+{
+    qint64 id = 0;
+    if (auto e = fields::requiredInt(request.body, QLatin1StringView("id"), &id))
+        return m_server->fail(session, request.ref, *e);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    const QString clientId = session->info().clientId;
+    m_server->store().todoDelete(clientId, id, [this, guard, ref, clientId, id](const StoreResult<bool> &r) {
+        if (!r.ok) {
+            if (guard)
+                m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+            return;
+        }
+        if (!r.value) {
+            if (guard)
+                m_server->fail(guard, ref, ErrorCode::NotFound, QStringLiteral("no todo %1 for this client").arg(id));
+            return;
+        }
+        if (guard)
+            m_server->reply(guard, ref, {{QLatin1StringView("id"), id}});
+        changed(clientId, QStringLiteral("deleted"), {{QLatin1StringView("id"), id}});
+    });
+}
+
+void TodoService::changed(const QString &clientId, const QString &op, const QJsonObject &item)
+{
+    const QJsonObject frame = makeFrame(MessageType::TodoChanged, {{QLatin1StringView("op"), op},
+                                                                   {QLatin1StringView("item"), item}});
+    m_server->publish(QStringLiteral("client:") + clientId, QJsonObject{{QLatin1StringView("client_id"), clientId}},
+                      frame, [this, clientId, frame](bool ok) {
+                          if (!ok) {
+                              // The change is stored; at least this instance's tabs hear of it.
+                              qCWarning(lcTodo) << "todo.changed not published; delivering locally only";
+                              deliverLocally(clientId, frame);
+                          }
+                      });
+}
+
+void TodoService::onClientEnvelope(const QString &clientId, const Envelope &envelope)
+{
+    if (envelope.frame.value(QLatin1StringView("type")).toString() == QLatin1StringView("todo.changed"))
+        deliverLocally(clientId, envelope.frame);
+}
+
+void TodoService::deliverLocally(const QString &clientId, const QJsonObject &frame)
+{
+    const QString text = QString::fromUtf8(encode(frame));
+    for (Session *s : m_server->sessionsOfClient(clientId))
+        s->send(text);
+}
+
+} // namespace sb

@@ -1,0 +1,182 @@
+#include "session.h"
+
+#include "codec.h"
+#include "config.h"
+#include "metrics/metrics.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QLoggingCategory>
+#include <QTimer>
+
+Q_LOGGING_CATEGORY(lcWs, "sb.ws")
+
+namespace sb {
+
+namespace {
+void deleteSocketLater(QWebSocket *socket)
+{
+    if (socket)
+        socket->deleteLater();
+}
+} // namespace
+
+Session::Session(QWebSocket *socket, SessionInfo info, const Config &config, Metrics *metrics, QObject *parent)
+    : QObject(parent)
+    , m_socket(socket, &deleteSocketLater)
+    , m_info(std::move(info))
+    , m_metrics(metrics)
+    , m_maxQueue(config.maxQueue)
+    , m_rate(config.msgRate)
+    , m_tokens(2.0 * config.msgRate)
+{
+    socket->setParent(nullptr);
+    socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(config.maxFrame));
+    socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(config.maxFrame));
+    socket->setOutgoingFrameSize(static_cast<quint64>(qMax<qint64>(config.maxFrame, 1 << 20)));
+    m_tokenClock.start();
+    m_sinceAlive.start();
+
+    connect(socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) {
+        ++m_framesIn;
+        m_bytesIn += static_cast<quint64>(text.size());
+        m_metrics->bytesIn->inc({}, static_cast<double>(text.size()));
+        m_sinceAlive.restart();
+        if (!m_closing)
+            Q_EMIT textReceived(this, text);
+    });
+    connect(socket, &QWebSocket::binaryMessageReceived, this, [this](const QByteArray &data) {
+        ++m_framesIn;
+        m_bytesIn += static_cast<quint64>(data.size());
+        m_sinceAlive.restart();
+        if (!m_closing)
+            Q_EMIT binaryReceived(this);
+    });
+    connect(socket, &QWebSocket::pong, this, [this](quint64, const QByteArray &) { m_sinceAlive.restart(); });
+    connect(socket, &QWebSocket::disconnected, this, &Session::onDisconnected);
+}
+
+Session::~Session()
+{
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket->abort();
+    }
+}
+
+void Session::onDisconnected()
+{
+    if (m_closedEmitted)
+        return;
+    m_closedEmitted = true;
+    m_closing = true;
+    if (!m_socket)
+        return;
+    // A close we initiated keeps our code; otherwise the peer's (1006 when none).
+    if (m_closeCode == 1006 && m_socket->closeCode() != QWebSocketProtocol::CloseCodeNormal)
+        m_closeCode = m_socket->closeCode();
+    else if (m_closeCode == 1006)
+        m_closeCode = 1000;
+    Q_EMIT closed(this);
+}
+
+bool Session::send(const QString &text)
+{
+    if (m_closing || !m_socket)
+        return false;
+    m_socket->sendTextMessage(text);
+    ++m_framesOut;
+    m_bytesOut += static_cast<quint64>(text.size());
+    m_metrics->framesOut->inc();
+    m_metrics->bytesOut->inc({}, static_cast<double>(text.size()));
+    const qint64 queued = m_socket->bytesToWrite();
+    if (queued > m_maxQueue) {
+        qCWarning(lcWs).noquote() << "session" << m_info.sessionId << "is a slow consumer:" << queued
+                                  << "bytes unsent; closing with 1013";
+        m_metrics->slowConsumerDisconnects->inc();
+        close(CloseCode::TryAgainLater, QStringLiteral("slow consumer"));
+        // Its queue is not drained: drop the connection rather than hold the memory.
+        QTimer::singleShot(1000, this, [this] {
+            if (m_socket)
+                m_socket->abort();
+        });
+        return false;
+    }
+    return true;
+}
+
+void Session::sendFrame(const QJsonObject &frame)
+{
+    send(QString::fromUtf8(encode(frame)));
+}
+
+void Session::close(int code, const QString &reason)
+{
+    if (m_closing || !m_socket)
+        return;
+    m_closing = true;
+    m_closeCode = code;
+    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), reason);
+    // Peers that never answer the close handshake are dropped.
+    QTimer::singleShot(5000, this, [this] {
+        if (m_socket && m_socket->state() != QAbstractSocket::UnconnectedState)
+            m_socket->abort();
+    });
+}
+
+bool Session::takeRateToken()
+{
+    if (m_rate <= 0)
+        return true;
+    const double elapsedS = static_cast<double>(m_tokenClock.restart()) / 1000.0;
+    m_tokens = qMin(2.0 * m_rate, m_tokens + elapsedS * m_rate);
+    if (m_tokens < 1.0)
+        return false;
+    m_tokens -= 1.0;
+    return true;
+}
+
+bool Session::countError()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    m_errorTimes.push_back(now);
+    while (!m_errorTimes.empty() && m_errorTimes.front() <= now - Limits::ErrorWindowMs)
+        m_errorTimes.pop_front();
+    return m_errorTimes.size() >= static_cast<std::size_t>(Limits::ErrorsBeforeClose);
+}
+
+qint64 Session::queueBytes() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
+bool Session::heartbeat(qint64 intervalMs)
+{
+    if (m_closing || !m_socket)
+        return true;
+    if (m_sinceAlive.elapsed() > 2 * intervalMs + intervalMs / 2)
+        return false;
+    m_socket->ping();
+    return true;
+}
+
+QJsonObject Session::toConnJson() const
+{
+    QJsonArray rooms;
+    for (auto it = m_rooms.cbegin(); it != m_rooms.cend(); ++it)
+        rooms.append(it.key());
+    return {{QLatin1StringView("session_id"), m_info.sessionId},
+            {QLatin1StringView("client_id"), m_info.clientId},
+            {QLatin1StringView("user"), m_info.user},
+            {QLatin1StringView("role"), m_info.role},
+            {QLatin1StringView("remote"), m_info.remote},
+            {QLatin1StringView("instance"), m_info.instance},
+            {QLatin1StringView("rooms"), rooms},
+            {QLatin1StringView("connected_at"), m_info.connectedAt},
+            {QLatin1StringView("frames_in"), static_cast<qint64>(m_framesIn)},
+            {QLatin1StringView("frames_out"), static_cast<qint64>(m_framesOut)},
+            {QLatin1StringView("sticky"), m_info.sticky},
+            {QLatin1StringView("queue_bytes"), queueBytes()}};
+}
+
+} // namespace sb

@@ -1,0 +1,109 @@
+#pragma once
+
+// One WebSocket connection of a participant or operator: its identity, the
+// rooms it is in with the last seq it was sent, its counters and limits.
+// Sending goes through send(), which enforces the slow-consumer rule. Owned by
+// the Server's session table; the QWebSocket is owned by the Session.
+
+#include "protocol.h"
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+#include <QString>
+#include <QWebSocket>
+
+#include <deque>
+#include <memory>
+
+namespace sb {
+
+struct Config;
+class Metrics;
+
+struct SessionInfo
+{
+    QString sessionId;
+    QString clientId;
+    QString user;
+    QString role; // participant | operator
+    QString remote;
+    QString instance;
+    qint64 connectedAt = 0;
+    bool sticky = true;
+};
+
+class Session final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Session)
+public:
+    Session(QWebSocket *socket, SessionInfo info, const Config &config, Metrics *metrics, QObject *parent = nullptr);
+    ~Session() override;
+
+    const SessionInfo &info() const { return m_info; }
+    const QString &id() const { return m_info.sessionId; }
+    bool isOperator() const { return m_info.role == QLatin1StringView("operator"); }
+    bool isOpen() const { return !m_closing; }
+
+    // Sends a pre-encoded text frame; false when the connection is closing or
+    // was just closed as a slow consumer.
+    bool send(const QString &text);
+    void sendFrame(const QJsonObject &frame);
+    void close(int code, const QString &reason);
+
+    // Per-connection message rate (token bucket); false when over the limit.
+    bool takeRateToken();
+    // Counts an error frame; true when this one crosses ten in ten seconds.
+    bool countError();
+
+    qint64 queueBytes() const;
+    quint64 framesIn() const { return m_framesIn; }
+    quint64 framesOut() const { return m_framesOut; }
+    quint64 bytesIn() const { return m_bytesIn; }
+    quint64 bytesOut() const { return m_bytesOut; }
+
+    // Rooms joined, with the last seq delivered to this connection.
+    QHash<QString, qint64> &rooms() { return m_rooms; }
+    const QHash<QString, qint64> &rooms() const { return m_rooms; }
+
+    bool adminSubscribed = false;
+    bool adminFlow = false;
+
+    // Heartbeat: called on every ping tick; false when the peer is dead.
+    bool heartbeat(qint64 intervalMs);
+    int closeCode() const { return m_closeCode; }
+
+    QJsonObject toConnJson() const;
+
+Q_SIGNALS:
+    void textReceived(Session *session, const QString &text);
+    void binaryReceived(Session *session);
+    void closed(Session *session);
+
+private:
+    void onDisconnected();
+
+    std::unique_ptr<QWebSocket, void (*)(QWebSocket *)> m_socket;
+    SessionInfo m_info;
+    Metrics *m_metrics;
+    qint64 m_maxQueue;
+    double m_rate;
+    double m_tokens;
+    QElapsedTimer m_tokenClock;
+    std::deque<qint64> m_errorTimes;
+    QElapsedTimer m_sinceAlive;
+    QHash<QString, qint64> m_rooms;
+    quint64 m_framesIn = 0;
+    quint64 m_framesOut = 0;
+    quint64 m_bytesIn = 0;
+    quint64 m_bytesOut = 0;
+    bool m_closing = false;
+    bool m_closedEmitted = false;
+    int m_closeCode = 1006;
+};
+
+} // namespace sb

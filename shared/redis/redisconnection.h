@@ -1,0 +1,164 @@
+#pragma once
+
+// One connection to Redis, driven by hiredis' async API on the Qt event loop of
+// the thread that owns it. It owns the redisAsyncContext and the two
+// QSocketNotifiers that wake hiredis up; whoever creates it owns it (as a
+// QObject child or a std::unique_ptr). A connection either runs commands or, in
+// Subscriber mode, only (un)subscribes and delivers messages: Redis allows
+// nothing else on a subscribed connection.
+//
+// Every callback and signal is delivered from the event loop, never from inside
+// hiredis or from inside the call that caused it, so a callback may issue new
+// commands, disconnect or even delete the connection. A command that gets no
+// reply within its timeout is answered with an error and the connection is
+// treated as broken: it is dropped and every other pending command fails too.
+// Nothing reconnects by itself; react to disconnected().
+
+#include "redisaddress.h"
+#include "redisreply.h"
+
+#include <QByteArray>
+#include <QElapsedTimer>
+#include <QHash>
+#include <QList>
+#include <QLoggingCategory>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+
+struct redisAsyncContext;
+class QSocketNotifier;
+
+namespace sb {
+
+Q_DECLARE_LOGGING_CATEGORY(lcRedis) // "sb.redis"
+
+class RedisConnection final : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(RedisConnection)
+public:
+    enum class Mode { Commands, Subscriber };
+    enum class State { Disconnected, Connecting, Connected };
+
+    using ReplyCallback = std::function<void(const RedisReply &reply)>;
+    using MessageCallback = std::function<void(const QByteArray &channel, const QByteArray &payload)>;
+
+    explicit RedisConnection(Mode mode = Mode::Commands, QObject *parent = nullptr);
+    // Frees the context; callbacks still pending are dropped without a call.
+    ~RedisConnection() override;
+
+    Mode mode() const { return m_mode; }
+    State state() const { return m_state; }
+    bool isConnected() const { return m_state == State::Connected; }
+    const RedisAddress &address() const { return m_address; }
+
+    // Time allowed for TCP connect plus AUTH/SELECT/PING (default 3000 ms).
+    void setConnectTimeout(int ms) { m_connectTimeoutMs = ms; }
+    // Default reply timeout of command() and subscribe() (default 3000 ms).
+    void setCommandTimeout(int ms) { m_commandTimeoutMs = ms; }
+    int commandTimeout() const { return m_commandTimeoutMs; }
+
+    // Starts connecting (host names are resolved without blocking); connected()
+    // or disconnected(error) follows. Ignored unless Disconnected.
+    void connectTo(const QString &host, quint16 port, const std::optional<QByteArray> &password = std::nullopt,
+                   int db = 0);
+    void connectTo(const RedisAddress &address);
+    // Drops the connection now: pending commands fail, disconnected("") follows.
+    void disconnectFromServer();
+
+    // Sends one command, binary safe (redisAsyncCommandArgv). The callback gets
+    // the reply, or an Error reply when Redis answered with one, the
+    // connection is not Connected, it broke, or no reply came within
+    // `timeoutMs` (-1: commandTimeout(); 0: no limit).
+    void command(const QList<QByteArray> &argv, ReplyCallback callback = {}, int timeoutMs = -1);
+
+    // Subscriber mode only. `onMessage` receives every message published on
+    // `channel` until unsubscribe() or the connection ends (subscriptions do
+    // not survive a reconnect). `onSubscribed` gets Redis' confirmation or an
+    // Error reply.
+    void subscribe(const QByteArray &channel, MessageCallback onMessage, ReplyCallback onSubscribed = {});
+    void unsubscribe(const QByteArray &channel);
+
+Q_SIGNALS:
+    void connected();
+    // `error` is empty when disconnectFromServer() asked for it.
+    void disconnected(const QString &error);
+
+private:
+    struct Pending
+    {
+        enum class Kind { Command, Handshake, Subscribe };
+        Kind kind = Kind::Command;
+        ReplyCallback callback;
+        QByteArray name; // the command (handshake errors) or the channel (Subscribe)
+        int timeoutMs = 0;
+        std::multimap<qint64, quint64>::iterator deadline;
+        bool hasDeadline = false;
+    };
+
+    // hiredis event hooks and callbacks; the context's data and ev.data are `this`.
+    static void hookAddRead(void *self);
+    static void hookDelRead(void *self);
+    static void hookAddWrite(void *self);
+    static void hookDelWrite(void *self);
+    static void hookCleanup(void *self);
+    static void onConnectStatus(const redisAsyncContext *ac, int status);
+    static void onDisconnectStatus(const redisAsyncContext *ac, int status);
+    static void onCommandReply(redisAsyncContext *ac, void *reply, void *privdata);
+    static void onPubSubReply(redisAsyncContext *ac, void *reply, void *privdata);
+
+    void startConnect(const QString &ip);
+    void sendHandshake();
+    void onSocketActivated(bool readable);
+    quint64 submit(Pending pending, const QList<QByteArray> &argv, int timeoutMs, bool pubsub);
+    void completePending(quint64 id, const RedisReply &reply);
+    void removeDeadline(Pending &pending);
+    void onTimeoutTimer();
+    void fail(const QString &error);
+    void afterHiredis();
+    void teardown();
+    void finishDisconnect();
+    void post(std::function<void()> fn);
+    void deliver();
+    QString describeError(const redisAsyncContext *ac) const;
+
+    const Mode m_mode;
+    State m_state = State::Disconnected;
+    RedisAddress m_address;
+    int m_connectTimeoutMs = 3000;
+    int m_commandTimeoutMs = 3000;
+
+    redisAsyncContext *m_ctx = nullptr; // owned; nulled by hookCleanup when hiredis frees it
+    std::unique_ptr<QSocketNotifier> m_readNotifier;
+    std::unique_ptr<QSocketNotifier> m_writeNotifier;
+    int m_hiredisDepth = 0;          // > 0 while hiredis is on the stack: never free the context then
+    bool m_teardownRequested = false; // asked for while m_hiredisDepth > 0
+    bool m_contextGone = false;       // hiredis freed the context on its own
+    bool m_freeing = false;           // inside our own redisAsyncFree()
+    bool m_destroying = false;
+    quint64 m_generation = 0;         // invalidates host lookups of an earlier attempt
+    QString m_failure;                // why the connection is ending; empty when asked to
+
+    std::map<quint64, Pending> m_pending; // by id, i.e. in the order sent
+    quint64 m_nextId = 1;
+    int m_handshakeRemaining = 0;
+    std::multimap<qint64, quint64> m_deadlines; // m_clock ms -> pending id
+    QElapsedTimer m_clock;
+    QTimer m_timeoutTimer;
+    qint64 m_timerDeadline = 0;
+    QTimer m_connectTimer;
+
+    QHash<QByteArray, MessageCallback> m_subscriptions;
+
+    std::deque<std::function<void()>> m_outbox;
+    bool m_deliveryPosted = false;
+};
+
+} // namespace sb

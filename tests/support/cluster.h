@@ -1,0 +1,80 @@
+#pragma once
+
+// A real cluster for a test: its own Redis and PostgreSQL (initdb'd into a
+// temporary directory, run as the unprivileged "postgres" user when the test
+// runs as root), N switchboard-server processes and optionally HAProxy, all on
+// free loopback ports. Each piece can be killed, stopped and restarted, so
+// tests can break the cluster the way production breaks. Everything started
+// is stopped in the destructor.
+
+#include <QProcess>
+#include <QStringList>
+#include <QTemporaryDir>
+
+#include <memory>
+#include <vector>
+
+namespace sbtest {
+
+quint16 freePort();
+
+class Cluster
+{
+public:
+    struct Options
+    {
+        int instances = 2;
+        bool haproxy = false;
+        QStringList serverFlags; // extra flags for every instance
+    };
+
+    explicit Cluster(Options options);
+    ~Cluster();
+
+    // False (with the reason in error()) when a piece did not come up.
+    bool start();
+    QString error() const { return m_error; }
+
+    quint16 port(int instance) const { return m_instances[static_cast<std::size_t>(instance)].port; }
+    QString instanceId(int instance) const { return QStringLiteral("app-%1").arg(instance + 1); }
+    quint16 lbPort() const { return m_lbPort; }
+    quint16 redisPort() const { return m_redisPort; }
+    QString redisUrl() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort); }
+    QString databaseUrl() const { return QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort); }
+    static QString operatorKey() { return QStringLiteral("cluster-operator-key"); }
+
+    bool startInstance(int instance);
+    void killInstance(int instance);       // SIGKILL
+    void terminateInstance(int instance);  // SIGTERM
+    bool waitInstanceExit(int instance, int timeoutMs, int *exitCode = nullptr);
+    bool waitReady(int instance, int timeoutMs = 15000);
+    QByteArray instanceLog(int instance) const;
+
+    bool startRedis();
+    void stopRedis();
+    bool startPostgres();
+    void stopPostgres();
+
+private:
+    struct Instance
+    {
+        quint16 port = 0;
+        std::unique_ptr<QProcess> process;
+    };
+    bool startHaproxy();
+    bool runAsPostgres(const QString &program, const QStringList &args, int timeoutMs, QByteArray *output = nullptr);
+    QString pgBin(const QString &tool) const;
+
+    Options m_options;
+    QTemporaryDir m_dir;
+    QString m_error;
+    std::vector<Instance> m_instances;
+    std::unique_ptr<QProcess> m_redis;
+    std::unique_ptr<QProcess> m_haproxy;
+    quint16 m_redisPort = 0;
+    quint16 m_pgPort = 0;
+    quint16 m_lbPort = 0;
+    bool m_pgRunning = false;
+};
+
+} // namespace sbtest

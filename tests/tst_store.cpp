@@ -1,0 +1,680 @@
+// The durable store, end to end through the public Store interface, against
+// the embedded SQLite store always and against PostgreSQL when
+// SB_TEST_DATABASE_URL names one (each test in a fresh schema of that
+// database). SB_TEST_PG_CTL, a command prefix such as
+// "pg_ctl -D /path/data -m fast -w", lets restartPostgres() run "<prefix> restart".
+
+#include "store/migrations.h"
+#include "store/storefactory.h"
+
+#include <QElapsedTimer>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUrl>
+#include <QUrlQuery>
+
+#include <memory>
+
+using namespace sb;
+
+namespace {
+
+constexpr int kWaitMs = 20000;
+constexpr qint64 kMinute = 60 * 1000;
+const qint64 kNow = 1732236000000;
+
+template<typename T, typename Call>
+StoreResult<T> await(Call &&call)
+{
+    std::optional<StoreResult<T>> result;
+    call([&result](StoreResult<T> r) { result = std::move(r); });
+    if (!QTest::qWaitFor([&result] { return result.has_value(); }, kWaitMs)) {
+        StoreResult<T> timedOut;
+        timedOut.error = QStringLiteral("timed out waiting for the store");
+        return timedOut;
+    }
+    return *result;
+}
+
+ChatDraft draft(const QString &room, const QString &text, const QString &nonce = {}, qint64 ts = kNow)
+{
+    return {room, QStringLiteral("alice"), QStringLiteral("client-a"), text, nonce, ts, QStringLiteral("app-1")};
+}
+
+StoreResult<AppendResult> append(Store &store, const ChatDraft &d)
+{
+    return await<AppendResult>([&](auto done) { store.appendChat(d, done); });
+}
+
+QList<qint64> seqs(const QList<ChatMessage> &messages)
+{
+    QList<qint64> out;
+    for (const ChatMessage &m : messages)
+        out.append(m.seq);
+    return out;
+}
+
+QList<qint64> range(qint64 first, qint64 last)
+{
+    QList<qint64> out;
+    for (qint64 s = first; s <= last; ++s)
+        out.append(s);
+    return out;
+}
+
+} // namespace
+
+class TestStore final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void migrationsAreIdempotent_data() { addBackends(); }
+    void migrationsAreIdempotent();
+    void chatSeqStartsAtOneAndGrowsByOne_data() { addBackends(); }
+    void chatSeqStartsAtOneAndGrowsByOne();
+    void nonceResendReturnsOriginal_data() { addBackends(); }
+    void nonceResendReturnsOriginal();
+    void messagesSinceReportsRetention_data() { addBackends(); }
+    void messagesSinceReportsRetention();
+    void historyPages_data() { addBackends(); }
+    void historyPages();
+    void todosAreCrudAndPerClient_data() { addBackends(); }
+    void todosAreCrudAndPerClient();
+    void dataSurvivesReopen_data() { addBackends(); }
+    void dataSurvivesReopen();
+    void concurrentAppendsAreGapFree_data() { addBackends(); }
+    void concurrentAppendsAreGapFree();
+    void concurrentResendsAreStoredOnce_data() { addBackends(); }
+    void concurrentResendsAreStoredOnce();
+    void cleanupCounts_data() { addBackends(); }
+    void cleanupCounts();
+    void restartPostgres();
+    void unreachableServerAnswersAtOnce();
+    void databaseUrlPasswordIsMasked_data();
+    void databaseUrlPasswordIsMasked();
+
+private:
+    static void addBackends();
+    std::unique_ptr<Store> openStore();
+    QString runOnDatabase(const QString &sql); // error text, empty on success
+
+    Config m_config;
+    std::unique_ptr<QTemporaryDir> m_dataDir;
+    QString m_baseUrl; // SB_TEST_DATABASE_URL
+    QString m_schema;  // this test's PostgreSQL schema
+};
+
+void TestStore::addBackends()
+{
+    QTest::addColumn<QString>("backend");
+    QTest::addRow("embedded") << QStringLiteral("embedded");
+    QTest::addRow("postgres") << QStringLiteral("postgres");
+}
+
+void TestStore::init()
+{
+    m_config = Config{};
+    const QByteArray tag = QTest::currentDataTag() ? QByteArray(QTest::currentDataTag()) : QByteArray();
+    const bool postgres = tag == "postgres" || QByteArray(QTest::currentTestFunction()) == "restartPostgres";
+    if (!postgres) {
+        m_dataDir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dataDir->isValid());
+        m_config.dataDir = m_dataDir->path() + QStringLiteral("/nested/data"); // the store creates it
+        return;
+    }
+    m_baseUrl = qEnvironmentVariable("SB_TEST_DATABASE_URL");
+    if (m_baseUrl.isEmpty()) {
+        if (qEnvironmentVariableIsSet("CI"))
+            QFAIL("CI is set but SB_TEST_DATABASE_URL is not: the PostgreSQL store must be tested in CI");
+        QSKIP("SB_TEST_DATABASE_URL is not set");
+    }
+    // A schema of its own per test: no leftovers, and other runs against the
+    // same database are not disturbed.
+    m_schema = QStringLiteral("sb_test_%1_%2")
+                   .arg(QCoreApplication::applicationPid())
+                   .arg(QRandomGenerator::global()->generate());
+    const QString error = runOnDatabase(QStringLiteral("CREATE SCHEMA ") + m_schema);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QUrl url(m_baseUrl);
+    QUrlQuery query(url);
+    query.addQueryItem(QStringLiteral("options"), QStringLiteral("-csearch_path=") + m_schema);
+    url.setQuery(query);
+    m_config.databaseUrl = url.toString(QUrl::FullyEncoded);
+}
+
+void TestStore::cleanup()
+{
+    if (!m_schema.isEmpty()) {
+        const QString error = runOnDatabase(QStringLiteral("DROP SCHEMA ") + m_schema + QStringLiteral(" CASCADE"));
+        if (!error.isEmpty())
+            qWarning("could not drop %s: %s", qPrintable(m_schema), qPrintable(error));
+        m_schema.clear();
+    }
+    m_dataDir.reset();
+}
+
+QString TestStore::runOnDatabase(const QString &sql)
+{
+    Config base;
+    base.databaseUrl = m_baseUrl;
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(base);
+    QString error;
+    if (!connection->open(&error))
+        return error;
+    try {
+        connection->exec(sql);
+    } catch (const SqlError &e) {
+        return e.message();
+    }
+    return {};
+}
+
+std::unique_ptr<Store> TestStore::openStore()
+{
+    std::unique_ptr<Store> store = makeStore(m_config);
+    store->start();
+    if (!QTest::qWaitFor([&store] { return store->isUp(); }, kWaitMs)) {
+        qWarning("store did not come up");
+        return nullptr;
+    }
+    return store;
+}
+
+void TestStore::migrationsAreIdempotent()
+{
+    QFETCH(QString, backend);
+    for (int round = 0; round < 2; ++round) {
+        const std::unique_ptr<Store> store = openStore();
+        QVERIFY(store);
+        QCOMPARE(store->kind(), backend);
+        const auto appended = append(*store, draft(QStringLiteral("lobby"), QStringLiteral("hello")));
+        QVERIFY2(appended.ok, qPrintable(appended.error));
+        QCOMPARE(appended.value.message.seq, round + 1);
+    }
+
+    // The store migrated on first open; doing it again changes nothing.
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    try {
+        QCOMPARE(applyMigrations(*connection, kNow), 0);
+        QCOMPARE(applyMigrations(*connection, kNow), 0);
+        const SqlRows versions = connection->exec(QStringLiteral("SELECT version FROM schema_migrations ORDER BY version"));
+        QCOMPARE(versions.size(), latestSchemaVersion());
+        QCOMPARE(versions.last().value(0).toLongLong(), latestSchemaVersion());
+    } catch (const SqlError &e) {
+        QFAIL(qPrintable(e.message()));
+    }
+}
+
+void TestStore::chatSeqStartsAtOneAndGrowsByOne()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    for (qint64 expected = 1; expected <= 5; ++expected) {
+        const auto r = append(*store, draft(QStringLiteral("lobby"), QStringLiteral("m%1").arg(expected)));
+        QVERIFY2(r.ok, qPrintable(r.error));
+        QVERIFY(!r.value.duplicate);
+        QCOMPARE(r.value.message.seq, expected);
+        QCOMPARE(r.value.message.text, QStringLiteral("m%1").arg(expected));
+        QCOMPARE(r.value.message.from, QStringLiteral("alice"));
+        QCOMPARE(r.value.message.origin, QStringLiteral("app-1"));
+    }
+    const auto other = append(*store, draft(QStringLiteral("other"), QStringLiteral("first")));
+    QVERIFY2(other.ok, qPrintable(other.error));
+    QCOMPARE(other.value.message.seq, 1);
+
+    const auto last = await<qint64>([&](auto done) { store->lastSeq(QStringLiteral("lobby"), done); });
+    QVERIFY2(last.ok, qPrintable(last.error));
+    QCOMPARE(last.value, 5);
+    const auto none = await<qint64>([&](auto done) { store->lastSeq(QStringLiteral("empty"), done); });
+    QVERIFY2(none.ok, qPrintable(none.error));
+    QCOMPARE(none.value, 0);
+}
+
+void TestStore::nonceResendReturnsOriginal()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QString room = QStringLiteral("lobby");
+    const auto first = append(*store, draft(room, QStringLiteral("original"), QStringLiteral("n1")));
+    QVERIFY2(first.ok, qPrintable(first.error));
+    QCOMPARE(first.value.message.seq, 1);
+    const auto between = append(*store, draft(room, QStringLiteral("between"), QStringLiteral("n2")));
+    QCOMPARE(between.value.message.seq, 2);
+
+    const auto resend = append(*store, draft(room, QStringLiteral("resent"), QStringLiteral("n1"), kNow + 9 * kMinute));
+    QVERIFY2(resend.ok, qPrintable(resend.error));
+    QVERIFY(resend.value.duplicate);
+    QCOMPARE(resend.value.message.seq, 1);
+    QCOMPARE(resend.value.message.text, QStringLiteral("original"));
+    QCOMPARE(resend.value.message.ts, kNow);
+
+    // The same nonce from another client is its own message.
+    ChatDraft otherClient = draft(room, QStringLiteral("other client"), QStringLiteral("n1"));
+    otherClient.clientId = QStringLiteral("client-b");
+    const auto other = append(*store, otherClient);
+    QVERIFY(!other.value.duplicate);
+    QCOMPARE(other.value.message.seq, 3);
+
+    // After ten minutes the nonce is free again.
+    const auto late = append(*store, draft(room, QStringLiteral("late"), QStringLiteral("n1"), kNow + 11 * kMinute));
+    QVERIFY2(late.ok, qPrintable(late.error));
+    QVERIFY(!late.value.duplicate);
+    QCOMPARE(late.value.message.seq, 4);
+
+    const auto all = await<QList<ChatMessage>>([&](auto done) { store->history(room, 0, 50, done); });
+    QCOMPARE(seqs(all.value), range(1, 4));
+}
+
+void TestStore::messagesSinceReportsRetention()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QString room = QStringLiteral("lobby");
+    for (int i = 1; i <= 10; ++i)
+        QVERIFY(append(*store, draft(room, QStringLiteral("m%1").arg(i))).ok);
+
+    auto since = [&](qint64 s, int limit) {
+        return await<RangeResult>([&](auto done) { store->messagesSince(room, s, limit, done); });
+    };
+    auto r = since(0, 100);
+    QVERIFY2(r.ok, qPrintable(r.error));
+    QVERIFY(r.value.complete);
+    QCOMPARE(r.value.lastSeq, 10);
+    QCOMPARE(seqs(r.value.messages), range(1, 10));
+    QCOMPARE(r.value.messages.first().text, QStringLiteral("m1"));
+
+    r = since(6, 2);
+    QCOMPARE(seqs(r.value.messages), range(7, 8));
+    QVERIFY(r.value.complete);
+
+    const auto cleaned = await<CleanupStats>([&](auto done) { store->cleanup(kNow, kMinute, 4, done); });
+    QVERIFY2(cleaned.ok, qPrintable(cleaned.error));
+    QCOMPARE(cleaned.value.messages, 6);
+
+    r = since(0, 100);
+    QVERIFY(!r.value.complete);
+    QCOMPARE(seqs(r.value.messages), range(7, 10));
+    r = since(5, 100);
+    QVERIFY(!r.value.complete);
+    r = since(6, 100);
+    QVERIFY(r.value.complete);
+    QCOMPARE(seqs(r.value.messages), range(7, 10));
+    r = since(10, 100);
+    QVERIFY(r.value.complete);
+    QVERIFY(r.value.messages.isEmpty());
+    QCOMPARE(r.value.lastSeq, 10);
+
+    r = await<RangeResult>([&](auto done) { store->messagesSince(QStringLiteral("nowhere"), 0, 100, done); });
+    QVERIFY(r.ok);
+    QVERIFY(r.value.complete);
+    QCOMPARE(r.value.lastSeq, 0);
+
+    // Keeping none of a room's history: nothing after `since` is retained.
+    QVERIFY(await<CleanupStats>([&](auto done) { store->cleanup(kNow, kMinute, 0, done); }).ok);
+    r = since(3, 100);
+    QVERIFY(!r.value.complete);
+    QVERIFY(r.value.messages.isEmpty());
+    QCOMPARE(r.value.lastSeq, 10);
+}
+
+void TestStore::historyPages()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QString room = QStringLiteral("lobby");
+    for (int i = 1; i <= 10; ++i)
+        QVERIFY(append(*store, draft(room, QStringLiteral("m%1").arg(i))).ok);
+    QVERIFY(append(*store, draft(QStringLiteral("other"), QStringLiteral("elsewhere"))).ok);
+
+    auto page = [&](qint64 before, int limit) {
+        return await<QList<ChatMessage>>([&](auto done) { store->history(room, before, limit, done); });
+    };
+    const auto newest = page(0, 3);
+    QVERIFY2(newest.ok, qPrintable(newest.error));
+    QCOMPARE(seqs(newest.value), range(8, 10));
+    QCOMPARE(newest.value.last().text, QStringLiteral("m10"));
+    QCOMPARE(newest.value.last().room, room);
+    QCOMPARE(seqs(page(8, 3).value), range(5, 7));
+    QCOMPARE(seqs(page(3, 5).value), range(1, 2));
+    QVERIFY(page(1, 5).value.isEmpty());
+    QCOMPARE(seqs(page(-1, 50).value), range(1, 10));
+    QVERIFY(await<QList<ChatMessage>>([&](auto done) { store->history(QStringLiteral("none"), 0, 5, done); })
+                .value.isEmpty());
+}
+
+void TestStore::todosAreCrudAndPerClient()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QString a = QStringLiteral("client-a");
+    const QString b = QStringLiteral("client-b");
+    auto add = [&](const QString &client, const QString &title, qint64 now) {
+        return await<TodoItem>([&](auto done) { store->todoAdd(client, title, now, done); });
+    };
+    auto list = [&](const QString &client) {
+        return await<QList<TodoItem>>([&](auto done) { store->todoList(client, done); });
+    };
+    auto update = [&](const QString &client, qint64 id, std::optional<QString> title, std::optional<bool> done,
+                      qint64 now) {
+        return await<std::optional<TodoItem>>(
+            [&](auto callback) { store->todoUpdate(client, id, title, done, now, callback); });
+    };
+    auto remove = [&](const QString &client, qint64 id) {
+        return await<bool>([&](auto done) { store->todoDelete(client, id, done); });
+    };
+
+    const auto milk = add(a, QStringLiteral("milk"), kNow);
+    QVERIFY2(milk.ok, qPrintable(milk.error));
+    QCOMPARE(milk.value.title, QStringLiteral("milk"));
+    QCOMPARE(milk.value.done, false);
+    QCOMPARE(milk.value.createdAt, kNow);
+    QCOMPARE(milk.value.updatedAt, kNow);
+    const auto eggs = add(a, QStringLiteral("eggs"), kNow + 1);
+    const auto theirs = add(b, QStringLiteral("theirs"), kNow + 2);
+    QVERIFY(eggs.ok && theirs.ok);
+    QVERIFY(eggs.value.id > milk.value.id);
+
+    auto listed = list(a);
+    QVERIFY2(listed.ok, qPrintable(listed.error));
+    QCOMPARE(listed.value.size(), 2);
+    QCOMPARE(listed.value.at(0).title, QStringLiteral("milk"));
+    QCOMPARE(listed.value.at(1).title, QStringLiteral("eggs"));
+    QCOMPARE(list(b).value.size(), 1);
+    QVERIFY(list(QStringLiteral("nobody")).value.isEmpty());
+
+    auto updated = update(a, milk.value.id, std::nullopt, true, kNow + 10);
+    QVERIFY2(updated.ok, qPrintable(updated.error));
+    QVERIFY(updated.value.has_value());
+    QCOMPARE(updated.value->title, QStringLiteral("milk"));
+    QCOMPARE(updated.value->done, true);
+    QCOMPARE(updated.value->createdAt, kNow);
+    QCOMPARE(updated.value->updatedAt, kNow + 10);
+    updated = update(a, milk.value.id, QStringLiteral("oat milk"), std::nullopt, kNow + 20);
+    QCOMPARE(updated.value->title, QStringLiteral("oat milk"));
+    QCOMPARE(updated.value->done, true);
+    QCOMPARE(updated.value->updatedAt, kNow + 20);
+
+    // Another client's id behaves like an unknown one.
+    updated = update(b, milk.value.id, QStringLiteral("stolen"), false, kNow + 30);
+    QVERIFY(updated.ok);
+    QVERIFY(!updated.value.has_value());
+    QVERIFY(!update(a, 999999, QStringLiteral("x"), std::nullopt, kNow).value.has_value());
+    auto removed = remove(b, milk.value.id);
+    QVERIFY(removed.ok);
+    QVERIFY(!removed.value);
+    QCOMPARE(list(a).value.at(0).title, QStringLiteral("oat milk"));
+
+    removed = remove(a, milk.value.id);
+    QVERIFY2(removed.ok, qPrintable(removed.error));
+    QVERIFY(removed.value);
+    QVERIFY(!remove(a, milk.value.id).value);
+    listed = list(a);
+    QCOMPARE(listed.value.size(), 1);
+    QCOMPARE(listed.value.at(0).id, eggs.value.id);
+    QCOMPARE(list(b).value.at(0).title, QStringLiteral("theirs"));
+}
+
+void TestStore::dataSurvivesReopen()
+{
+    qint64 todoId = 0;
+    {
+        const std::unique_ptr<Store> store = openStore();
+        QVERIFY(store);
+        for (int i = 1; i <= 3; ++i)
+            QVERIFY(append(*store, draft(QStringLiteral("lobby"), QStringLiteral("m%1").arg(i))).ok);
+        const auto todo = await<TodoItem>(
+            [&](auto done) { store->todoAdd(QStringLiteral("client-a"), QStringLiteral("persist"), kNow, done); });
+        QVERIFY(todo.ok);
+        todoId = todo.value.id;
+    }
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const auto history = await<QList<ChatMessage>>([&](auto done) { store->history(QStringLiteral("lobby"), 0, 50, done); });
+    QVERIFY2(history.ok, qPrintable(history.error));
+    QCOMPARE(seqs(history.value), range(1, 3));
+    QCOMPARE(history.value.at(2).text, QStringLiteral("m3"));
+    const auto todos = await<QList<TodoItem>>([&](auto done) { store->todoList(QStringLiteral("client-a"), done); });
+    QCOMPARE(todos.value.size(), 1);
+    QCOMPARE(todos.value.at(0).id, todoId);
+    const auto next = append(*store, draft(QStringLiteral("lobby"), QStringLiteral("m4")));
+    QCOMPARE(next.value.message.seq, 4);
+}
+
+void TestStore::concurrentAppendsAreGapFree()
+{
+    // Two stores stand in for two server instances sharing one database.
+    const std::unique_ptr<Store> first = openStore();
+    const std::unique_ptr<Store> second = openStore();
+    QVERIFY(first && second);
+    constexpr int perStore = 100;
+    const QString room = QStringLiteral("busy");
+    QList<qint64> assigned;
+    QStringList errors;
+    int answered = 0;
+    for (int i = 0; i < perStore; ++i) {
+        for (Store *store : {first.get(), second.get()}) {
+            store->appendChat(draft(room, QStringLiteral("m%1").arg(i)), [&](StoreResult<AppendResult> r) {
+                ++answered;
+                if (r.ok)
+                    assigned.append(r.value.message.seq);
+                else
+                    errors.append(r.error);
+            });
+        }
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 2 * perStore, 60000);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1StringView("; "))));
+    std::sort(assigned.begin(), assigned.end());
+    QCOMPARE(assigned, range(1, 2 * perStore));
+    const auto stored = await<QList<ChatMessage>>([&](auto done) { first->history(room, 0, 1000, done); });
+    QCOMPARE(seqs(stored.value), range(1, 2 * perStore));
+}
+
+void TestStore::concurrentResendsAreStoredOnce()
+{
+    // A client resending to another instance while the first still works on
+    // the original: one message per nonce, and both answers carry its seq.
+    const std::unique_ptr<Store> first = openStore();
+    const std::unique_ptr<Store> second = openStore();
+    QVERIFY(first && second);
+    constexpr int nonces = 50;
+    const QString room = QStringLiteral("resends");
+    QHash<QString, QList<qint64>> seqsByNonce;
+    QStringList errors;
+    int answered = 0;
+    int duplicates = 0;
+    for (int i = 0; i < nonces; ++i) {
+        const QString nonce = QStringLiteral("n%1").arg(i);
+        for (Store *store : {first.get(), second.get()}) {
+            store->appendChat(draft(room, nonce, nonce), [&, nonce](StoreResult<AppendResult> r) {
+                ++answered;
+                if (!r.ok) {
+                    errors.append(r.error);
+                    return;
+                }
+                seqsByNonce[nonce].append(r.value.message.seq);
+                duplicates += r.value.duplicate ? 1 : 0;
+                if (r.value.message.text != nonce)
+                    errors.append(QStringLiteral("%1 answered with the text of %2").arg(nonce, r.value.message.text));
+            });
+        }
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 2 * nonces, 60000);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1StringView("; "))));
+    QCOMPARE(duplicates, nonces);
+    QSet<qint64> distinct;
+    for (auto it = seqsByNonce.cbegin(); it != seqsByNonce.cend(); ++it) {
+        QCOMPARE(it.value().size(), 2);
+        QCOMPARE(it.value().at(0), it.value().at(1));
+        distinct.insert(it.value().at(0));
+    }
+    QCOMPARE(distinct.size(), nonces);
+    const auto stored = await<QList<ChatMessage>>([&](auto done) { first->history(room, 0, 1000, done); });
+    QCOMPARE(seqs(stored.value), range(1, nonces));
+}
+
+void TestStore::cleanupCounts()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const qint64 hour = 60 * kMinute;
+    auto session = [](const QString &id, qint64 connectedAt) {
+        return SessionRecord{id, QStringLiteral("client-a"), QStringLiteral("alice"), QStringLiteral("participant"),
+                             QStringLiteral("127.0.0.1"), QStringLiteral("app-1"), connectedAt};
+    };
+    for (const char *id : {"old-1", "old-2", "recent", "open"})
+        store->sessionOpened(session(QString::fromLatin1(id), kNow - 3 * hour));
+    store->sessionClosed(QStringLiteral("old-1"), 1000, kNow - 2 * hour);
+    store->sessionClosed(QStringLiteral("old-2"), 1001, kNow - 90 * kMinute);
+    store->sessionClosed(QStringLiteral("recent"), 1000, kNow - 10 * kMinute);
+    store->audit(QStringLiteral("root"), QStringLiteral("admin.drain"), {{QStringLiteral("instance"), QStringLiteral("app-1")}},
+                 kNow);
+
+    const QString room = QStringLiteral("lobby");
+    QVERIFY(append(*store, draft(room, QStringLiteral("a"), QStringLiteral("n-old-1"), kNow - 30 * kMinute)).ok);
+    QVERIFY(append(*store, draft(room, QStringLiteral("b"), QStringLiteral("n-old-2"), kNow - 20 * kMinute)).ok);
+    QVERIFY(append(*store, draft(room, QStringLiteral("c"), QStringLiteral("n-new"), kNow - 5 * kMinute)).ok);
+    QVERIFY(append(*store, draft(room, QStringLiteral("d"))).ok);
+    QVERIFY(append(*store, draft(room, QStringLiteral("e"))).ok);
+    QVERIFY(append(*store, draft(QStringLiteral("small"), QStringLiteral("only"))).ok);
+
+    const auto stats = await<CleanupStats>([&](auto done) { store->cleanup(kNow, hour, 3, done); });
+    QVERIFY2(stats.ok, qPrintable(stats.error));
+    QCOMPARE(stats.value.sessions, 2);
+    QCOMPARE(stats.value.messages, 2);
+    QCOMPARE(stats.value.nonces, 2);
+
+    const auto again = await<CleanupStats>([&](auto done) { store->cleanup(kNow, hour, 3, done); });
+    QVERIFY(again.ok);
+    QCOMPARE(again.value.sessions, 0);
+    QCOMPARE(again.value.messages, 0);
+    QCOMPARE(again.value.nonces, 0);
+
+    const auto kept = await<QList<ChatMessage>>([&](auto done) { store->history(room, 0, 50, done); });
+    QCOMPARE(seqs(kept.value), range(3, 5));
+    // The fresh nonce still deduplicates.
+    const auto resend = append(*store, draft(room, QStringLiteral("c again"), QStringLiteral("n-new")));
+    QVERIFY(resend.value.duplicate);
+    QCOMPARE(resend.value.message.seq, 3);
+
+    // The remaining records are visible in the database itself.
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    try {
+        const SqlRows sessions = connection->exec(
+            QStringLiteral("SELECT session_id, close_code, disconnected_at FROM sessions ORDER BY session_id"));
+        QCOMPARE(sessions.size(), 2);
+        QCOMPARE(sessions.at(0).value(0).toString(), QStringLiteral("open"));
+        QVERIFY(sessions.at(0).value(1).isNull());
+        QCOMPARE(sessions.at(1).value(0).toString(), QStringLiteral("recent"));
+        QCOMPARE(sessions.at(1).value(1).toLongLong(), 1000);
+        QCOMPARE(sessions.at(1).value(2).toLongLong(), kNow - 10 * kMinute);
+        const SqlRows audit = connection->exec(QStringLiteral("SELECT actor, action, details, at FROM audit_log"));
+        QCOMPARE(audit.size(), 1);
+        QCOMPARE(audit.at(0).value(0).toString(), QStringLiteral("root"));
+        QCOMPARE(audit.at(0).value(1).toString(), QStringLiteral("admin.drain"));
+        QCOMPARE(audit.at(0).value(2).toString(), QStringLiteral("{\"instance\":\"app-1\"}"));
+        QCOMPARE(audit.at(0).value(3).toLongLong(), kNow);
+    } catch (const SqlError &e) {
+        QFAIL(qPrintable(e.message()));
+    }
+}
+
+void TestStore::restartPostgres()
+{
+    const QString pgCtl = qEnvironmentVariable("SB_TEST_PG_CTL");
+    if (pgCtl.isEmpty())
+        QSKIP("SB_TEST_PG_CTL is not set");
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    QCOMPARE(store->kind(), QStringLiteral("postgres"));
+    const QString room = QStringLiteral("lobby");
+    QVERIFY(append(*store, draft(room, QStringLiteral("before"))).ok);
+    QSignalSpy upChanged(store.get(), &Store::upChanged);
+
+    QProcess restart;
+    restart.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    QStringList command = QProcess::splitCommand(pgCtl);
+    command.append(QStringLiteral("restart"));
+    restart.start(command.takeFirst(), command);
+    QVERIFY2(restart.waitForStarted(), qPrintable(restart.errorString()));
+
+    // Noticed without any query running; while down, calls fail at once.
+    QTRY_VERIFY_WITH_TIMEOUT(!upChanged.isEmpty(), 30000);
+    QCOMPARE(upChanged.first().first().toBool(), false);
+    QVERIFY(!store->isUp());
+    QElapsedTimer refusal;
+    refusal.start();
+    const auto refused = append(*store, draft(room, QStringLiteral("while down")));
+    QVERIFY(!refused.ok);
+    QVERIFY2(refused.error.startsWith(QLatin1StringView("store unavailable: ")), qPrintable(refused.error));
+    QVERIFY(refusal.elapsed() < 1000);
+
+    QVERIFY(restart.waitForFinished(60000));
+    QCOMPARE(restart.exitCode(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(upChanged.size(), 2, 30000);
+    QCOMPARE(upChanged.at(1).first().toBool(), true);
+    QVERIFY(store->isUp());
+    const auto after = append(*store, draft(room, QStringLiteral("after")));
+    QVERIFY2(after.ok, qPrintable(after.error));
+    QCOMPARE(after.value.message.seq, 2);
+}
+
+void TestStore::unreachableServerAnswersAtOnce()
+{
+    // Port 1 on loopback: nothing listens, the connect is refused at once.
+    Config config;
+    config.databaseUrl = QStringLiteral("postgresql://sb:secret-pw@127.0.0.1:1/sb");
+    const std::unique_ptr<Store> store = makeStore(config);
+    QCOMPARE(store->kind(), QStringLiteral("postgres"));
+    QSignalSpy upChanged(store.get(), &Store::upChanged);
+    store->start();
+    QTRY_COMPARE_WITH_TIMEOUT(upChanged.size(), 1, kWaitMs);
+    QCOMPARE(upChanged.first().first().toBool(), false);
+    QVERIFY(!store->isUp());
+
+    QElapsedTimer timer;
+    timer.start();
+    const auto refused = append(*store, draft(QStringLiteral("lobby"), QStringLiteral("hi")));
+    QVERIFY(!refused.ok);
+    QVERIFY2(refused.error.startsWith(QLatin1StringView("store unavailable: ")), qPrintable(refused.error));
+    QVERIFY2(!refused.error.contains(QLatin1StringView("secret-pw")), qPrintable(refused.error));
+    const auto todos = await<QList<TodoItem>>([&](auto done) { store->todoList(QStringLiteral("c"), done); });
+    QVERIFY(!todos.ok);
+    QVERIFY(timer.elapsed() < 1000);
+    store->audit(QStringLiteral("root"), QStringLiteral("admin.drain"), {}, kNow); // dropped, logged, no crash
+}
+
+void TestStore::databaseUrlPasswordIsMasked_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("masked");
+    QTest::addRow("userinfo") << QStringLiteral("postgresql://sb:s3cr%40t@db:5433/sb")
+                              << QStringLiteral("postgresql://sb:***@db:5433/sb");
+    QTest::addRow("query") << QStringLiteral("postgres://db/sb?user=sb&password=hunter2&sslmode=require")
+                           << QStringLiteral("postgres://db/sb?user=sb&password=***&sslmode=require");
+    QTest::addRow("keywords") << QStringLiteral("host=db password='a b' user=sb")
+                              << QStringLiteral("host=db password=*** user=sb");
+    QTest::addRow("no password") << QStringLiteral("postgresql://sb@db/sb") << QStringLiteral("postgresql://sb@db/sb");
+}
+
+void TestStore::databaseUrlPasswordIsMasked()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, masked);
+    QCOMPARE(maskDatabaseUrl(url), masked);
+}
+
+QTEST_GUILESS_MAIN(TestStore)
+#include "tst_store.moc"
