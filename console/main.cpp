@@ -1,4 +1,176 @@
-int main()
+// switchboard-console: parses the command line, asks what is missing (mode,
+// instances, operator key, sign-in), then runs the operator MainWindow or the
+// participant ClientWindow. All logic lives in sb_console.
+
+#include "app/launchoptions.h"
+#include "app/operatorsession.h"
+#include "app/participantsession.h"
+#include "services/consolesettings.h"
+#include "services/operatorkeystore.h"
+#include "ui/clientwindow.h"
+#include "ui/mainwindow.h"
+#include "ui/startdialog.h"
+
+#include <QApplication>
+#include <QEventLoop>
+#include <QInputDialog>
+#include <QMessageBox>
+#include <QTimer>
+
+#include <cstdio>
+#include <memory>
+
+using namespace sb::console;
+
+namespace {
+
+// Saves `window` to `path` after `delayMs` and quits (documentation images).
+void scheduleScreenshot(QWidget *window, const QString &path, int delayMs)
 {
-    return 0;
+    if (path.isEmpty())
+        return;
+    QTimer::singleShot(delayMs, window, [window, path] {
+        const bool ok = window->grab().save(path);
+        std::fprintf(stderr, "%s %s\n", ok ? "saved" : "could not save", qPrintable(path));
+        QCoreApplication::exit(ok ? 0 : 1);
+    });
+}
+
+QString promptKey(QWidget *parent, const QString &why)
+{
+    bool ok = false;
+    const QString key = QInputDialog::getText(parent, QObject::tr("Operator key"), why, QLineEdit::Password, QString(), &ok);
+    return ok ? key : QString();
+}
+
+// The key from the keychain, waiting at most a few seconds for it.
+QString readStoredKey(OperatorKeyStore &store)
+{
+    QString found;
+    QEventLoop loop;
+    QTimer::singleShot(5000, &loop, &QEventLoop::quit);
+    store.read([&](const QString &key, const QString &) {
+        found = key;
+        loop.quit();
+    });
+    loop.exec();
+    return found;
+}
+
+int runOperator(const LaunchOptions &options)
+{
+    ConsoleSettings settings;
+    QList<QUrl> urls = options.instanceUrls;
+    if (urls.isEmpty())
+        urls = settings.instanceUrls();
+    if (urls.isEmpty()) {
+        StartDialog dialog;
+        dialog.lockMode(StartDialog::Mode::Operator);
+        dialog.setInstanceUrls({});
+        if (dialog.exec() != QDialog::Accepted)
+            return 0;
+        urls = dialog.instanceUrls();
+    }
+    settings.setInstanceUrls(urls);
+
+    OperatorKeyStore keyStore;
+    QString key = options.operatorKey;
+    if (key.isEmpty())
+        key = readStoredKey(keyStore);
+    if (key.isEmpty()) {
+        key = promptKey(nullptr, QObject::tr("The operator key (SB_OPERATOR_KEY of the servers):"));
+        if (key.isEmpty())
+            return 0;
+        keyStore.write(key, {}); // remembered only when a keychain is there
+    }
+
+    OperatorSession session;
+    session.setOperatorKey(key);
+    for (const QUrl &url : std::as_const(urls))
+        session.addInstance(url);
+
+    MainWindow window(session);
+    window.resize(1500, 950);
+    window.restoreLayout();
+    QObject::connect(&window, &MainWindow::instancesChanged, &window,
+                     [](const QList<QUrl> &current) { ConsoleSettings().setInstanceUrls(current); });
+    QObject::connect(&window, &MainWindow::changeKeyRequested, &window, [&window, &session, &keyStore] {
+        const QString newKey = promptKey(&window, QObject::tr("A new operator key:"));
+        if (newKey.isEmpty())
+            return;
+        session.setOperatorKey(newKey);
+        session.reconnectAll();
+        keyStore.write(newKey, {});
+    });
+    session.start();
+    window.show();
+    scheduleScreenshot(&window, options.screenshotPath, options.screenshotDelayMs);
+    return QApplication::exec();
+}
+
+int runClient(const LaunchOptions &options)
+{
+    ConsoleSettings settings;
+    QUrl server = options.serverUrl;
+    QString user = options.user;
+    if (server.isEmpty() || user.isEmpty()) {
+        StartDialog dialog;
+        dialog.lockMode(StartDialog::Mode::Client);
+        dialog.setServer(server.isEmpty() ? settings.serverUrl() : server, user.isEmpty() ? settings.userName() : user);
+        if (dialog.exec() != QDialog::Accepted)
+            return 0;
+        server = dialog.serverUrl();
+        user = dialog.user();
+    }
+    settings.setServerUrl(server);
+    settings.setUserName(user);
+
+    ParticipantSession session;
+    session.client().setClientId(settings.clientId());
+    const QStringList rooms = options.rooms.isEmpty() ? settings.rooms() : options.rooms;
+    for (const QString &room : rooms)
+        session.joinRoom(room);
+    if (!rooms.isEmpty())
+        session.setCurrentRoom(rooms.first());
+
+    ClientWindow window(session);
+    window.resize(1200, 760);
+    window.restoreLayout();
+    session.client().signIn(server, user);
+    window.show();
+    scheduleScreenshot(&window, options.screenshotPath, options.screenshotDelayMs);
+    return QApplication::exec();
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("Switchboard"));
+    QApplication::setApplicationName(QStringLiteral("switchboard-console"));
+    QApplication::setApplicationVersion(QStringLiteral(SB_VERSION));
+
+    LaunchOptions options = LaunchOptions::parse(QApplication::arguments(), qEnvironmentVariable("SB_OPERATOR_KEY"));
+    if (!options.error.isEmpty()) {
+        std::fprintf(stderr, "%s\n", qPrintable(options.error));
+        return options.error.startsWith(QLatin1StringView("Usage")) ? 0 : 2;
+    }
+    if (options.mode == LaunchOptions::Mode::Ask) {
+        ConsoleSettings settings;
+        StartDialog dialog;
+        dialog.setInstanceUrls(settings.instanceUrls());
+        dialog.setServer(settings.serverUrl(), settings.userName());
+        if (dialog.exec() != QDialog::Accepted)
+            return 0;
+        if (dialog.mode() == StartDialog::Mode::Client) {
+            options.mode = LaunchOptions::Mode::Client;
+            options.serverUrl = dialog.serverUrl();
+            options.user = dialog.user();
+        } else {
+            options.mode = LaunchOptions::Mode::Operator;
+            options.instanceUrls = dialog.instanceUrls();
+        }
+    }
+    return options.mode == LaunchOptions::Mode::Client ? runClient(options) : runOperator(options);
 }

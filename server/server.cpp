@@ -72,8 +72,7 @@ Server::Server(Config config, QObject *parent)
     m_uptime.start();
     m_startedAt = QDateTime::currentMSecsSinceEpoch();
 
-    m_backplane = makeBackplane(m_config);
-    m_backplane->setParent(nullptr);
+    // The backplane is made in start(), once the instance id is final (port 0).
     m_store = makeStore(m_config);
 
     m_http = std::make_unique<HttpServer>(
@@ -90,8 +89,8 @@ Server::Server(Config config, QObject *parent)
     registerHandlers();
 
     m_metrics.uptime->setCallback([this] { return static_cast<double>(m_uptime.elapsed()) / 1000.0; });
-    m_metrics.backplaneUp->setCallback([this] { return m_backplane->isUp() ? 1.0 : 0.0; });
-    m_metrics.backplaneRtt->setCallback([this] { return m_backplane->rttMs() / 1000.0; });
+    m_metrics.backplaneUp->setCallback([this] { return m_backplane && m_backplane->isUp() ? 1.0 : 0.0; });
+    m_metrics.backplaneRtt->setCallback([this] { return m_backplane ? m_backplane->rttMs() / 1000.0 : 0.0; });
     m_metrics.storeUp->setCallback([this] { return m_store->isUp() ? 1.0 : 0.0; });
     m_metrics.sendQueueBytes->setCallback([this] {
         qint64 largest = 0;
@@ -100,19 +99,6 @@ Server::Server(Config config, QObject *parent)
         return static_cast<double>(largest);
     });
 
-    connect(m_backplane.get(), &Backplane::message, this, &Server::onBackplaneMessage);
-    connect(m_backplane.get(), &Backplane::upChanged, this, [this](bool up) {
-        qCInfo(lcServer).noquote() << "backplane" << m_backplane->kind() << (up ? "up" : "down");
-        m_backplaneEverUp = m_backplaneEverUp || up;
-        if (up)
-            m_chat->catchUpAll();
-    });
-    connect(m_backplane.get(), &Backplane::instanceGone, this,
-            [this](const QString &instance, const QList<QPair<QString, Member>> &members) {
-                qCWarning(lcServer).noquote() << "instance" << instance << "is gone;" << members.size()
-                                              << "room memberships removed";
-                m_chat->onInstanceGone(members);
-            });
     connect(m_store.get(), &Store::upChanged, this, [this](bool up) {
         qCInfo(lcServer).noquote() << "store" << m_store->kind() << (up ? "up" : "down");
         m_storeEverUp = m_storeEverUp || up;
@@ -157,6 +143,21 @@ bool Server::start(QString *error)
         return false;
     if (m_config.listenPort == 0 && m_config.instanceId.endsWith(QLatin1StringView("-0")))
         m_config.instanceId = m_config.instanceId.chopped(1) + QString::number(m_http->port());
+    m_backplane = makeBackplane(m_config);
+    connect(m_backplane.get(), &Backplane::message, this, &Server::onBackplaneMessage);
+    connect(m_backplane.get(), &Backplane::upChanged, this, [this](bool up) {
+        qCInfo(lcServer).noquote() << "backplane" << m_backplane->kind() << (up ? "up" : "down");
+        m_backplaneEverUp = m_backplaneEverUp || up;
+        // The backplane itself re-registers sessions and memberships after a reconnect.
+        if (up)
+            m_chat->catchUpAll();
+    });
+    connect(m_backplane.get(), &Backplane::instanceGone, this,
+            [this](const QString &instance, const QList<QPair<QString, Member>> &members) {
+                qCWarning(lcServer).noquote() << "instance" << instance << "is gone;" << members.size()
+                                              << "room memberships removed";
+                m_chat->onInstanceGone(members);
+            });
     qCInfo(lcServer).noquote() << "instance" << m_config.instanceId << "listening on"
                                << m_http->address().toString() + QLatin1Char(':') + QString::number(m_http->port())
                                << "backplane" << m_backplane->kind() << "store" << m_store->kind();

@@ -38,7 +38,7 @@ QVariant ConnectionsModel::headerData(int section, Qt::Orientation orientation, 
     case Instance: return tr("Instance");
     case Rooms: return tr("Rooms");
     case Remote: return tr("Remote");
-    case ConnectedSince: return tr("Connected since");
+    case ConnectedSince: return tr("Since");
     case FramesIn: return tr("In");
     case FramesOut: return tr("Out");
     case Queue: return tr("Queue");

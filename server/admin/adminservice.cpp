@@ -37,8 +37,10 @@ void AdminService::audit(Session *session, const Request &request)
 {
     QJsonObject details = request.body;
     details.remove(QLatin1StringView("ref"));
-    details.insert(QLatin1StringView("session_id"), session->id());
-    details.insert(QLatin1StringView("instance"), m_server->instanceId());
+    // The request's own "session_id" and "instance" name the action's target,
+    // so where the operator acted from is kept under keys of its own.
+    details.insert(QLatin1StringView("operator_session_id"), session->id());
+    details.insert(QLatin1StringView("operator_instance"), m_server->instanceId());
     const QString actor = session->info().user;
     m_server->store().audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch());
     qCInfo(lcAdmin).noquote() << "operator" << actor << "sent" << name(request.type);

@@ -452,8 +452,9 @@ void RedisBackplane::resync()
         if (reply.isError() || !reply.isArray()) {
             qCWarning(lcRedis).noquote() << "rewriting this instance's registry failed:" << reply.toString();
         } else {
-            // Memberships Redis still had but this process does not: others
-            // must hear they are gone, as if their instance had died.
+            // Memberships Redis still had but this process does not (left by
+            // an earlier run with the same id, or ended while we were cut
+            // off): others must hear they are gone, as if their instance died.
             MemberList stale;
             const RedisReply &removed = reply.at(0);
             for (std::size_t i = 0; i + 1 < removed.size(); i += 2) {
@@ -466,8 +467,7 @@ void RedisBackplane::resync()
                     stale.append({room, member});
             }
             if (!stale.isEmpty()) {
-                qCInfo(lcRedis).noquote() << "removed" << stale.size()
-                                          << "stale room memberships of an earlier run of" << m_instanceId;
+                qCInfo(lcRedis).noquote() << "removed" << stale.size() << "stale room memberships of" << m_instanceId;
                 publishGone(m_instanceId, stale);
             }
         }

@@ -50,6 +50,8 @@ void Ticker::setEnabled(bool enabled)
         m_fireTimer.stop();
     else if (m_holder)
         scheduleNext();
+    else
+        renewLease(); // take the lease now rather than at the next renewal, up to LeaseRenewMs later
 }
 
 void Ticker::renewLease()

@@ -25,8 +25,8 @@ public:
     // Sends a broadcast frame to every local connection; returns how many.
     int deliver(const Envelope &envelope);
 
-    static constexpr int LeaseTtlMs = 9000;
-    static constexpr int LeaseRenewMs = 3000;
+    static constexpr int LeaseTtlMs = 6000;
+    static constexpr int LeaseRenewMs = 2000;
 
 private:
     void renewLease();

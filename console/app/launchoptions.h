@@ -1,0 +1,32 @@
+#pragma once
+
+// The console's command line: which mode (operator console by default,
+// participant client with --client), the instances or server to use, the
+// operator key, and the hidden --screenshot used to produce documentation
+// images. Parsed without side effects so tests can check it.
+
+#include <QList>
+#include <QString>
+#include <QStringList>
+#include <QUrl>
+
+namespace sb::console {
+
+struct LaunchOptions
+{
+    enum class Mode { Ask, Operator, Client };
+    Mode mode = Mode::Ask;
+    QList<QUrl> instanceUrls;
+    QString operatorKey; // --operator-key, else SB_OPERATOR_KEY
+    QUrl serverUrl;
+    QString user;
+    QStringList rooms;
+    QString screenshotPath;
+    int screenshotDelayMs = 4000;
+    QString error; // non-empty: the command line was wrong
+
+    // `arguments` includes the program name; `environmentKey` is SB_OPERATOR_KEY.
+    static LaunchOptions parse(const QStringList &arguments, const QString &environmentKey);
+};
+
+} // namespace sb::console

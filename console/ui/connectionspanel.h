@@ -1,0 +1,54 @@
+#pragma once
+
+// The Connections dock: the sortable, filterable table of live connections
+// and the row actions (disconnect; inject to the session or to the client,
+// which hands over to the Inject dock). Owned by MainWindow.
+
+#include "services/operatortypes.h"
+
+#include <QWidget>
+
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTableView;
+
+namespace sb::console {
+
+class OperatorSession;
+
+class ConnectionsPanel final : public QWidget
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(ConnectionsPanel)
+public:
+    explicit ConnectionsPanel(OperatorSession &session, QWidget *parent = nullptr);
+
+    QTableView *view() const { return m_view; }
+    QSortFilterProxyModel *proxy() const { return m_proxy; }
+    void setFilterText(const QString &text);
+
+Q_SIGNALS:
+    void injectRequested(const sb::console::InjectTarget &target);
+
+private:
+    QString selectedSession() const;
+    QString selectedClient() const;
+    void disconnectSelected();
+    void updateCount();
+    void updateButtons();
+    void showResult(const QString &text, bool ok);
+
+    OperatorSession &m_session;
+    QSortFilterProxyModel *m_proxy;
+    QTableView *m_view;
+    QLineEdit *m_filter;
+    QLabel *m_count;
+    QLabel *m_result;
+    QPushButton *m_disconnect;
+    QPushButton *m_injectSession;
+    QPushButton *m_injectClient;
+};
+
+} // namespace sb::console

@@ -1,0 +1,496 @@
+// The console against a real in-process server on loopback: the operator
+// service and its models, the participant service (sign-in, rooms, offline
+// queue, reconnect, todos, broadcasts), and the two windows built on them.
+
+#include "app/operatorsession.h"
+#include "app/participantsession.h"
+#include "services/consolesettings.h"
+#include "services/operatorkeystore.h"
+#include "testsupport.h"
+#include "ui/chartspanel.h"
+#include "ui/clientwindow.h"
+#include "ui/connectionspanel.h"
+#include "ui/injectpanel.h"
+#include "ui/mainwindow.h"
+
+#include <QApplication>
+#include <QListView>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTest>
+
+#include <memory>
+
+using namespace sb::console;
+
+namespace {
+
+const QString operatorKey = QStringLiteral("test-operator-key");
+
+QStringList serverFlags(QStringList extra = {})
+{
+    return QStringList{QStringLiteral("--connect-rate"), QStringLiteral("1000/60"), QStringLiteral("--msg-rate"),
+                       QStringLiteral("0")}
+           + extra;
+}
+
+QUrl baseUrl(quint16 port)
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port));
+}
+
+InstanceClient::Options operatorOptions()
+{
+    InstanceClient::Options o;
+    o.readinessPollMs = 300;
+    o.resyncMs = 1000;
+    o.backoffFirstMs = 200;
+    o.backoffCapMs = 1000;
+    return o;
+}
+
+ParticipantClient::Options participantOptions()
+{
+    ParticipantClient::Options o;
+    o.backoffFirstMs = 300;
+    o.backoffCapMs = 1500;
+    o.resendDelayMs = 300;
+    return o;
+}
+
+// A participant service (with its models) signed in and welcomed.
+std::unique_ptr<ParticipantSession> participant(quint16 port, const QString &user, const QString &clientId = {})
+{
+    auto session = std::make_unique<ParticipantSession>(participantOptions());
+    if (!clientId.isEmpty())
+        session->client().setClientId(clientId);
+    session->client().signIn(baseUrl(port), user);
+    return session;
+}
+
+std::unique_ptr<OperatorSession> operatorFor(quint16 port, const QString &key = operatorKey)
+{
+    auto session = std::make_unique<OperatorSession>(operatorOptions());
+    session->setOperatorKey(key);
+    session->addInstance(baseUrl(port));
+    session->start();
+    return session;
+}
+
+InstanceClient *onlyClient(OperatorSession &session)
+{
+    return session.hub().clients().value(0);
+}
+
+} // namespace
+
+class TestConsole final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("SwitchboardTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_console"));
+        QSettings().clear();
+    }
+
+    void operatorSeesSnapshotAndConnectionsComeAndGo()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        InstanceClient *client = onlyClient(*op);
+        QTRY_COMPARE(client->state(), InstanceClient::State::Connected);
+        QCOMPARE(client->instanceId(), QStringLiteral("test-1"));
+        // The snapshot holds the operator's own connection.
+        QTRY_COMPARE(op->connections().rowCount(), 1);
+        QCOMPARE(op->instances().instanceIdAt(0), QStringLiteral("test-1"));
+        QTRY_COMPARE(op->instances().healthAt(0), QStringLiteral("ready"));
+
+        sbtest::TestClient bob;
+        QVERIFY(bob.connectAs(server.port(), QStringLiteral("bob")));
+        const QString bobSession = bob.welcome().value(QStringLiteral("session_id")).toString();
+        QTRY_VERIFY(op->connections().rowOf(bobSession) >= 0);
+        const ConnectionInfo row = op->connections().connectionAt(op->connections().rowOf(bobSession));
+        QCOMPARE(row.user, QStringLiteral("bob"));
+        QCOMPARE(row.instance, QStringLiteral("test-1"));
+        QCOMPARE(row.role, QStringLiteral("participant"));
+        QVERIFY(row.sticky);
+
+        // Joining a room shows up at the next resync.
+        QCOMPARE(bob.request({{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), QStringLiteral("lobby")}})
+                     .value(QStringLiteral("type")).toString(),
+                 QStringLiteral("ack"));
+        QTRY_COMPARE(op->connections().connection(bobSession).value_or(ConnectionInfo{}).rooms,
+                     QStringList{QStringLiteral("lobby")});
+
+        // Filtering through a proxy finds bob by user name.
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&op->connections());
+        proxy.setFilterKeyColumn(-1);
+        proxy.setFilterFixedString(QStringLiteral("bob"));
+        QCOMPARE(proxy.rowCount(), 1);
+
+        bob.socket().close();
+        QTRY_COMPARE(op->connections().rowOf(bobSession), -1);
+        QCOMPARE(op->connections().rowCount(), 1);
+    }
+
+    void statsArriveAndFeedTheCharts()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        QTRY_VERIFY_WITH_TIMEOUT(op->history().points(QStringLiteral("test-1"), StatsHistory::Series::Connections).size() >= 2, 5000);
+        QCOMPARE(op->history().points(QStringLiteral("test-1"), StatsHistory::Series::Connections).last().y(), 1.0);
+    }
+
+    void wrongOperatorKeyFailsOnceAndClearly()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port(), QStringLiteral("not-the-key"));
+        InstanceClient *client = onlyClient(*op);
+        QSignalSpy states(client, &InstanceClient::stateChanged);
+        QSignalSpy refused(op.get(), &OperatorSession::keyRefused);
+        QTRY_COMPARE(client->state(), InstanceClient::State::Failed);
+        QVERIFY(client->keyRefused());
+        QVERIFY2(client->lastError().contains(QStringLiteral("403")), qPrintable(client->lastError()));
+        QCOMPARE(refused.size(), 1);
+        QCOMPARE(op->instances().healthAt(0), QStringLiteral("key refused"));
+        // No retry loop: nothing happens any more.
+        const qsizetype seen = states.size();
+        QTest::qWait(1500);
+        QCOMPARE(states.size(), seen);
+        QCOMPARE(client->state(), InstanceClient::State::Failed);
+
+        // With the right key it connects.
+        op->setOperatorKey(operatorKey);
+        op->reconnectAll();
+        QTRY_COMPARE(client->state(), InstanceClient::State::Connected);
+    }
+
+    void injectReachesAParticipantAndCountsRecipients()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        QTRY_COMPARE(alice->client().state(), ParticipantClient::State::Connected);
+        QTRY_COMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+        QSignalSpy broadcasts(&alice->client(), &ParticipantClient::broadcastReceived);
+
+        std::optional<Reply> answer;
+        op->inject({InjectTarget::Kind::ClientId, alice->client().clientId()}, QStringLiteral("maintenance at noon"), this,
+                   [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QVERIFY2(answer->ok, qPrintable(answer->text));
+        QCOMPARE(answer->frame.value(QStringLiteral("recipients")).toInt(), 1);
+        QTRY_COMPARE(broadcasts.size(), 1);
+        const auto b = broadcasts.first().first().value<BroadcastMessage>();
+        QCOMPARE(b.kind, BroadcastMessage::Kind::Announcement);
+        QCOMPARE(b.text, QStringLiteral("maintenance at noon"));
+        QCOMPARE(b.from, QStringLiteral("operator"));
+
+        // Everyone: the participant and the operator's own socket.
+        answer.reset();
+        op->inject({InjectTarget::Kind::All, {}}, QStringLiteral("hello all"), this, [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QVERIFY(answer->ok);
+        QCOMPARE(answer->frame.value(QStringLiteral("recipients")).toInt(), 2);
+
+        // A refusal comes back in plain words.
+        answer.reset();
+        op->inject({InjectTarget::Kind::Room, QStringLiteral("Not A Room")}, QStringLiteral("x"), this,
+                   [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QVERIFY(!answer->ok);
+        QCOMPARE(answer->code, QStringLiteral("invalid_room"));
+        QVERIFY(answer->text.contains(QStringLiteral("Room names")));
+    }
+
+    void drainTurnsReadinessOffAndUndrainBack()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        QTRY_COMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+        QCOMPARE(sbtest::httpGet(server.port(), QStringLiteral("/readyz")).status, 200);
+
+        std::optional<Reply> answer;
+        op->drain(baseUrl(server.port()), this, [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QVERIFY2(answer->ok, qPrintable(answer->text));
+        const sbtest::HttpResult ready = sbtest::httpGet(server.port(), QStringLiteral("/readyz"));
+        QCOMPARE(ready.status, 503);
+        QCOMPARE(ready.json().value(QStringLiteral("status")).toString(), QStringLiteral("draining"));
+        QTRY_COMPARE(op->instances().healthAt(0), QStringLiteral("draining"));
+        // The operator connection stays open while draining.
+        QCOMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+
+        answer.reset();
+        op->undrain(baseUrl(server.port()), this, [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QVERIFY(answer->ok);
+        QCOMPARE(sbtest::httpGet(server.port(), QStringLiteral("/readyz")).status, 200);
+        QTRY_COMPARE(op->instances().healthAt(0), QStringLiteral("ready"));
+    }
+
+    void flowSamplesArriveWhileChatFlows()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        QTRY_COMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+        sbtest::TestClient a;
+        QVERIFY(a.connectAs(server.port(), QStringLiteral("a")));
+        a.request({{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), QStringLiteral("flow")}});
+        for (int i = 0; i < 20; ++i)
+            a.request({{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), QStringLiteral("flow")},
+                       {QStringLiteral("text"), QStringLiteral("m%1").arg(i)}});
+        QTRY_VERIFY(op->flow().rowCount() > 0);
+        bool sawChat = false;
+        for (int r = 0; r < op->flow().rowCount(); ++r)
+            sawChat = sawChat || op->flow().sampleAt(r).frameType == QStringLiteral("chat");
+        QVERIFY(sawChat);
+
+        op->flow().setPaused(true);
+        const int rows = op->flow().rowCount();
+        for (int i = 0; i < 20; ++i)
+            a.request({{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), QStringLiteral("flow")},
+                       {QStringLiteral("text"), QStringLiteral("p%1").arg(i)}});
+        QTRY_VERIFY(op->flow().droppedWhilePaused() > 0);
+        QCOMPARE(op->flow().rowCount(), rows);
+    }
+
+    void participantSignsInJoinsSendsAndReceives()
+    {
+        sbtest::TestServer server(serverFlags());
+        const QString storedId = ConsoleSettings().clientId();
+        QCOMPARE(ConsoleSettings().clientId(), storedId); // persistent
+        auto alice = participant(server.port(), QStringLiteral("alice"), storedId);
+        auto bob = participant(server.port(), QStringLiteral("bob"));
+        QSignalSpy welcomed(&alice->client(), &ParticipantClient::welcomed);
+        QTRY_COMPARE(alice->client().state(), ParticipantClient::State::Connected);
+        QTRY_COMPARE(bob->client().state(), ParticipantClient::State::Connected);
+        QCOMPARE(alice->client().welcome().instance, QStringLiteral("test-1"));
+        QCOMPARE(alice->client().welcome().clientId, storedId);
+        QVERIFY(alice->client().welcome().sticky);
+
+        alice->joinRoom(QStringLiteral("lobby"));
+        bob->joinRoom(QStringLiteral("lobby"));
+        QTRY_VERIFY(alice->client().isJoined(QStringLiteral("lobby")));
+        QTRY_VERIFY(bob->client().isJoined(QStringLiteral("lobby")));
+        QTRY_COMPARE(alice->members().users(QStringLiteral("lobby")).size(), 2); // presence of bob
+
+        QSignalSpy sent(&alice->client(), &ParticipantClient::pendingSent);
+        const QString nonce = alice->sendToCurrentRoom(QStringLiteral("hi bob"));
+        QVERIFY(!nonce.isEmpty());
+        QTRY_COMPARE(sent.size(), 1);
+        QCOMPARE(sent.first().at(0).toString(), nonce);
+        QTRY_COMPARE(bob->messages().seqs(QStringLiteral("lobby")).size(), 1);
+        QCOMPARE(bob->messages().index(0).data(MessagesModel::TextRole).toString(), QStringLiteral("hi bob"));
+        QCOMPARE(bob->messages().index(0).data(MessagesModel::FromRole).toString(), QStringLiteral("alice"));
+        QTRY_COMPARE(alice->messages().pendingCount(QStringLiteral("lobby")), 0);
+        QCOMPARE(alice->messages().seqs(QStringLiteral("lobby")), (QList<qint64>{1}));
+
+        // Every error frame reaches the user in plain words.
+        QSignalSpy errors(&alice->client(), &ParticipantClient::errorText);
+        QSignalSpy failed(&alice->client(), &ParticipantClient::pendingFailed);
+        alice->client().sendChat(QStringLiteral("lobby"), QString(4001, QLatin1Char('x')));
+        QCOMPARE(errors.size(), 1); // refused before sending
+        alice->client().deleteTodo(987654);
+        QTRY_COMPARE(errors.size(), 2);
+        QVERIFY(errors.last().first().toString().contains(QStringLiteral("does not exist")));
+        QCOMPARE(failed.size(), 0);
+    }
+
+    void historyPagesBackToTheStart()
+    {
+        sbtest::TestServer server(serverFlags());
+        sbtest::TestClient writer;
+        QVERIFY(writer.connectAs(server.port(), QStringLiteral("writer")));
+        writer.request({{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), QStringLiteral("old")}});
+        for (int i = 1; i <= 120; ++i)
+            writer.send({{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), QStringLiteral("old")},
+                         {QStringLiteral("text"), QStringLiteral("n%1").arg(i)}});
+        QVERIFY(!writer.waitFor([](const QJsonObject &f) { return f.value(QStringLiteral("seq")).toInt() == 120; }, 10000).isEmpty());
+
+        auto reader = participant(server.port(), QStringLiteral("reader"));
+        QSignalSpy exhausted(reader.get(), &ParticipantSession::historyExhausted);
+        reader->joinRoom(QStringLiteral("old"));
+        QTRY_COMPARE(reader->messages().seqs(QStringLiteral("old")).size(), 50);
+        QCOMPARE(reader->messages().oldestSeq(QStringLiteral("old")), 71);
+        reader->client().loadOlder(QStringLiteral("old"));
+        QTRY_COMPARE(reader->messages().seqs(QStringLiteral("old")).size(), 100);
+        reader->client().loadOlder(QStringLiteral("old"));
+        QTRY_COMPARE(reader->messages().seqs(QStringLiteral("old")).size(), 120);
+        QList<qint64> expected;
+        for (int i = 1; i <= 120; ++i)
+            expected.append(i);
+        QCOMPARE(reader->messages().seqs(QStringLiteral("old")), expected);
+        QTRY_VERIFY(!exhausted.isEmpty() && exhausted.last().at(1).toBool());
+    }
+
+    void reconnectRejoinsDeliversMissedAndSendsQueuedOnce()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        auto bob = participant(server.port(), QStringLiteral("bob"));
+        alice->joinRoom(QStringLiteral("lobby"));
+        bob->joinRoom(QStringLiteral("lobby"));
+        QTRY_VERIFY(alice->client().isJoined(QStringLiteral("lobby")));
+        QTRY_VERIFY(bob->client().isJoined(QStringLiteral("lobby")));
+        bob->sendToCurrentRoom(QStringLiteral("before"));
+        QTRY_COMPARE(alice->messages().seqs(QStringLiteral("lobby")).size(), 1);
+        QTRY_COMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+
+        // The operator drops alice's session; she reconnects with backoff.
+        QSignalSpy scheduled(&alice->client(), &ParticipantClient::reconnectScheduled);
+        std::optional<Reply> answer;
+        op->disconnectSession(alice->client().welcome().sessionId, this, [&answer](const Reply &r) { answer = r; });
+        QTRY_COMPARE(alice->client().state(), ParticipantClient::State::Reconnecting);
+        QVERIFY(answer.has_value() && answer->ok);
+        QVERIFY(scheduled.first().at(1).toString().contains(QStringLiteral("operator")));
+
+        // While she is away: bob writes, she types (queued, shown as pending).
+        QSignalSpy bobSent(&bob->client(), &ParticipantClient::pendingSent);
+        for (int i = 0; i < 3; ++i)
+            bob->sendToCurrentRoom(QStringLiteral("missed %1").arg(i));
+        alice->sendToCurrentRoom(QStringLiteral("typed offline"));
+        QCOMPARE(alice->messages().pendingCount(QStringLiteral("lobby")), 1);
+        QTRY_COMPARE(bobSent.size(), 3);
+
+        QTRY_COMPARE_WITH_TIMEOUT(alice->client().state(), ParticipantClient::State::Connected, 10000);
+        QTRY_COMPARE(alice->messages().seqs(QStringLiteral("lobby")), (QList<qint64>{1, 2, 3, 4, 5}));
+        QTRY_COMPARE(alice->messages().pendingCount(QStringLiteral("lobby")), 0);
+        // Bob sees alice's offline message exactly once.
+        QTRY_COMPARE(bob->messages().seqs(QStringLiteral("lobby")).size(), 5);
+        QTest::qWait(300);
+        int copies = 0;
+        for (int r = 0; r < bob->messages().rowCount(); ++r)
+            copies += bob->messages().index(r).data(MessagesModel::TextRole).toString() == QStringLiteral("typed offline") ? 1 : 0;
+        QCOMPARE(copies, 1);
+    }
+
+    void drainAsksParticipantsToReconnect()
+    {
+        sbtest::TestServer server(serverFlags({QStringLiteral("--drain-s"), QStringLiteral("1")}));
+        auto op = operatorFor(server.port());
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        QTRY_COMPARE(alice->client().state(), ParticipantClient::State::Connected);
+        QTRY_COMPARE(onlyClient(*op)->state(), InstanceClient::State::Connected);
+        QSignalSpy scheduled(&alice->client(), &ParticipantClient::reconnectScheduled);
+
+        std::optional<Reply> answer;
+        op->drain(baseUrl(server.port()), this, [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(!scheduled.isEmpty());
+        QVERIFY(scheduled.first().at(1).toString().contains(QStringLiteral("draining")));
+        // The first delay follows the server's after_ms (at most 2 s), not the backoff.
+        QVERIFY(scheduled.first().at(0).toInt() <= 2300);
+        // Refused while draining; back once undrained.
+        QTest::qWait(2500);
+        QVERIFY(alice->client().state() != ParticipantClient::State::Connected);
+        answer.reset();
+        op->undrain(baseUrl(server.port()), this, [&answer](const Reply &r) { answer = r; });
+        QTRY_VERIFY(answer.has_value());
+        QTRY_COMPARE_WITH_TIMEOUT(alice->client().state(), ParticipantClient::State::Connected, 10000);
+    }
+
+    void todosSyncBetweenTwoClientsOfOneClientId()
+    {
+        sbtest::TestServer server(serverFlags());
+        const QString shared = QStringLiteral("shared-client-1");
+        auto first = participant(server.port(), QStringLiteral("carol"), shared);
+        auto second = participant(server.port(), QStringLiteral("carol"), shared);
+        auto stranger = participant(server.port(), QStringLiteral("dave"));
+        QTRY_COMPARE(first->client().state(), ParticipantClient::State::Connected);
+        QTRY_COMPARE(second->client().state(), ParticipantClient::State::Connected);
+        QTRY_COMPARE(stranger->client().state(), ParticipantClient::State::Connected);
+
+        first->client().addTodo(QStringLiteral("buy milk"));
+        QTRY_COMPARE(first->todos().rowCount(), 1);
+        QTRY_COMPARE(second->todos().rowCount(), 1);
+        QCOMPARE(second->todos().index(0).data().toString(), QStringLiteral("buy milk"));
+
+        // Ticking the box in one window completes it in the other.
+        second->todos().setData(second->todos().index(0), Qt::Checked, Qt::CheckStateRole);
+        QTRY_VERIFY(first->todos().index(0).data(TodoModel::DoneRole).toBool());
+        first->todos().setData(first->todos().index(0), QStringLiteral("buy oat milk"), Qt::EditRole);
+        QTRY_COMPARE(second->todos().index(0).data().toString(), QStringLiteral("buy oat milk"));
+
+        // Another client_id sees none of it.
+        QTest::qWait(200);
+        QCOMPARE(stranger->todos().rowCount(), 0);
+
+        second->client().deleteTodo(second->todos().idAt(0));
+        QTRY_COMPARE(first->todos().rowCount(), 0);
+        QTRY_COMPARE(second->todos().rowCount(), 0);
+
+        // A client that signs in later loads the list.
+        first->client().addTodo(QStringLiteral("later"));
+        auto third = participant(server.port(), QStringLiteral("carol"), shared);
+        QTRY_COMPARE(third->todos().rowCount(), 1);
+    }
+
+    void keychainNeverFallsBackToSettings()
+    {
+        OperatorKeyStore store;
+        std::optional<bool> written;
+        store.write(QStringLiteral("s3cret-key"), [&written](bool ok, const QString &) { written = ok; });
+        QTRY_VERIFY_WITH_TIMEOUT(written.has_value(), 10000);
+        QSettings settings;
+        for (const QString &key : settings.allKeys())
+            QVERIFY(!settings.value(key).toString().contains(QStringLiteral("s3cret-key")));
+        if (*written) {
+            std::optional<bool> removed;
+            store.remove([&removed](bool ok, const QString &) { removed = ok; });
+            QTRY_VERIFY_WITH_TIMEOUT(removed.has_value(), 10000);
+        }
+    }
+
+    void windowsShowLiveData()
+    {
+        sbtest::TestServer server(serverFlags());
+        auto op = operatorFor(server.port());
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        alice->joinRoom(QStringLiteral("lobby"));
+
+        MainWindow main(*op);
+        main.resize(1400, 900);
+        main.show();
+        ClientWindow client(*alice);
+        client.resize(1100, 700);
+        client.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&main));
+        QVERIFY(QTest::qWaitForWindowExposed(&client));
+
+        QTRY_COMPARE(main.connectionsPanel()->view()->model()->rowCount(), 2);
+        QTRY_VERIFY(main.statusSummary().contains(QStringLiteral("1 of 1")));
+        QTRY_VERIFY_WITH_TIMEOUT(op->history().points(QStringLiteral("test-1"), StatsHistory::Series::Connections).size() >= 1, 5000);
+        main.chartsPanel()->refresh();
+        QCOMPARE(main.chartsPanel()->seriesCount(), 3);
+
+        QTRY_VERIFY(client.whereText().contains(QStringLiteral("test-1")));
+        QVERIFY(client.whereText().contains(QStringLiteral("sticky: yes")));
+        QTRY_COMPARE(client.stateText(), QStringLiteral("connected"));
+
+        alice->sendToCurrentRoom(QStringLiteral("hello from the window test"));
+        QTRY_COMPARE(client.messagesView()->model()->rowCount(), 1);
+
+        main.injectPanel()->setTarget({InjectTarget::Kind::All, {}});
+        main.injectPanel()->setText(QStringLiteral("window announcement"));
+        main.injectPanel()->send();
+        QTRY_VERIFY(main.injectPanel()->resultText().contains(QStringLiteral("Delivered to 2")));
+        QTRY_VERIFY(client.announcementText().contains(QStringLiteral("window announcement")));
+
+        const QImage mainShot = main.grab().toImage();
+        const QImage clientShot = client.grab().toImage();
+        QVERIFY(!mainShot.isNull() && mainShot.width() > 500);
+        QVERIFY(!clientShot.isNull() && clientShot.width() > 500);
+    }
+};
+
+QTEST_MAIN(TestConsole)
+#include "tst_console.moc"

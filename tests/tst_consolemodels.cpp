@@ -1,0 +1,270 @@
+// Unit tests of the console's models and small helpers, without a server:
+// batching in ConnectionsModel, the flow ring buffer, message ordering and
+// pending rows, backoff delays and the command line.
+
+#include "app/launchoptions.h"
+#include "models/connectionsmodel.h"
+#include "models/flowmodel.h"
+#include "models/messagesmodel.h"
+#include "models/ringbuffer.h"
+#include "models/roommodel.h"
+#include "models/todomodel.h"
+#include "services/backoff.h"
+#include "services/operatorhub.h"
+
+#include <QJsonDocument>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace sb::console;
+
+namespace {
+
+ConnectionInfo conn(const QString &session, const QString &instance = QStringLiteral("app-1"), qint64 at = 0)
+{
+    ConnectionInfo c;
+    c.sessionId = session;
+    c.clientId = QStringLiteral("client-") + session;
+    c.user = QStringLiteral("user-") + session;
+    c.role = QStringLiteral("participant");
+    c.instance = instance;
+    c.connectedAt = at;
+    return c;
+}
+
+ChatMessage chat(const QString &room, qint64 seq, const QString &text = {})
+{
+    ChatMessage m;
+    m.room = room;
+    m.seq = seq;
+    m.from = QStringLiteral("bob");
+    m.clientId = QStringLiteral("c-bob");
+    m.text = text.isEmpty() ? QStringLiteral("message %1").arg(seq) : text;
+    m.ts = 1000 + seq;
+    return m;
+}
+
+} // namespace
+
+class TestConsoleModels final : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void connectionsAreAppliedInOneBatch()
+    {
+        ConnectionsModel model;
+        QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+        QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        for (int i = 0; i < 100; ++i)
+            model.addConnection(conn(QString::number(i), QStringLiteral("app-1"), i));
+        QCOMPARE(model.rowCount(), 0); // nothing before the tick
+        QTRY_COMPARE(model.rowCount(), 100); // the 250 ms tick applies the batch
+        QCOMPARE(inserted.size(), 1);
+        QCOMPARE(inserted.first().at(1).toInt(), 0);
+        QCOMPARE(inserted.first().at(2).toInt(), 99);
+
+        // Close every other row and update ten: contiguous removals are grouped,
+        // updates come as one dataChanged range.
+        for (int i = 0; i < 100; i += 2)
+            model.removeConnection(QString::number(i));
+        for (int i = 1; i < 20; i += 2) {
+            ConnectionInfo c = conn(QString::number(i), QStringLiteral("app-1"), i);
+            c.framesIn = 42;
+            model.addConnection(c);
+        }
+        model.flush();
+        QCOMPARE(model.rowCount(), 50);
+        QCOMPARE(changed.size(), 1);
+        QCOMPARE(removed.size(), 50); // every other row: no two removals are contiguous
+        const int row = model.rowOf(QStringLiteral("5"));
+        QVERIFY(row >= 0);
+        QCOMPARE(model.connectionAt(row).framesIn, 42);
+        QCOMPARE(model.rowOf(QStringLiteral("4")), -1);
+    }
+
+    void snapshotReplacesOneInstanceOnly()
+    {
+        ConnectionsModel model;
+        model.addConnection(conn(QStringLiteral("a1"), QStringLiteral("app-1")));
+        model.addConnection(conn(QStringLiteral("a2"), QStringLiteral("app-1")));
+        model.addConnection(conn(QStringLiteral("b1"), QStringLiteral("app-2")));
+        model.flush();
+        QCOMPARE(model.rowCount(), 3);
+        model.applySnapshot(QStringLiteral("app-1"), {conn(QStringLiteral("a2")), conn(QStringLiteral("a3"))});
+        model.flush();
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.rowOf(QStringLiteral("a1")), -1);
+        QVERIFY(model.rowOf(QStringLiteral("a3")) >= 0);
+        QVERIFY(model.rowOf(QStringLiteral("b1")) >= 0);
+        model.clearInstance(QStringLiteral("app-2"));
+        model.flush();
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.rowOf(QStringLiteral("b1")), -1);
+        // Internal index stays consistent with the rows after removals.
+        for (int r = 0; r < model.rowCount(); ++r)
+            QCOMPARE(model.rowOf(model.connectionAt(r).sessionId), r);
+    }
+
+    void flowModelIsBoundedAndPausable()
+    {
+        FlowModel model(10);
+        for (int i = 0; i < 25; ++i) {
+            FlowSample f;
+            f.frameType = QStringLiteral("chat");
+            f.size = i;
+            model.addSample(f);
+        }
+        model.flush();
+        QCOMPARE(model.rowCount(), 10);
+        QCOMPARE(model.sampleAt(0).size, 15);
+        QCOMPARE(model.sampleAt(9).size, 24);
+        model.setPaused(true);
+        model.addSample(FlowSample{});
+        model.flush();
+        QCOMPARE(model.rowCount(), 10);
+        QCOMPARE(model.droppedWhilePaused(), 1);
+        model.setPaused(false);
+
+        const QList<QByteArray> lines = model.toJsonLines({0, 9}).split('\n');
+        QCOMPARE(lines.size(), 3); // two lines and the trailing newline
+        const QJsonObject first = QJsonDocument::fromJson(lines.first()).object();
+        QCOMPARE(first.value(QStringLiteral("size")).toInt(), 15);
+        QCOMPARE(first.value(QStringLiteral("frame_type")).toString(), QStringLiteral("chat"));
+    }
+
+    void ringBufferKeepsTheNewest()
+    {
+        RingBuffer<int> ring(3);
+        for (int i = 1; i <= 5; ++i)
+            ring.append(i);
+        QCOMPARE(ring.toList(), (QList<int>{3, 4, 5}));
+        QCOMPARE(ring.last(), 5);
+    }
+
+    void messagesAreOrderedAndDeduplicated()
+    {
+        MessagesModel model;
+        model.setOwnClientId(QStringLiteral("me"));
+        model.setRoom(QStringLiteral("lobby"));
+        model.appendMessages(QStringLiteral("lobby"), {chat(QStringLiteral("lobby"), 5), chat(QStringLiteral("lobby"), 6)});
+        model.addHistory(QStringLiteral("lobby"), {chat(QStringLiteral("lobby"), 3), chat(QStringLiteral("lobby"), 4)}, false);
+        model.appendMessages(QStringLiteral("lobby"), {chat(QStringLiteral("lobby"), 6), chat(QStringLiteral("lobby"), 7)});
+        model.appendMessages(QStringLiteral("other"), {chat(QStringLiteral("other"), 1)});
+        QCOMPARE(model.seqs(QStringLiteral("lobby")), (QList<qint64>{3, 4, 5, 6, 7}));
+        QCOMPARE(model.rowCount(), 5);
+
+        PendingMessage p{QStringLiteral("n1"), QStringLiteral("lobby"), QStringLiteral("hello"), 0};
+        model.addPending(p);
+        QCOMPARE(model.rowCount(), 6);
+        QCOMPARE(model.pendingCount(QStringLiteral("lobby")), 1);
+        QVERIFY(model.index(5).data().toString().contains(QStringLiteral("sending")));
+        model.confirmPending(QStringLiteral("n1"));
+        QCOMPARE(model.pendingCount(QStringLiteral("lobby")), 0);
+        QCOMPARE(model.rowCount(), 5);
+
+        model.addPending({QStringLiteral("n2"), QStringLiteral("lobby"), QStringLiteral("too long"), 0});
+        model.failPending(QStringLiteral("n2"), QStringLiteral("The text is too long."));
+        QVERIFY(model.index(5).data().toString().contains(QStringLiteral("not sent")));
+
+        model.setRoom(QStringLiteral("other"));
+        QCOMPARE(model.rowCount(), 1);
+    }
+
+    void unreadCountsSkipTheShownRoom()
+    {
+        RoomModel rooms;
+        rooms.addRoom(QStringLiteral("lobby"));
+        rooms.addRoom(QStringLiteral("dev"));
+        rooms.setCurrentRoom(QStringLiteral("lobby"));
+        rooms.addUnread(QStringLiteral("lobby"), 3);
+        rooms.addUnread(QStringLiteral("dev"), 2);
+        QCOMPARE(rooms.unread(QStringLiteral("lobby")), 0);
+        QCOMPARE(rooms.unread(QStringLiteral("dev")), 2);
+        QVERIFY(rooms.index(rooms.rowOf(QStringLiteral("dev"))).data().toString().contains(QStringLiteral("(2)")));
+        rooms.setCurrentRoom(QStringLiteral("dev"));
+        QCOMPARE(rooms.unread(QStringLiteral("dev")), 0);
+    }
+
+    void todoEditsAreRequestsNotLocalChanges()
+    {
+        TodoModel model;
+        TodoItem item;
+        item.id = 7;
+        item.title = QStringLiteral("buy milk");
+        model.setItems({item});
+        QSignalSpy requested(&model, &TodoModel::updateRequested);
+        QVERIFY(!model.setData(model.index(0), Qt::Checked, Qt::CheckStateRole));
+        QCOMPARE(requested.size(), 1);
+        QCOMPARE(model.index(0).data(TodoModel::DoneRole).toBool(), false); // until todo.changed
+        item.done = true;
+        model.apply(TodoChange::Updated, item);
+        QCOMPARE(model.index(0).data(TodoModel::DoneRole).toBool(), true);
+        model.apply(TodoChange::Deleted, item);
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void backoffDoublesWithJitterAndCaps()
+    {
+        Backoff backoff(1000, 16000);
+        const QList<int> bases{1000, 2000, 4000, 8000, 16000, 16000, 16000};
+        for (int base : bases) {
+            const int delay = backoff.next();
+            QVERIFY2(delay >= base * 0.8 - 1 && delay <= qMin(16000.0, base * 1.2 + 1),
+                     qPrintable(QStringLiteral("%1 for base %2").arg(delay).arg(base)));
+        }
+        backoff.reset();
+        QVERIFY(backoff.next() <= 1200);
+    }
+
+    void launchOptions_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("mode");
+        QTest::addColumn<int>("instances");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<bool>("error");
+        QTest::addRow("nothing asks") << QStringList{} << int(LaunchOptions::Mode::Ask) << 0 << QStringLiteral("env") << false;
+        QTest::addRow("two instances") << QStringList{QStringLiteral("--instance"), QStringLiteral("127.0.0.1:1"),
+                                                      QStringLiteral("--instance"), QStringLiteral("http://h:2/")}
+                                       << int(LaunchOptions::Mode::Operator) << 2 << QStringLiteral("env") << false;
+        QTest::addRow("key flag wins") << QStringList{QStringLiteral("--operator"), QStringLiteral("--operator-key"), QStringLiteral("k")}
+                                       << int(LaunchOptions::Mode::Operator) << 0 << QStringLiteral("k") << false;
+        QTest::addRow("client") << QStringList{QStringLiteral("--client"), QStringLiteral("--server"), QStringLiteral("http://lb:80"),
+                                               QStringLiteral("--user"), QStringLiteral("alice")}
+                                << int(LaunchOptions::Mode::Client) << 0 << QStringLiteral("env") << false;
+        QTest::addRow("bad url") << QStringList{QStringLiteral("--instance"), QStringLiteral("ftp://x")}
+                                 << int(LaunchOptions::Mode::Ask) << 0 << QString() << true;
+        QTest::addRow("both modes") << QStringList{QStringLiteral("--client"), QStringLiteral("--operator")}
+                                    << int(LaunchOptions::Mode::Ask) << 0 << QString() << true;
+    }
+
+    void launchOptions()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(int, mode);
+        QFETCH(int, instances);
+        QFETCH(QString, key);
+        QFETCH(bool, error);
+        const LaunchOptions o = LaunchOptions::parse(QStringList{QStringLiteral("switchboard-console")} + args, QStringLiteral("env"));
+        QCOMPARE(!o.error.isEmpty(), error);
+        if (error)
+            return;
+        QCOMPARE(int(o.mode), mode);
+        QCOMPARE(o.instanceUrls.size(), instances);
+        QCOMPARE(o.operatorKey, key);
+        for (const QUrl &u : o.instanceUrls)
+            QVERIFY(u.scheme() == QStringLiteral("http") && !u.path().endsWith(QLatin1Char('/')));
+    }
+
+    void normalizeUrl()
+    {
+        QCOMPARE(OperatorHub::normalizeUrl(QStringLiteral("127.0.0.1:8080")), QUrl(QStringLiteral("http://127.0.0.1:8080")));
+        QCOMPARE(OperatorHub::normalizeUrl(QStringLiteral("ws://h:1/")), QUrl(QStringLiteral("http://h:1")));
+        QVERIFY(OperatorHub::normalizeUrl(QStringLiteral("")).isEmpty());
+    }
+};
+
+QTEST_MAIN(TestConsoleModels)
+#include "tst_consolemodels.moc"
