@@ -27,21 +27,6 @@ private Q_SLOTS:
 
 private:
     std::unique_ptr<TestServer> m_server;
-    QJsonObject join(TestClient &c, const QString &room, qint64 since = -1)
-    {
-        QJsonObject f{{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), room}};
-        if (since >= 0)
-            f.insert(QStringLiteral("since"), since);
-        return c.request(f);
-    }
-    QJsonObject say(TestClient &c, const QString &room, const QString &text, const QString &nonce = {})
-    {
-        QJsonObject f{{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), room},
-                      {QStringLiteral("text"), text}};
-        if (!nonce.isEmpty())
-            f.insert(QStringLiteral("nonce"), nonce);
-        return c.request(f);
-    }
 };
 
 void TstChat::welcomeDescribesTheSession()
@@ -66,10 +51,10 @@ void TstChat::chatIsSequencedAndFannedOut()
     TestClient b;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
     QVERIFY(b.connectAs(m_server->port(), QStringLiteral("bob")));
-    QCOMPARE(join(a, QStringLiteral("seq-room")).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
-    QCOMPARE(join(b, QStringLiteral("seq-room")).value(QStringLiteral("last_seq")).toInteger(), 0);
+    QCOMPARE(a.join(QStringLiteral("seq-room")).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QCOMPARE(b.join(QStringLiteral("seq-room")).value(QStringLiteral("last_seq")).toInteger(), 0);
     for (int i = 1; i <= 20; ++i) {
-        const QJsonObject ack = say(i % 2 ? a : b, QStringLiteral("seq-room"), QStringLiteral("hello %1").arg(i));
+        const QJsonObject ack = (i % 2 ? a : b).chat(QStringLiteral("seq-room"), QStringLiteral("hello %1").arg(i));
         QCOMPARE(ack.value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
         QCOMPARE(ack.value(QStringLiteral("seq")).toInteger(), i);
         QCOMPARE(ack.value(QStringLiteral("room")).toString(), QStringLiteral("seq-room"));
@@ -91,19 +76,19 @@ void TstChat::chatRequiresMembership()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
-    QCOMPARE(say(a, QStringLiteral("elsewhere"), QStringLiteral("hi")).value(QStringLiteral("code")).toString(),
+    QCOMPARE(a.chat(QStringLiteral("elsewhere"), QStringLiteral("hi")).value(QStringLiteral("code")).toString(),
              QStringLiteral("not_member"));
-    QCOMPARE(say(a, QStringLiteral("Bad Room"), QStringLiteral("hi")).value(QStringLiteral("code")).toString(),
+    QCOMPARE(a.chat(QStringLiteral("Bad Room"), QStringLiteral("hi")).value(QStringLiteral("code")).toString(),
              QStringLiteral("invalid_room"));
-    join(a, QStringLiteral("limits"));
-    QCOMPARE(say(a, QStringLiteral("limits"), QString()).value(QStringLiteral("code")).toString(), QStringLiteral("bad_request"));
-    QCOMPARE(say(a, QStringLiteral("limits"), QString(4001, QLatin1Char('x'))).value(QStringLiteral("code")).toString(),
+    a.join(QStringLiteral("limits"));
+    QCOMPARE(a.chat(QStringLiteral("limits"), QString()).value(QStringLiteral("code")).toString(), QStringLiteral("bad_request"));
+    QCOMPARE(a.chat(QStringLiteral("limits"), QString(4001, QLatin1Char('x'))).value(QStringLiteral("code")).toString(),
              QStringLiteral("too_large"));
-    QCOMPARE(say(a, QStringLiteral("limits"), QString(4000, QLatin1Char('x'))).value(QStringLiteral("type")).toString(),
+    QCOMPARE(a.chat(QStringLiteral("limits"), QString(4000, QLatin1Char('x'))).value(QStringLiteral("type")).toString(),
              QStringLiteral("ack"));
     QCOMPARE(a.request({{QStringLiteral("type"), QStringLiteral("leave")}, {QStringLiteral("room"), QStringLiteral("limits")}})
                  .value(QStringLiteral("room")).toString(), QStringLiteral("limits"));
-    QCOMPARE(say(a, QStringLiteral("limits"), QStringLiteral("after leaving")).value(QStringLiteral("code")).toString(),
+    QCOMPARE(a.chat(QStringLiteral("limits"), QStringLiteral("after leaving")).value(QStringLiteral("code")).toString(),
              QStringLiteral("not_member"));
 }
 
@@ -111,11 +96,11 @@ void TstChat::nonceMakesResendsSafe()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice"), QStringLiteral("nonce-client")));
-    join(a, QStringLiteral("nonces"));
-    const qint64 first = say(a, QStringLiteral("nonces"), QStringLiteral("once"), QStringLiteral("n-1")).value(QStringLiteral("seq")).toInteger();
-    const qint64 again = say(a, QStringLiteral("nonces"), QStringLiteral("once"), QStringLiteral("n-1")).value(QStringLiteral("seq")).toInteger();
+    a.join(QStringLiteral("nonces"));
+    const qint64 first = a.chat(QStringLiteral("nonces"), QStringLiteral("once"), QStringLiteral("n-1")).value(QStringLiteral("seq")).toInteger();
+    const qint64 again = a.chat(QStringLiteral("nonces"), QStringLiteral("once"), QStringLiteral("n-1")).value(QStringLiteral("seq")).toInteger();
     QCOMPARE(again, first);
-    const qint64 other = say(a, QStringLiteral("nonces"), QStringLiteral("twice"), QStringLiteral("n-2")).value(QStringLiteral("seq")).toInteger();
+    const qint64 other = a.chat(QStringLiteral("nonces"), QStringLiteral("twice"), QStringLiteral("n-2")).value(QStringLiteral("seq")).toInteger();
     QCOMPARE(other, first + 1);
     QTRY_COMPARE(a.framesOfType(QStringLiteral("chat")).size(), 2);
     QTest::qWait(100);
@@ -126,9 +111,9 @@ void TstChat::historyPagesBackwards()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
-    join(a, QStringLiteral("hist"));
+    a.join(QStringLiteral("hist"));
     for (int i = 1; i <= 30; ++i)
-        say(a, QStringLiteral("hist"), QStringLiteral("m%1").arg(i));
+        a.chat(QStringLiteral("hist"), QStringLiteral("m%1").arg(i));
     QJsonObject page = a.request({{QStringLiteral("type"), QStringLiteral("history")}, {QStringLiteral("room"), QStringLiteral("hist")},
                                   {QStringLiteral("limit"), 10}});
     QJsonArray messages = page.value(QStringLiteral("messages")).toArray();
@@ -155,19 +140,19 @@ void TstChat::joinWithSinceRecoversMissedMessages()
     TestClient b;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
     QVERIFY(b.connectAs(m_server->port(), QStringLiteral("bob"), QStringLiteral("bob-client")));
-    join(a, QStringLiteral("recover"));
-    join(b, QStringLiteral("recover"));
-    say(a, QStringLiteral("recover"), QStringLiteral("before"));
+    a.join(QStringLiteral("recover"));
+    b.join(QStringLiteral("recover"));
+    a.chat(QStringLiteral("recover"), QStringLiteral("before"));
     QTRY_COMPARE(b.framesOfType(QStringLiteral("chat")).size(), 1);
     const qint64 seen = b.framesOfType(QStringLiteral("chat")).last().value(QStringLiteral("seq")).toInteger();
     b.socket().close();
     QVERIFY(b.waitClosed());
     for (int i = 0; i < 5; ++i)
-        say(a, QStringLiteral("recover"), QStringLiteral("while away %1").arg(i));
+        a.chat(QStringLiteral("recover"), QStringLiteral("while away %1").arg(i));
 
     TestClient b2;
     QVERIFY(b2.connectAs(m_server->port(), QStringLiteral("bob"), QStringLiteral("bob-client")));
-    const QJsonObject ack = join(b2, QStringLiteral("recover"), seen);
+    const QJsonObject ack = b2.join(QStringLiteral("recover"), seen);
     QCOMPARE(ack.value(QStringLiteral("recovered")).toBool(), true);
     QCOMPARE(ack.value(QStringLiteral("last_seq")).toInteger(), seen + 5);
     const QJsonArray missed = ack.value(QStringLiteral("missed")).toArray();
@@ -176,11 +161,11 @@ void TstChat::joinWithSinceRecoversMissedMessages()
         QCOMPARE(missed[i].toObject().value(QStringLiteral("seq")).toInteger(), seen + 1 + i);
         QCOMPARE(missed[i].toObject().value(QStringLiteral("text")).toString(), QStringLiteral("while away %1").arg(i));
     }
-    say(a, QStringLiteral("recover"), QStringLiteral("after"));
+    a.chat(QStringLiteral("recover"), QStringLiteral("after"));
     const QJsonObject live = b2.waitForType(QStringLiteral("chat"));
     QCOMPARE(live.value(QStringLiteral("seq")).toInteger(), seen + 6);
     // Without since: nothing missed, recovered true.
-    const QJsonObject plain = join(a, QStringLiteral("other-room"));
+    const QJsonObject plain = a.join(QStringLiteral("other-room"));
     QCOMPARE(plain.value(QStringLiteral("missed")).toArray().size(), 0);
     QCOMPARE(plain.value(QStringLiteral("recovered")).toBool(), true);
 }
@@ -189,11 +174,11 @@ void TstChat::presenceFollowsJoinLeaveAndClose()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
-    join(a, QStringLiteral("presence"));
+    a.join(QStringLiteral("presence"));
     auto b = std::make_unique<TestClient>();
     QVERIFY(b->connectAs(m_server->port(), QStringLiteral("bob")));
     const QString bobSession = b->welcome().value(QStringLiteral("session_id")).toString();
-    const QJsonObject ack = join(*b, QStringLiteral("presence"));
+    const QJsonObject ack = b->join(QStringLiteral("presence"));
     QCOMPARE(ack.value(QStringLiteral("members")).toArray().size(), 2);
     const QJsonObject joined = a.waitForType(QStringLiteral("presence"));
     QCOMPARE(joined.value(QStringLiteral("event")).toString(), QStringLiteral("join"));
@@ -213,12 +198,12 @@ void TstChat::joiningTwiceIsHarmless()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_server->port(), QStringLiteral("alice")));
-    join(a, QStringLiteral("twice"));
-    say(a, QStringLiteral("twice"), QStringLiteral("one"));
-    const QJsonObject again = join(a, QStringLiteral("twice"));
+    a.join(QStringLiteral("twice"));
+    a.chat(QStringLiteral("twice"), QStringLiteral("one"));
+    const QJsonObject again = a.join(QStringLiteral("twice"));
     QCOMPARE(again.value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
     QCOMPARE(again.value(QStringLiteral("last_seq")).toInteger(), 1);
-    say(a, QStringLiteral("twice"), QStringLiteral("two"));
+    a.chat(QStringLiteral("twice"), QStringLiteral("two"));
     QTRY_COMPARE(a.framesOfType(QStringLiteral("chat")).size(), 2);
     QTest::qWait(100);
     QCOMPARE(a.framesOfType(QStringLiteral("chat")).size(), 2);

@@ -28,18 +28,6 @@ private:
     std::unique_ptr<Cluster> m_cluster;
 };
 
-namespace {
-
-QJsonObject joinRoom(TestClient &c, const QString &room, qint64 since = -1)
-{
-    QJsonObject f{{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), room}};
-    if (since >= 0)
-        f.insert(QStringLiteral("since"), since);
-    return c.request(f);
-}
-
-} // namespace
-
 void TstClusterChat::init()
 {
     m_cluster = std::make_unique<Cluster>(Cluster::Options{3, false, {}});
@@ -54,7 +42,7 @@ void TstClusterChat::concurrentPostersAreGapFreeEverywhere()
         auto c = std::make_unique<TestClient>();
         QVERIFY(c->connectAs(m_cluster->port(i % 3), QStringLiteral("user%1").arg(i)));
         QCOMPARE(c->welcome().value(QStringLiteral("instance")).toString(), m_cluster->instanceId(i % 3));
-        QCOMPARE(joinRoom(*c, room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        QCOMPARE(c->join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
         clients.push_back(std::move(c));
     }
     // Three posters, one per instance, fire without waiting for acks.
@@ -89,11 +77,11 @@ void TstClusterChat::presenceCrossesInstances()
 {
     TestClient a;
     QVERIFY(a.connectAs(m_cluster->port(0), QStringLiteral("alice")));
-    joinRoom(a, QStringLiteral("lobby"));
+    a.join(QStringLiteral("lobby"));
     auto b = std::make_unique<TestClient>();
     QVERIFY(b->connectAs(m_cluster->port(1), QStringLiteral("bob")));
     const QString bobSession = b->welcome().value(QStringLiteral("session_id")).toString();
-    const QJsonObject ack = joinRoom(*b, QStringLiteral("lobby"));
+    const QJsonObject ack = b->join(QStringLiteral("lobby"));
     QStringList instances;
     for (const QJsonValue &m : ack.value(QStringLiteral("members")).toArray())
         instances.append(m.toObject().value(QStringLiteral("instance")).toString());
@@ -158,7 +146,7 @@ void TstClusterChat::operatorInjectReachesTheWholeCluster()
         QVERIFY(c->connectAs(m_cluster->port(i), QStringLiteral("p%1").arg(i)));
         participants.push_back(std::move(c));
     }
-    joinRoom(*participants[2], QStringLiteral("ops"));
+    participants[2]->join(QStringLiteral("ops"));
     TestClient op;
     QVERIFY(op.connectAs(m_cluster->port(0), QStringLiteral("root"), {}, QStringLiteral("operator"), Cluster::operatorKey()));
     QJsonObject ack = op.request({{QStringLiteral("type"), QStringLiteral("admin.inject")},

@@ -34,20 +34,6 @@ private:
 
 namespace {
 
-QJsonObject joinRoom(TestClient &c, const QString &room, qint64 since = -1)
-{
-    QJsonObject f{{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), room}};
-    if (since >= 0)
-        f.insert(QStringLiteral("since"), since);
-    return c.request(f);
-}
-
-QJsonObject say(TestClient &c, const QString &room, const QString &text)
-{
-    return c.request({{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), room},
-                      {QStringLiteral("text"), text}});
-}
-
 QString readyStatus(quint16 port)
 {
     return httpGet(port, QStringLiteral("/readyz")).json().value(QStringLiteral("status")).toString();
@@ -62,7 +48,7 @@ void TstClusterFailover::killedInstanceLeavesRoomsAndTicker()
     for (int i = 0; i < 3; ++i) {
         auto c = std::make_unique<TestClient>();
         QVERIFY(c->connectAs(m_cluster->port(i), QStringLiteral("u%1").arg(i)));
-        joinRoom(*c, QStringLiteral("lobby"));
+        c->join(QStringLiteral("lobby"));
         clients.push_back(std::move(c));
     }
     // Exactly one instance runs the ticker; everybody hears it.
@@ -98,7 +84,7 @@ void TstClusterFailover::killedInstanceLeavesRoomsAndTicker()
     QVERIFY2(!newTick.isEmpty(), "no other instance took over the ticker within 10 s");
 
     // The dead instance's members are gone from the cluster's view.
-    const QJsonObject ack = joinRoom(*clients[static_cast<std::size_t>(survivor)], QStringLiteral("lobby"));
+    const QJsonObject ack = clients[static_cast<std::size_t>(survivor)]->join(QStringLiteral("lobby"));
     for (const QJsonValue &m : ack.value(QStringLiteral("members")).toArray())
         QVERIFY(m.toObject().value(QStringLiteral("instance")).toString() != holder);
 }
@@ -110,17 +96,17 @@ void TstClusterFailover::redisRestartLosesNothing()
     TestClient b;
     QVERIFY(a.connectAs(m_cluster->port(0), QStringLiteral("alice")));
     QVERIFY(b.connectAs(m_cluster->port(1), QStringLiteral("bob"), QStringLiteral("bob-device")));
-    joinRoom(a, QStringLiteral("ops"));
-    joinRoom(b, QStringLiteral("ops"));
+    a.join(QStringLiteral("ops"));
+    b.join(QStringLiteral("ops"));
     QList<qint64> acked;
     for (int i = 0; i < 5; ++i)
-        acked.append(say(a, QStringLiteral("ops"), QStringLiteral("before %1").arg(i)).value(QStringLiteral("seq")).toInteger());
+        acked.append(a.chat(QStringLiteral("ops"), QStringLiteral("before %1").arg(i)).value(QStringLiteral("seq")).toInteger());
     QTRY_COMPARE(b.framesOfType(QStringLiteral("chat")).size(), 5);
 
     m_cluster->stopRedis();
     QTRY_COMPARE_WITH_TIMEOUT(readyStatus(m_cluster->port(0)), QStringLiteral("backplane_down"), 10000);
     QVERIFY(httpGet(m_cluster->port(0), QStringLiteral("/metrics")).body.contains("\nsb_backplane_up 0\n"));
-    const QJsonObject refused = say(a, QStringLiteral("ops"), QStringLiteral("while down"));
+    const QJsonObject refused = a.chat(QStringLiteral("ops"), QStringLiteral("while down"));
     QCOMPARE(refused.value(QStringLiteral("code")).toString(), QStringLiteral("backplane_unavailable"));
     QCOMPARE(httpGet(m_cluster->port(1), QStringLiteral("/healthz")).status, 200);
 
@@ -129,7 +115,7 @@ void TstClusterFailover::redisRestartLosesNothing()
     QTRY_COMPARE_WITH_TIMEOUT(readyStatus(m_cluster->port(1)), QStringLiteral("ready"), 5000);
     // Cross-instance chat works again without restarting anything.
     // (QTRY_* would evaluate a sending expression more than once.)
-    QJsonObject afterAck = say(a, QStringLiteral("ops"), QStringLiteral("after"));
+    QJsonObject afterAck = a.chat(QStringLiteral("ops"), QStringLiteral("after"));
     QCOMPARE(afterAck.value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
     acked.append(afterAck.value(QStringLiteral("seq")).toInteger());
     QCOMPARE(acked.last(), acked[acked.size() - 2] + 1);
@@ -141,7 +127,7 @@ void TstClusterFailover::redisRestartLosesNothing()
     // A client rejoining with since gets every acknowledged message.
     TestClient late;
     QVERIFY(late.connectAs(m_cluster->port(1), QStringLiteral("carol")));
-    const QJsonArray missed = joinRoom(late, QStringLiteral("ops"), 0).value(QStringLiteral("missed")).toArray();
+    const QJsonArray missed = late.join(QStringLiteral("ops"), 0).value(QStringLiteral("missed")).toArray();
     QCOMPARE(missed.size(), acked.size());
     for (int i = 0; i < acked.size(); ++i)
         QCOMPARE(missed[i].toObject().value(QStringLiteral("seq")).toInteger(), acked[i]);
@@ -154,15 +140,15 @@ void TstClusterFailover::postgresRestartLosesNothing()
     TestClient b;
     QVERIFY(a.connectAs(m_cluster->port(0), QStringLiteral("alice")));
     QVERIFY(b.connectAs(m_cluster->port(1), QStringLiteral("bob")));
-    joinRoom(a, QStringLiteral("db"));
-    joinRoom(b, QStringLiteral("db"));
+    a.join(QStringLiteral("db"));
+    b.join(QStringLiteral("db"));
     for (int i = 0; i < 3; ++i)
-        QCOMPARE(say(a, QStringLiteral("db"), QStringLiteral("m%1").arg(i)).value(QStringLiteral("seq")).toInteger(), i + 1);
+        QCOMPARE(a.chat(QStringLiteral("db"), QStringLiteral("m%1").arg(i)).value(QStringLiteral("seq")).toInteger(), i + 1);
 
     m_cluster->stopPostgres();
     QTRY_COMPARE_WITH_TIMEOUT(readyStatus(m_cluster->port(0)), QStringLiteral("store_down"), 10000);
     QVERIFY(httpGet(m_cluster->port(0), QStringLiteral("/metrics")).body.contains("\nsb_store_up 0\n"));
-    QCOMPARE(say(a, QStringLiteral("db"), QStringLiteral("lost?")).value(QStringLiteral("code")).toString(),
+    QCOMPARE(a.chat(QStringLiteral("db"), QStringLiteral("lost?")).value(QStringLiteral("code")).toString(),
              QStringLiteral("store_unavailable"));
     QCOMPARE(a.request({{QStringLiteral("type"), QStringLiteral("todo.add")}, {QStringLiteral("title"), QStringLiteral("x")}})
                  .value(QStringLiteral("code")).toString(), QStringLiteral("store_unavailable"));
@@ -170,7 +156,7 @@ void TstClusterFailover::postgresRestartLosesNothing()
     QVERIFY(m_cluster->startPostgres());
     QTRY_COMPARE_WITH_TIMEOUT(readyStatus(m_cluster->port(0)), QStringLiteral("ready"), 15000);
     QTRY_COMPARE_WITH_TIMEOUT(readyStatus(m_cluster->port(1)), QStringLiteral("ready"), 15000);
-    QCOMPARE(say(b, QStringLiteral("db"), QStringLiteral("back")).value(QStringLiteral("seq")).toInteger(), 4);
+    QCOMPARE(b.chat(QStringLiteral("db"), QStringLiteral("back")).value(QStringLiteral("seq")).toInteger(), 4);
     const QJsonObject history = b.request({{QStringLiteral("type"), QStringLiteral("history")}, {QStringLiteral("room"), QStringLiteral("db")}});
     const QJsonArray messages = history.value(QStringLiteral("messages")).toArray();
     QCOMPARE(messages.size(), 4);

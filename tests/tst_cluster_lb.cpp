@@ -76,14 +76,6 @@ private:
     QNetworkAccessManager m_nam;
 };
 
-QJsonObject joinRoom(TestClient &c, const QString &room, qint64 since = -1)
-{
-    QJsonObject f{{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), room}};
-    if (since >= 0)
-        f.insert(QStringLiteral("since"), since);
-    return c.request(f);
-}
-
 } // namespace
 
 void TstClusterLb::init()
@@ -149,7 +141,7 @@ void TstClusterLb::drainMovesClientsToAnotherInstance()
     // Someone on the other instance keeps talking while alice moves.
     TestClient bob;
     QVERIFY(bob.connectAs(m_cluster->port(otherIndex), QStringLiteral("bob")));
-    joinRoom(bob, QStringLiteral("lobby"));
+    bob.join(QStringLiteral("lobby"));
 
     TestClient op;
     QVERIFY(op.connectAs(m_cluster->port(otherIndex), QStringLiteral("root"), {}, QStringLiteral("operator"), Cluster::operatorKey()));
@@ -178,7 +170,7 @@ void TstClusterLb::drainMovesClientsToAnotherInstance()
     }
     QVERIFY2(second, "could not reconnect through the balancer");
     QCOMPARE(second->welcome().value(QStringLiteral("instance")).toString(), m_cluster->instanceId(otherIndex));
-    const QJsonObject ack = joinRoom(*second, QStringLiteral("lobby"), seen);
+    const QJsonObject ack = second->join(QStringLiteral("lobby"), seen);
     QCOMPARE(ack.value(QStringLiteral("recovered")).toBool(), true);
     const QJsonArray missed = ack.value(QStringLiteral("missed")).toArray();
     QCOMPARE(missed.size(), 3);

@@ -9,6 +9,7 @@
 // prefix; the implementation adds it (SB_REDIS_PREFIX).
 
 #include "config.h"
+#include "messages.h"
 
 #include <QByteArray>
 #include <QHash>
@@ -28,17 +29,6 @@ struct TokenRecord
     QString clientId;
     QString role;     // "participant" | "operator"
     QString instance; // the issuing instance (sticky-miss detection)
-};
-
-struct Member
-{
-    QString sessionId;
-    QString user;
-    QString clientId;
-    QString instance;
-
-    QJsonObject toJson() const;
-    static Member fromJson(const QJsonObject &o);
 };
 
 using Fields = QHash<QString, QString>;

@@ -7,6 +7,8 @@
 // callback runs on the caller's thread, so the socket thread never waits on
 // disk or network.
 
+#include "messages.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
@@ -23,20 +25,6 @@ struct StoreResult
     bool ok = false;
     QString error; // set when !ok
     T value{};
-};
-
-struct ChatMessage
-{
-    QString room;
-    qint64 seq = 0;
-    QString from;
-    QString clientId;
-    QString text;
-    qint64 ts = 0;
-    QString origin;
-
-    QJsonObject toFrame() const; // {"type":"chat",...}
-    static ChatMessage fromFrame(const QJsonObject &frame);
 };
 
 struct ChatDraft
@@ -61,17 +49,6 @@ struct RangeResult
     QList<ChatMessage> messages; // oldest first
     bool complete = true;        // every message after `since` was still retained
     qint64 lastSeq = 0;
-};
-
-struct TodoItem
-{
-    qint64 id = 0;
-    QString title;
-    bool done = false;
-    qint64 createdAt = 0;
-    qint64 updatedAt = 0;
-
-    QJsonObject toJson() const;
 };
 
 struct SessionRecord

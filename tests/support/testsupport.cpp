@@ -288,6 +288,23 @@ QJsonObject TestClient::request(QJsonObject frame, int timeoutMs)
     return {};
 }
 
+QJsonObject TestClient::join(const QString &room, qint64 since)
+{
+    QJsonObject frame{{QStringLiteral("type"), QStringLiteral("join")}, {QStringLiteral("room"), room}};
+    if (since >= 0)
+        frame.insert(QStringLiteral("since"), since);
+    return request(frame);
+}
+
+QJsonObject TestClient::chat(const QString &room, const QString &text, const QString &nonce)
+{
+    QJsonObject frame{{QStringLiteral("type"), QStringLiteral("chat")}, {QStringLiteral("room"), room},
+                      {QStringLiteral("text"), text}};
+    if (!nonce.isEmpty())
+        frame.insert(QStringLiteral("nonce"), nonce);
+    return request(frame);
+}
+
 QJsonObject TestClient::waitFor(const std::function<bool(const QJsonObject &)> &match, int timeoutMs)
 {
     QDeadlineTimer deadline(timeoutMs);

@@ -96,6 +96,9 @@ public:
     void sendRaw(const QString &text);
     // Sends with a fresh ref and waits for the ack or error carrying it.
     QJsonObject request(QJsonObject frame, int timeoutMs = 5000);
+    // join (with `since` when >= 0) and chat, answered by their ack or error.
+    QJsonObject join(const QString &room, qint64 since = -1);
+    QJsonObject chat(const QString &room, const QString &text, const QString &nonce = {});
     // Waits for the first received frame (after `from`) matching; removes nothing.
     QJsonObject waitFor(const std::function<bool(const QJsonObject &)> &match, int timeoutMs = 5000);
     QJsonObject waitForType(const QString &type, int timeoutMs = 5000);

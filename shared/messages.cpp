@@ -1,4 +1,4 @@
-#include "store.h"
+#include "messages.h"
 
 #include "codec.h"
 
@@ -33,6 +33,29 @@ QJsonObject TodoItem::toJson() const
             {QLatin1StringView("done"), done},
             {QLatin1StringView("created_at"), createdAt},
             {QLatin1StringView("updated_at"), updatedAt}};
+}
+
+TodoItem TodoItem::fromJson(const QJsonObject &o)
+{
+    return {o.value(QLatin1StringView("id")).toInteger(),
+            o.value(QLatin1StringView("title")).toString(),
+            o.value(QLatin1StringView("done")).toBool(),
+            o.value(QLatin1StringView("created_at")).toInteger(),
+            o.value(QLatin1StringView("updated_at")).toInteger()};
+}
+
+QJsonObject Member::toJson() const
+{
+    return {{QLatin1StringView("session_id"), sessionId},
+            {QLatin1StringView("user"), user},
+            {QLatin1StringView("client_id"), clientId},
+            {QLatin1StringView("instance"), instance}};
+}
+
+Member Member::fromJson(const QJsonObject &o)
+{
+    return {o.value(QLatin1StringView("session_id")).toString(), o.value(QLatin1StringView("user")).toString(),
+            o.value(QLatin1StringView("client_id")).toString(), o.value(QLatin1StringView("instance")).toString()};
 }
 
 } // namespace sb
