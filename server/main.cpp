@@ -62,6 +62,13 @@ int runCleanup(const sb::Config &config)
 
 int main(int argc, char *argv[])
 {
+    // Qt's own UNIX event dispatcher rather than glib's: every socket write
+    // toggles that socket's write notifier, and glib removes a poll source by
+    // walking the list of all of them, so one chat fanned out to N sockets
+    // cost O(N^2) (docs/benchmarks.md). Set before the application exists;
+    // an explicit QT_NO_GLIB in the environment is left as it is.
+    if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
+        qputenv("QT_NO_GLIB", "1");
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("switchboard"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SB_VERSION));

@@ -104,7 +104,8 @@ Server::Server(Config config, QObject *parent)
         m_storeEverUp = m_storeEverUp || up;
     });
 
-    m_heartbeatTimer.setInterval(m_config.heartbeatMs);
+    // Checked twice per interval, so a silent peer goes between 2 and 2.5 intervals.
+    m_heartbeatTimer.setInterval(qMax(50, m_config.heartbeatMs / 2));
     connect(&m_heartbeatTimer, &QTimer::timeout, this, &Server::heartbeatTick);
     m_secondTimer.setInterval(1000);
     connect(&m_secondTimer, &QTimer::timeout, this, &Server::secondTick);

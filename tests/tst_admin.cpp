@@ -176,27 +176,27 @@ void TstAdmin::subscribeSnapshotDescribesTheInstance()
 void TstAdmin::snapshotConnHasEveryField_data()
 {
     QTest::addColumn<QString>("field");
-    QTest::addColumn<int>("type");
+    QTest::addColumn<QJsonValue::Type>("type");
     QTest::addColumn<QJsonValue>("expected"); // Undefined: checked below or by type only
 
-    QTest::addRow("session_id") << QStringLiteral("session_id") << int(QJsonValue::String) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("client_id") << QStringLiteral("client_id") << int(QJsonValue::String) << QJsonValue(QStringLiteral("conn-client"));
-    QTest::addRow("user") << QStringLiteral("user") << int(QJsonValue::String) << QJsonValue(QStringLiteral("pat"));
-    QTest::addRow("role") << QStringLiteral("role") << int(QJsonValue::String) << QJsonValue(QStringLiteral("participant"));
-    QTest::addRow("remote") << QStringLiteral("remote") << int(QJsonValue::String) << QJsonValue(QStringLiteral("127.0.0.1"));
-    QTest::addRow("instance") << QStringLiteral("instance") << int(QJsonValue::String) << QJsonValue(QStringLiteral("test-1"));
-    QTest::addRow("rooms") << QStringLiteral("rooms") << int(QJsonValue::Array) << QJsonValue(QJsonArray{QStringLiteral("lobby")});
-    QTest::addRow("connected_at") << QStringLiteral("connected_at") << int(QJsonValue::Double) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("frames_in") << QStringLiteral("frames_in") << int(QJsonValue::Double) << QJsonValue(2);
-    QTest::addRow("frames_out") << QStringLiteral("frames_out") << int(QJsonValue::Double) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("sticky") << QStringLiteral("sticky") << int(QJsonValue::Bool) << QJsonValue(true);
-    QTest::addRow("queue_bytes") << QStringLiteral("queue_bytes") << int(QJsonValue::Double) << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("session_id") << QStringLiteral("session_id") << QJsonValue::String << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("client_id") << QStringLiteral("client_id") << QJsonValue::String << QJsonValue(QStringLiteral("conn-client"));
+    QTest::addRow("user") << QStringLiteral("user") << QJsonValue::String << QJsonValue(QStringLiteral("pat"));
+    QTest::addRow("role") << QStringLiteral("role") << QJsonValue::String << QJsonValue(QStringLiteral("participant"));
+    QTest::addRow("remote") << QStringLiteral("remote") << QJsonValue::String << QJsonValue(QStringLiteral("127.0.0.1"));
+    QTest::addRow("instance") << QStringLiteral("instance") << QJsonValue::String << QJsonValue(QStringLiteral("test-1"));
+    QTest::addRow("rooms") << QStringLiteral("rooms") << QJsonValue::Array << QJsonValue(QJsonArray{QStringLiteral("lobby")});
+    QTest::addRow("connected_at") << QStringLiteral("connected_at") << QJsonValue::Double << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("frames_in") << QStringLiteral("frames_in") << QJsonValue::Double << QJsonValue(2);
+    QTest::addRow("frames_out") << QStringLiteral("frames_out") << QJsonValue::Double << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("sticky") << QStringLiteral("sticky") << QJsonValue::Bool << QJsonValue(true);
+    QTest::addRow("queue_bytes") << QStringLiteral("queue_bytes") << QJsonValue::Double << QJsonValue(QJsonValue::Undefined);
 }
 
 void TstAdmin::snapshotConnHasEveryField()
 {
     QFETCH(QString, field);
-    QFETCH(int, type);
+    QFETCH(QJsonValue::Type, type);
     QFETCH(QJsonValue, expected);
 
     TestServer server(flags({}));
@@ -218,7 +218,7 @@ void TstAdmin::snapshotConnHasEveryField()
     QVERIFY2(!conn.isEmpty(), "the participant is not in the snapshot");
 
     const QJsonValue value = conn.value(field);
-    QCOMPARE(int(value.type()), type);
+    QCOMPARE(value.type(), type);
     if (!expected.isUndefined())
         QCOMPARE(value, expected);
     if (field == QLatin1StringView("session_id"))

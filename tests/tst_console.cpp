@@ -15,6 +15,10 @@
 
 #include <QApplication>
 #include <QListView>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
@@ -23,6 +27,8 @@
 #include <QTest>
 
 #include <memory>
+
+#include <signal.h>
 
 using namespace sb::console;
 
@@ -386,7 +392,8 @@ private Q_SLOTS:
         std::optional<Reply> answer;
         op->drain(baseUrl(server.port()), this, [&answer](const Reply &r) { answer = r; });
         QTRY_VERIFY(!scheduled.isEmpty());
-        QVERIFY(scheduled.first().at(1).toString().contains(QStringLiteral("draining")));
+        QVERIFY2(scheduled.first().at(1).toString().contains(QStringLiteral("draining")),
+                 qPrintable(scheduled.first().at(1).toString()));
         // The first delay follows the server's after_ms (at most 2 s), not the backoff.
         QVERIFY(scheduled.first().at(0).toInt() <= 2300);
         // Refused while draining; back once undrained.
@@ -432,6 +439,104 @@ private Q_SLOTS:
         first->client().addTodo(QStringLiteral("later"));
         auto third = participant(server.port(), QStringLiteral("carol"), shared);
         QTRY_COMPARE(third->todos().rowCount(), 1);
+    }
+
+    void instanceThatGoesAwayIsRetriedUntilItIsBack()
+    {
+        auto server = std::make_unique<sbtest::TestServer>(serverFlags());
+        const quint16 port = server->port();
+        auto op = operatorFor(port);
+        InstanceClient *client = onlyClient(*op);
+        QTRY_COMPARE(client->state(), InstanceClient::State::Connected);
+        QTRY_COMPARE(op->connections().rowCount(), 1);
+
+        server.reset();
+        QTRY_COMPARE(client->state(), InstanceClient::State::Retrying);
+        QTRY_COMPARE(op->instances().healthAt(0), QStringLiteral("dead"));
+        QTRY_COMPARE(op->connections().rowCount(), 0); // nothing is known about a dead instance's sockets
+        QVERIFY(!client->lastError().isEmpty());
+
+        server = std::make_unique<sbtest::TestServer>(
+            serverFlags({QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port)}));
+        QCOMPARE(server->port(), port);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), InstanceClient::State::Connected, 10000);
+        QTRY_COMPARE(op->instances().healthAt(0), QStringLiteral("ready"));
+    }
+
+    void hungInstanceIsShownAsNotResponding()
+    {
+        // A real server process that we can freeze with SIGSTOP.
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        const quint16 port = probe.serverPort();
+        probe.close();
+        QTemporaryDir data;
+        QProcess process;
+        process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        process.start(QStringLiteral(SB_SERVER_BINARY),
+                      {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(port), QStringLiteral("--data"),
+                       data.path(), QStringLiteral("--operator-key"), operatorKey, QStringLiteral("--instance-id"),
+                       QStringLiteral("frozen-1"), QStringLiteral("--ticker"), QStringLiteral("off"),
+                       QStringLiteral("--connect-rate"), QStringLiteral("1000/60"), QStringLiteral("--log"), QStringLiteral("json")});
+        QVERIFY(process.waitForStarted());
+        QTRY_COMPARE_WITH_TIMEOUT(sbtest::httpGet(port, QStringLiteral("/readyz")).status, 200, 10000);
+
+        auto op = operatorFor(port);
+        InstanceClient *client = onlyClient(*op);
+        QTRY_COMPARE(client->state(), InstanceClient::State::Connected);
+        ::kill(static_cast<pid_t>(process.processId()), SIGSTOP);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), InstanceClient::State::Hung, 8000);
+        QCOMPARE(op->instances().healthAt(0), QStringLiteral("not responding"));
+        QVERIFY(client->lastError().contains(QStringLiteral("hung")));
+        ::kill(static_cast<pid_t>(process.processId()), SIGCONT);
+        QTRY_COMPARE_WITH_TIMEOUT(client->state(), InstanceClient::State::Connected, 8000);
+        process.terminate();
+        QVERIFY(process.waitForFinished(10000));
+    }
+
+    void stickinessCookieTravelsWithTheUpgrade()
+    {
+        // A stand-in load balancer: answers the token request with a
+        // stickiness cookie and records the upgrade request that follows.
+        QTcpServer lb;
+        QVERIFY(lb.listen(QHostAddress::LocalHost, 0));
+        QHash<QTcpSocket *, QByteArray> buffers;
+        QByteArray upgrade;
+        connect(&lb, &QTcpServer::newConnection, this, [&] {
+            while (QTcpSocket *s = lb.nextPendingConnection()) {
+                connect(s, &QTcpSocket::readyRead, s, [&, s] {
+                    QByteArray &buffer = buffers[s];
+                    buffer += s->readAll();
+                    const qsizetype end = buffer.indexOf("\r\n\r\n");
+                    if (end < 0)
+                        return;
+                    if (buffer.startsWith("POST /api/token")) {
+                        const qsizetype lengthAt = buffer.toLower().indexOf("content-length:");
+                        const int length = lengthAt < 0 ? 0 : buffer.mid(lengthAt + 15, buffer.indexOf("\r\n", lengthAt) - lengthAt - 15).trimmed().toInt();
+                        if (buffer.size() < end + 4 + length)
+                            return;
+                        const QByteArray body = R"({"token":"t0k","expires_in":60,"client_id":"cookie-client","instance":"app-2"})";
+                        s->write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: sb_lb=app-2; Path=/\r\n"
+                                 "Content-Length: " + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+                    } else {
+                        upgrade = buffer.left(end);
+                        s->write("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                    buffer.clear();
+                    s->disconnectFromHost();
+                });
+                connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
+            }
+        });
+        ParticipantSession session(participantOptions());
+        session.client().setClientId(QStringLiteral("cookie-client"));
+        session.client().signIn(baseUrl(lb.serverPort()), QStringLiteral("alice"));
+        QTRY_VERIFY(!upgrade.isEmpty());
+        QVERIFY2(upgrade.toLower().contains("\r\ncookie: sb_lb=app-2"), upgrade.constData());
+        QVERIFY(upgrade.startsWith("GET /ws?token=t0k"));
+        // Refused with 503: it says so and tries again later.
+        QTRY_COMPARE(session.client().state(), ParticipantClient::State::Reconnecting);
+        session.client().signOut();
     }
 
     void keychainNeverFallsBackToSettings()

@@ -159,7 +159,7 @@ private Q_SLOTS:
         model.addPending(p);
         QCOMPARE(model.rowCount(), 6);
         QCOMPARE(model.pendingCount(QStringLiteral("lobby")), 1);
-        QVERIFY(model.index(5).data().toString().contains(QStringLiteral("sending")));
+        QVERIFY(model.index(5).data().toString().contains(QStringLiteral("not sent yet")));
         model.confirmPending(QStringLiteral("n1"));
         QCOMPARE(model.pendingCount(QStringLiteral("lobby")), 0);
         QCOMPARE(model.rowCount(), 5);

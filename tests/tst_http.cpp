@@ -91,31 +91,31 @@ void TstHttp::readyzSaysReady()
 void TstHttp::apiInstanceDescribesTheInstance_data()
 {
     QTest::addColumn<QString>("field");
-    QTest::addColumn<int>("type");
+    QTest::addColumn<QJsonValue::Type>("type");
     QTest::addColumn<QJsonValue>("expected"); // Undefined: only the type is checked
 
-    QTest::addRow("id") << QStringLiteral("id") << int(QJsonValue::String) << QJsonValue(QStringLiteral("test-1"));
-    QTest::addRow("color") << QStringLiteral("color") << int(QJsonValue::String) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("version") << QStringLiteral("version") << int(QJsonValue::String) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("started_at") << QStringLiteral("started_at") << int(QJsonValue::Double) << QJsonValue(QJsonValue::Undefined);
-    QTest::addRow("connections") << QStringLiteral("connections") << int(QJsonValue::Double) << QJsonValue(0);
-    QTest::addRow("backplane") << QStringLiteral("backplane") << int(QJsonValue::String) << QJsonValue(QStringLiteral("local"));
-    QTest::addRow("backplane_up") << QStringLiteral("backplane_up") << int(QJsonValue::Bool) << QJsonValue(true);
-    QTest::addRow("store") << QStringLiteral("store") << int(QJsonValue::String) << QJsonValue(QStringLiteral("embedded"));
-    QTest::addRow("store_up") << QStringLiteral("store_up") << int(QJsonValue::Bool) << QJsonValue(true);
-    QTest::addRow("ready") << QStringLiteral("ready") << int(QJsonValue::Bool) << QJsonValue(true);
+    QTest::addRow("id") << QStringLiteral("id") << QJsonValue::String << QJsonValue(QStringLiteral("test-1"));
+    QTest::addRow("color") << QStringLiteral("color") << QJsonValue::String << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("version") << QStringLiteral("version") << QJsonValue::String << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("started_at") << QStringLiteral("started_at") << QJsonValue::Double << QJsonValue(QJsonValue::Undefined);
+    QTest::addRow("connections") << QStringLiteral("connections") << QJsonValue::Double << QJsonValue(0);
+    QTest::addRow("backplane") << QStringLiteral("backplane") << QJsonValue::String << QJsonValue(QStringLiteral("local"));
+    QTest::addRow("backplane_up") << QStringLiteral("backplane_up") << QJsonValue::Bool << QJsonValue(true);
+    QTest::addRow("store") << QStringLiteral("store") << QJsonValue::String << QJsonValue(QStringLiteral("embedded"));
+    QTest::addRow("store_up") << QStringLiteral("store_up") << QJsonValue::Bool << QJsonValue(true);
+    QTest::addRow("ready") << QStringLiteral("ready") << QJsonValue::Bool << QJsonValue(true);
 }
 
 void TstHttp::apiInstanceDescribesTheInstance()
 {
     QFETCH(QString, field);
-    QFETCH(int, type);
+    QFETCH(QJsonValue::Type, type);
     QFETCH(QJsonValue, expected);
 
     const HttpResult r = httpGet(m_server->port(), QStringLiteral("/api/instance"));
     QCOMPARE(r.status, 200);
     const QJsonValue value = r.json().value(field);
-    QCOMPARE(int(value.type()), type);
+    QCOMPARE(value.type(), type);
     if (!expected.isUndefined())
         QCOMPARE(value, expected);
     if (field == QLatin1StringView("started_at")) {

@@ -57,12 +57,13 @@ QVariant MessagesModel::data(const QModelIndex &index, int role) const
     case OriginRole: return m.origin;
     case MineRole: return item->kind != Kind::Message || m.clientId == m_ownClientId;
     case NonceRole: return item->nonce;
+    case ErrorRole: return item->error;
     case Qt::DisplayRole: {
         const QString time = QDateTime::fromMSecsSinceEpoch(m.ts).toString(QStringLiteral("HH:mm"));
         switch (item->kind) {
         case Kind::Notice: return QStringLiteral("— %1 —").arg(m.text);
         case Kind::Message: return QStringLiteral("%1  %2: %3").arg(time, m.from, m.text);
-        case Kind::Pending: return tr("%1  %2: %3   (sending…)").arg(time, m.from, m.text);
+        case Kind::Pending: return tr("%1  %2: %3   (not sent yet)").arg(time, m.from, m.text);
         case Kind::Failed: return tr("%1  %2: %3   (not sent: %4)").arg(time, m.from, m.text, item->error);
         }
         return {};

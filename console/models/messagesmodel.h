@@ -20,7 +20,7 @@ class MessagesModel final : public QAbstractListModel
     Q_DISABLE_COPY_MOVE(MessagesModel)
 public:
     enum class Kind { Message, Notice, Pending, Failed };
-    enum Roles { KindRole = Qt::UserRole + 1, SeqRole, FromRole, TextRole, TimeRole, OriginRole, MineRole, NonceRole };
+    enum Roles { KindRole = Qt::UserRole + 1, SeqRole, FromRole, TextRole, TimeRole, OriginRole, MineRole, NonceRole, ErrorRole };
 
     explicit MessagesModel(QObject *parent = nullptr);
 

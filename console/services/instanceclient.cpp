@@ -11,7 +11,7 @@
 #include <QNetworkRequest>
 #include <QUrlQuery>
 
-Q_LOGGING_CATEGORY(lcInstance, "sb.console.instance")
+Q_LOGGING_CATEGORY(lcInstance, "sb.console.instance", QtInfoMsg)
 
 namespace sb::console {
 
@@ -63,6 +63,11 @@ QString InstanceClient::stateName(State state)
     return {};
 }
 
+QString InstanceClient::displayName() const
+{
+    return m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id;
+}
+
 QUrl InstanceClient::endpoint(const QString &path, bool websocket) const
 {
     QUrl url = m_baseUrl;
@@ -88,7 +93,7 @@ void InstanceClient::setState(State state)
 void InstanceClient::fail(const QString &text)
 {
     m_lastError = text;
-    qCWarning(lcInstance).noquote() << m_baseUrl.toString() << text;
+    qCWarning(lcInstance).noquote() << text;
     Q_EMIT errorText(text);
 }
 
@@ -147,7 +152,7 @@ void InstanceClient::scheduleRetry(const QString &why, int delayMs)
     if (!m_running)
         return;
     const int delay = delayMs >= 0 ? delayMs : m_backoff.next();
-    fail(tr("%1 Reconnecting in %2 s.").arg(why).arg((delay + 999) / 1000));
+    fail(tr("%1: %2 Reconnecting in %3 s.").arg(displayName(), why).arg((delay + 999) / 1000));
     setState(State::Retrying);
     m_retryTimer.start(delay);
 }
@@ -230,7 +235,7 @@ void InstanceClient::subscribe()
             [this](const Reply &reply) {
                 if (!reply.ok) {
                     if (reply.code != QLatin1StringView("disconnected"))
-                        fail(tr("Subscribing to %1 failed: %2").arg(m_baseUrl.toString(), reply.text));
+                        fail(tr("Subscribing to %1 failed: %2").arg(displayName(), reply.text));
                     return;
                 }
                 m_instance = InstanceInfo::fromJson(reply.frame.value(QLatin1StringView("instance")).toObject());
@@ -259,7 +264,10 @@ void InstanceClient::onText(const QString &text)
     if (!frame)
         return;
     const QString type = frame->value(QLatin1StringView("type")).toString();
-    const std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
+    // "chat" is listed once, as a request; the server sends it back with the same name.
+    std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
+    if (!known)
+        known = messageTypeFromName(type, Direction::ToServer);
     if (!known) {
         qCDebug(lcInstance).noquote() << "ignoring frame of unknown type" << type;
         return;
@@ -306,8 +314,8 @@ void InstanceClient::onDisconnected()
     QString why = plainCloseText(code, reason);
     if (why.isEmpty() || code == 1006)
         why = m_socket->error() != QAbstractSocket::UnknownSocketError && !m_subscribed
-                  ? tr("Could not open the operator connection to %1 (%2).").arg(m_baseUrl.toString(), m_socket->errorString())
-                  : tr("The connection to %1 was lost.").arg(m_baseUrl.toString());
+                  ? tr("Could not open the operator connection (%1).").arg(m_socket->errorString())
+                  : tr("The connection was lost.");
     scheduleRetry(why);
 }
 
@@ -317,13 +325,11 @@ void InstanceClient::watchdog()
         return;
     const qint64 quiet = m_sinceStats.elapsed();
     if (quiet >= m_options.hungAbortMs) {
-        scheduleRetry(tr("%1 sent nothing for %2 s.").arg(m_baseUrl.toString()).arg(quiet / 1000));
+        scheduleRetry(tr("Nothing received for %1 s.").arg(quiet / 1000));
         return;
     }
     if (quiet >= m_options.statsTimeoutMs && m_state == State::Connected) {
-        fail(tr("%1 has sent no statistics for %2 s; it may be hung.")
-                 .arg(m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id)
-                 .arg(quiet / 1000));
+        fail(tr("%1 has sent no statistics for %2 s; it may be hung.").arg(displayName()).arg(quiet / 1000));
         setState(State::Hung);
     }
 }
@@ -331,8 +337,7 @@ void InstanceClient::watchdog()
 void InstanceClient::request(QJsonObject frame, QObject *context, ReplyHandler handler)
 {
     if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
-        Reply reply{false, {}, QStringLiteral("disconnected"),
-                    tr("Not connected to %1.").arg(m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id)};
+        Reply reply{false, {}, QStringLiteral("disconnected"), tr("Not connected to %1.").arg(displayName())};
         QPointer<QObject> guard(context);
         const bool hasContext = context != nullptr;
         // Answer asynchronously, like a real reply, so callers see one code path.

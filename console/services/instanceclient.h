@@ -67,6 +67,8 @@ public:
     State state() const { return m_state; }
     bool isLive() const { return m_state == State::Connected || m_state == State::Hung; }
     QString lastError() const { return m_lastError; }
+    // The instance id once known, else the URL.
+    QString displayName() const;
     bool keyRefused() const { return m_keyRefused; }
     // Readiness as last seen on /readyz: "ready", "draining", … or "unreachable".
     QString readinessStatus() const { return m_readinessStatus; }

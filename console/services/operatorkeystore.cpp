@@ -7,7 +7,7 @@
 #include <qt6keychain/keychain.h>
 #endif
 
-Q_LOGGING_CATEGORY(lcKeychain, "sb.console.keychain")
+Q_LOGGING_CATEGORY(lcKeychain, "sb.console.keychain", QtInfoMsg)
 
 namespace sb::console {
 

@@ -18,7 +18,7 @@
 #include <algorithm>
 #include <utility>
 
-Q_LOGGING_CATEGORY(lcParticipant, "sb.console.participant")
+Q_LOGGING_CATEGORY(lcParticipant, "sb.console.participant", QtInfoMsg)
 
 namespace sb::console {
 
@@ -250,6 +250,7 @@ void ParticipantClient::requestToken()
 void ParticipantClient::openSocket(const QString &token)
 {
     dropSocket();
+    m_reconnectAfterMs = -1;
     m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
     m_socket->setMaxAllowedIncomingMessageSize(64 * 1024 * 1024);
     connect(m_socket, &QWebSocket::connected, this, [this] {
@@ -306,8 +307,12 @@ void ParticipantClient::socketGone()
             why = tr("The server closed the connection.");
     }
     int delay = -1;
-    if (code == CloseCode::ServiceRestart && m_reconnectAfterMs >= 0)
+    if (m_reconnectAfterMs >= 0) {
+        // Asked to go (drain). Qt 6.4's QWebSocket takes close code 1012 for a
+        // protocol error and reports 1002, so the "reconnect" frame decides.
+        why = tr("The server asked this client to reconnect (%1).").arg(m_reconnectReason);
         delay = m_reconnectAfterMs + QRandomGenerator::global()->bounded(250);
+    }
     m_reconnectAfterMs = -1;
     scheduleReconnect(why, delay);
 }
@@ -334,7 +339,10 @@ void ParticipantClient::onText(const QString &text)
         return;
     }
     const QString type = frame->value(QLatin1StringView("type")).toString();
-    const std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
+    // "chat" is listed once, as a request; the server sends it back with the same name.
+    std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
+    if (!known)
+        known = messageTypeFromName(type, Direction::ToServer);
     if (!known)
         return;
     switch (*known) {
@@ -372,7 +380,8 @@ void ParticipantClient::onText(const QString &text)
         Q_EMIT broadcastReceived(BroadcastMessage::fromJson(*frame));
         break;
     case MessageType::Reconnect:
-        m_reconnectAfterMs = static_cast<int>(frame->value(QLatin1StringView("after_ms")).toInteger(-1));
+        m_reconnectAfterMs = static_cast<int>(std::clamp<qint64>(frame->value(QLatin1StringView("after_ms")).toInteger(0), 0, 60000));
+        m_reconnectReason = frame->value(QLatin1StringView("reason")).toString();
         break;
     default:
         break;

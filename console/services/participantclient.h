@@ -160,6 +160,7 @@ private:
     State m_state = State::SignedOut;
     bool m_running = false;
     int m_reconnectAfterMs = -1; // from a "reconnect" frame
+    QString m_reconnectReason;
     QMap<QString, RoomState> m_rooms;
     QList<Outgoing> m_outbox;
 };

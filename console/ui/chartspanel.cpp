@@ -18,16 +18,22 @@ namespace sb::console {
 
 namespace {
 
-double niceCeiling(double value)
+// Fits `axis` to 0..value with about five ticks on round numbers.
+void fitAxis(QValueAxis *axis, double value)
 {
-    if (value <= 5)
-        return 5;
-    const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
-    for (double step : {1.0, 2.0, 5.0, 10.0}) {
-        if (value <= step * magnitude)
-            return step * magnitude;
+    const double rough = std::max(value, 5.0) / 5.0;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(rough)));
+    double step = 10 * magnitude;
+    for (double m : {1.0, 2.0, 5.0}) {
+        if (rough <= m * magnitude) {
+            step = m * magnitude;
+            break;
+        }
     }
-    return 10 * magnitude;
+    axis->setTickType(QValueAxis::TicksDynamic);
+    axis->setTickAnchor(0);
+    axis->setTickInterval(step);
+    axis->setRange(0, std::ceil(std::max(value, 5.0) / step) * step);
 }
 
 } // namespace
@@ -72,12 +78,13 @@ QChart *ChartsPanel::makeChart(const QString &title, QValueAxis **x, QValueAxis 
     chart->legend()->setShowToolTips(true);
     *x = new QValueAxis(chart);
     (*x)->setRange(-m_history.windowSeconds(), 0);
-    (*x)->setTickCount(7);
+    (*x)->setTickType(QValueAxis::TicksDynamic);
+    (*x)->setTickAnchor(0);
+    (*x)->setTickInterval(20);
     (*x)->setLabelFormat(QStringLiteral("%d s"));
     *y = new QValueAxis(chart);
-    (*y)->setRange(0, 5);
-    (*y)->setTickCount(6);
     (*y)->setLabelFormat(QStringLiteral("%d"));
+    fitAxis(*y, 5);
     chart->addAxis(*x, Qt::AlignBottom);
     chart->addAxis(*y, Qt::AlignLeft);
     return chart;
@@ -153,8 +160,8 @@ void ChartsPanel::refresh()
         lines.framesIn->replace(in);
         lines.framesOut->replace(out);
     }
-    m_connY->setRange(0, niceCeiling(connMax * 1.1));
-    m_framesY->setRange(0, niceCeiling(framesMax * 1.1));
+    fitAxis(m_connY, connMax * 1.1);
+    fitAxis(m_framesY, framesMax * 1.1);
 }
 
 } // namespace sb::console

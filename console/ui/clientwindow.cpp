@@ -2,6 +2,7 @@
 
 #include "app/participantsession.h"
 #include "colorswatch.h"
+#include "messagedelegate.h"
 #include "models/instancesmodel.h"
 #include "services/consolesettings.h"
 
@@ -97,6 +98,10 @@ ClientWindow::ClientWindow(ParticipantSession &session, QWidget *parent)
         updateState();
     });
     connect(&client, &ParticipantClient::broadcastReceived, this, &ClientWindow::showBroadcast);
+    // The state line counts unsent messages.
+    connect(&client, &ParticipantClient::pendingQueued, this, &ClientWindow::updateState);
+    connect(&client, &ParticipantClient::pendingSent, this, &ClientWindow::updateState);
+    connect(&client, &ParticipantClient::pendingFailed, this, &ClientWindow::updateState);
     connect(&client, &ParticipantClient::errorText, this, [this](const QString &text) {
         statusBar()->showMessage(text, 12000);
     });
@@ -159,6 +164,7 @@ QWidget *ClientWindow::buildRoomsPane()
     m_rooms = new QListView(pane);
     m_rooms->setModel(&m_session.rooms());
     m_rooms->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_rooms->setSpacing(2);
     layout->addWidget(m_rooms, 1);
     m_joinEdit = new QLineEdit(pane);
     m_joinEdit->setPlaceholderText(tr("room name"));
@@ -201,7 +207,8 @@ QWidget *ClientWindow::buildMessagesPane()
     m_messages->setModel(&m_session.messages());
     m_messages->setWordWrap(true);
     m_messages->setUniformItemSizes(false);
-    m_messages->setSpacing(2);
+    m_messages->setSpacing(1);
+    m_messages->setItemDelegate(new MessageDelegate(m_messages));
     m_messages->setSelectionMode(QAbstractItemView::NoSelection);
     m_messages->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
     m_messages->setResizeMode(QListView::Adjust);
@@ -221,16 +228,19 @@ QWidget *ClientWindow::buildMessagesPane()
         if (!m_session.currentRoom().isEmpty())
             m_session.client().loadOlder(m_session.currentRoom());
     });
-    connect(m_messages->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
-        m_follow = value >= m_messages->verticalScrollBar()->maximum() - 4;
+    // Stay at the newest message while the user is at the bottom; leave the
+    // view alone once they scroll up to read. The range grows after the list
+    // has laid out the new rows, which is when to follow.
+    QScrollBar *bar = m_messages->verticalScrollBar();
+    connect(bar, &QScrollBar::valueChanged, this, [this, bar](int value) { m_follow = value >= bar->maximum() - 4; });
+    connect(bar, &QScrollBar::rangeChanged, this, [this, bar] {
+        if (m_follow) // after the view has finished adjusting its scroll bar
+            QTimer::singleShot(0, bar, [bar] { bar->setValue(bar->maximum()); });
     });
-    connect(&m_session.messages(), &QAbstractItemModel::rowsInserted, this,
-            [this](const QModelIndex &, int first) {
-                if (m_follow && first > 0)
-                    QTimer::singleShot(0, m_messages, &QListView::scrollToBottom);
-            });
-    connect(&m_session.messages(), &QAbstractItemModel::modelReset, this,
-            [this] { QTimer::singleShot(0, m_messages, &QListView::scrollToBottom); });
+    connect(&m_session.messages(), &QAbstractItemModel::modelReset, this, [this] {
+        m_follow = true;
+        m_messages->scrollToBottom();
+    });
     return pane;
 }
 
@@ -245,6 +255,7 @@ QWidget *ClientWindow::buildSidePane()
     m_members = new QListView(membersPane);
     m_members->setModel(&m_session.members());
     m_members->setSelectionMode(QAbstractItemView::NoSelection);
+    m_members->setSpacing(2);
     membersLayout->addWidget(m_members, 1);
 
     auto *todoPane = new QWidget(splitter);
@@ -255,6 +266,7 @@ QWidget *ClientWindow::buildSidePane()
     m_todos->setModel(&m_session.todos());
     m_todos->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
     m_todos->setToolTip(tr("Tick to complete; double-click to edit the title"));
+    m_todos->setSpacing(2);
     todoLayout->addWidget(m_todos, 1);
     m_todoEdit = new QLineEdit(todoPane);
     m_todoEdit->setPlaceholderText(tr("New todo"));
@@ -316,7 +328,8 @@ void ClientWindow::updateWhere()
         m_sticky->setStyleSheet(w.sticky ? QString() : QStringLiteral("color: #b36b00;"));
     }
     const QString clientId = client.clientId();
-    m_identity->setText(tr("%1 · client %2").arg(client.user(), clientId.left(8)));
+    m_identity->setText(tr("%1 · client %2").arg(client.user(),
+                                                  clientId.size() > 9 ? clientId.left(8) + QStringLiteral("…") : clientId));
     m_identity->setToolTip(tr("client_id %1").arg(clientId));
     setWindowTitle(tr("Switchboard — %1").arg(client.user()));
 }

@@ -41,7 +41,7 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
     m_view->setAlternatingRowColors(true);
     m_view->verticalHeader()->hide();
     m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 6);
-    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_view->horizontalHeader()->setSectionResizeMode(ConnectionsModel::Rooms, QHeaderView::Stretch);
     m_view->setContextMenuPolicy(Qt::CustomContextMenu);
     m_view->setColumnWidth(ConnectionsModel::User, 80);
     m_view->setColumnWidth(ConnectionsModel::Role, 75);
@@ -53,6 +53,7 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
     m_view->setColumnWidth(ConnectionsModel::FramesIn, 45);
     m_view->setColumnWidth(ConnectionsModel::FramesOut, 45);
     m_view->setColumnWidth(ConnectionsModel::Queue, 60);
+    m_view->setColumnWidth(ConnectionsModel::Sticky, 70);
     m_view->setTextElideMode(Qt::ElideMiddle);
 
     m_filter->setPlaceholderText(tr("Filter by user, client, room, instance, address…"));

@@ -33,14 +33,14 @@ FlowPanel::FlowPanel(FlowModel &model, QWidget *parent)
     m_view->setModel(m_proxy);
     m_view->verticalHeader()->hide();
     m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 4);
-    m_view->horizontalHeader()->setStretchLastSection(true);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setColumnWidth(FlowModel::Time, 100);
     m_view->setColumnWidth(FlowModel::Direction, 60);
-    m_view->setColumnWidth(FlowModel::Type, 110);
-    m_view->setColumnWidth(FlowModel::Room, 80);
-    m_view->setColumnWidth(FlowModel::Session, 80);
-    m_view->setColumnWidth(FlowModel::Origin, 70);
+    m_view->setColumnWidth(FlowModel::Session, 90);
+    m_view->setColumnWidth(FlowModel::Origin, 80);
+    m_view->setColumnWidth(FlowModel::Size, 70);
+    m_view->horizontalHeader()->setSectionResizeMode(FlowModel::Type, QHeaderView::Stretch);
+    m_view->horizontalHeader()->setSectionResizeMode(FlowModel::Room, QHeaderView::Stretch);
 
     m_pause->setCheckable(true);
     m_filter->setPlaceholderText(tr("Filter (type, room, session, origin…)"));
@@ -68,8 +68,10 @@ FlowPanel::FlowPanel(FlowModel &model, QWidget *parent)
     connect(exportButton, &QPushButton::clicked, this, &FlowPanel::exportInteractive);
     connect(clear, &QPushButton::clicked, &m_model, &FlowModel::clear);
     connect(&m_model, &FlowModel::countersChanged, this, &FlowPanel::updateCounters);
-    connect(m_view->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
-        m_follow = value >= m_view->verticalScrollBar()->maximum() - 2;
+    // Follow the newest rows unless the user has scrolled up to read.
+    connect(m_proxy, &QAbstractItemModel::rowsAboutToBeInserted, this, [this] {
+        const QScrollBar *bar = m_view->verticalScrollBar();
+        m_follow = bar->value() >= bar->maximum() - 2;
     });
     connect(m_proxy, &QAbstractItemModel::rowsInserted, this, [this] {
         if (m_follow)

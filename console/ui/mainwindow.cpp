@@ -103,7 +103,7 @@ void MainWindow::defaultSizes()
     const int w = width();
     const int h = height();
     resizeDocks({m_connectionsDock, m_chartsDock}, {w * 56 / 100, w * 44 / 100}, Qt::Horizontal);
-    resizeDocks({m_instancesDock}, {qMax(150, h * 18 / 100)}, Qt::Vertical);
+    resizeDocks({m_instancesDock}, {qMax(130, h * 15 / 100)}, Qt::Vertical);
     resizeDocks({m_connectionsDock, m_flowDock}, {h * 45 / 100, h * 37 / 100}, Qt::Vertical);
     resizeDocks({m_chartsDock, m_injectDock}, {h * 60 / 100, h * 22 / 100}, Qt::Vertical);
 }
@@ -178,7 +178,7 @@ void MainWindow::updateStatus()
             layout->setSpacing(4);
             layout->addWidget(new ColorSwatch(item));
             layout->addWidget(new QLabel(item));
-            statusBar()->insertPermanentWidget(0, item);
+            statusBar()->insertPermanentWidget(static_cast<int>(m_statusItems.size()), item);
             m_statusItems.insert(url, item);
         }
         const QModelIndex idx = model.index(row, 0);

@@ -112,30 +112,39 @@ void AdminService::inject(Session *session, const Request &request)
                              });
 }
 
+void AdminService::commandOnFoundInstance(Session *session, const Request &request, const QJsonObject &command,
+                                          std::function<QJsonObject(const QJsonObject &reply)> ackFields,
+                                          const QString &notFound)
+{
+    audit(session, request);
+    QPointer<Session> guard(session);
+    const QString ref = request.ref;
+    m_server->clusterCommand(command, [this, guard, ref, ackFields, notFound](bool ok, const QList<QJsonObject> &replies) {
+        if (!guard)
+            return;
+        if (!ok)
+            return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable, QStringLiteral("the backplane is down"));
+        for (const QJsonObject &r : replies) {
+            if (r.value(QLatin1StringView("found")).toBool())
+                return m_server->reply(guard, ref, ackFields(r));
+        }
+        m_server->fail(guard, ref, ErrorCode::NotFound, notFound);
+    });
+}
+
 void AdminService::disconnectSession(Session *session, const Request &request)
 {
     QString sessionId;
     if (auto e = fields::requiredString(request.body, QLatin1StringView("session_id"), &sessionId))
         return m_server->fail(session, request.ref, *e);
-    audit(session, request);
-    QPointer<Session> guard(session);
-    const QString ref = request.ref;
-    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.disconnect")},
-                              {QLatin1StringView("session_id"), sessionId}},
-                             [this, guard, ref, sessionId](bool ok, const QList<QJsonObject> &replies) {
-                                 if (!guard)
-                                     return;
-                                 if (!ok)
-                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
-                                                           QStringLiteral("the backplane is down"));
-                                 for (const QJsonObject &r : replies) {
-                                     if (r.value(QLatin1StringView("found")).toBool())
-                                         return m_server->reply(guard, ref, {{QLatin1StringView("session_id"), sessionId},
-                                                                             {QLatin1StringView("instance"), r.value(QLatin1StringView("instance"))}});
-                                 }
-                                 m_server->fail(guard, ref, ErrorCode::NotFound,
-                                                QStringLiteral("no session %1 in the cluster").arg(sessionId));
-                             });
+    commandOnFoundInstance(
+        session, request,
+        {{QLatin1StringView("type"), QStringLiteral("cluster.disconnect")}, {QLatin1StringView("session_id"), sessionId}},
+        [sessionId](const QJsonObject &reply) {
+            return QJsonObject{{QLatin1StringView("session_id"), sessionId},
+                               {QLatin1StringView("instance"), reply.value(QLatin1StringView("instance"))}};
+        },
+        QStringLiteral("no session %1 in the cluster").arg(sessionId));
 }
 
 void AdminService::drain(Session *session, const Request &request, bool on)
@@ -143,26 +152,15 @@ void AdminService::drain(Session *session, const Request &request, bool on)
     QString instance;
     if (auto e = fields::requiredString(request.body, QLatin1StringView("instance"), &instance))
         return m_server->fail(session, request.ref, *e);
-    audit(session, request);
-    QPointer<Session> guard(session);
-    const QString ref = request.ref;
-    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.drain")},
-                              {QLatin1StringView("instance"), instance},
-                              {QLatin1StringView("drain"), on}},
-                             [this, guard, ref, instance, on](bool ok, const QList<QJsonObject> &replies) {
-                                 if (!guard)
-                                     return;
-                                 if (!ok)
-                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
-                                                           QStringLiteral("the backplane is down"));
-                                 for (const QJsonObject &r : replies) {
-                                     if (r.value(QLatin1StringView("found")).toBool())
-                                         return m_server->reply(guard, ref, {{QLatin1StringView("instance"), instance},
-                                                                             {QLatin1StringView("draining"), on}});
-                                 }
-                                 m_server->fail(guard, ref, ErrorCode::NotFound,
-                                                QStringLiteral("no live instance %1").arg(instance));
-                             });
+    commandOnFoundInstance(
+        session, request,
+        {{QLatin1StringView("type"), QStringLiteral("cluster.drain")},
+         {QLatin1StringView("instance"), instance},
+         {QLatin1StringView("drain"), on}},
+        [instance, on](const QJsonObject &) {
+            return QJsonObject{{QLatin1StringView("instance"), instance}, {QLatin1StringView("draining"), on}};
+        },
+        QStringLiteral("no live instance %1").arg(instance));
 }
 
 void AdminService::ticker(Session *session, const Request &request)

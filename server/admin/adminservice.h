@@ -10,6 +10,8 @@
 #include <QJsonObject>
 #include <QSet>
 
+#include <functional>
+
 namespace sb {
 
 class Server;
@@ -36,6 +38,10 @@ public:
 
 private:
     void audit(Session *session, const Request &request);
+    // Audits, runs `command` on every instance, and acks with ackFields(reply)
+    // of the instance that found its target, or answers not_found.
+    void commandOnFoundInstance(Session *session, const Request &request, const QJsonObject &command,
+                                std::function<QJsonObject(const QJsonObject &reply)> ackFields, const QString &notFound);
     void toSubscribers(const QJsonObject &frame, bool flowOnly = false);
     void countFlow();
     static qint64 rssBytes();

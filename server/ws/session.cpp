@@ -84,24 +84,30 @@ bool Session::send(const QString &text)
 {
     if (m_closing || !m_socket)
         return false;
+    // The rule looks at what the peer left unread before this frame: bytes
+    // queued in this event-loop turn have not been offered to the kernel yet,
+    // so only when the backlog looks too big is the socket flushed and asked again.
+    if (m_socket->bytesToWrite() > m_maxQueue) {
+        m_socket->flush();
+        const qint64 backlog = m_socket->bytesToWrite();
+        if (backlog > m_maxQueue) {
+            qCWarning(lcWs).noquote() << "session" << m_info.sessionId << "is a slow consumer:" << backlog
+                                      << "bytes unsent; closing with 1013";
+            m_metrics->slowConsumerDisconnects->inc();
+            close(CloseCode::TryAgainLater, QStringLiteral("slow consumer"));
+            // Its queue will not drain: drop the connection rather than hold the memory.
+            QTimer::singleShot(1000, this, [this] {
+                if (m_socket)
+                    m_socket->abort();
+            });
+            return false;
+        }
+    }
     m_socket->sendTextMessage(text);
     ++m_framesOut;
     m_bytesOut += static_cast<quint64>(text.size());
     m_metrics->framesOut->inc();
     m_metrics->bytesOut->inc({}, static_cast<double>(text.size()));
-    const qint64 queued = m_socket->bytesToWrite();
-    if (queued > m_maxQueue) {
-        qCWarning(lcWs).noquote() << "session" << m_info.sessionId << "is a slow consumer:" << queued
-                                  << "bytes unsent; closing with 1013";
-        m_metrics->slowConsumerDisconnects->inc();
-        close(CloseCode::TryAgainLater, QStringLiteral("slow consumer"));
-        // Its queue is not drained: drop the connection rather than hold the memory.
-        QTimer::singleShot(1000, this, [this] {
-            if (m_socket)
-                m_socket->abort();
-        });
-        return false;
-    }
     return true;
 }
 
@@ -154,9 +160,13 @@ bool Session::heartbeat(qint64 intervalMs)
 {
     if (m_closing || !m_socket)
         return true;
-    if (m_sinceAlive.elapsed() > 2 * intervalMs + intervalMs / 2)
+    // Alive means a pong or any frame within the last two intervals.
+    if (m_sinceAlive.elapsed() > 2 * intervalMs)
         return false;
-    m_socket->ping();
+    if (!m_sincePing.isValid() || m_sincePing.elapsed() >= intervalMs - intervalMs / 4) {
+        m_socket->ping();
+        m_sincePing.restart();
+    }
     return true;
 }
 

@@ -73,7 +73,8 @@ public:
     bool adminSubscribed = false;
     bool adminFlow = false;
 
-    // Heartbeat: called on every ping tick; false when the peer is dead.
+    // Heartbeat: called twice per interval; pings once per interval and
+    // answers false when the peer has been silent for two.
     bool heartbeat(qint64 intervalMs);
     int closeCode() const { return m_closeCode; }
 
@@ -96,6 +97,7 @@ private:
     QElapsedTimer m_tokenClock;
     std::deque<qint64> m_errorTimes;
     QElapsedTimer m_sinceAlive;
+    QElapsedTimer m_sincePing;
     QHash<QString, qint64> m_rooms;
     quint64 m_framesIn = 0;
     quint64 m_framesOut = 0;

@@ -1,0 +1,43 @@
+#pragma once
+
+// The load generator's settings, from its command line.
+
+#include <QString>
+#include <QUrl>
+
+#include <optional>
+
+namespace sbbench {
+
+enum class Protocol { Switchboard, Simple };
+
+struct Options
+{
+    QUrl url;                // http://host:port (switchboard) or ws://host:port (simple)
+    Protocol protocol = Protocol::Switchboard;
+    QString label;           // the stack's name in the report
+    int clients = 1000;
+    int rooms = 1;
+    int posters = 5;
+    int messages = 200;      // per poster
+    double rate = 200;       // messages/s over all posters; 0: closed loop with `window`
+    int window = 8;          // closed loop: messages in flight per poster
+    int textSize = 64;       // characters of each chat text
+    int threads = 1;
+    int connectConcurrency = 64;
+    int settleMs = 500;      // quiet time that ends the settle phase
+    int drainTimeoutS = 30;  // wait for deliveries after the last send
+    qint64 serverPid = 0;
+    QString jsonFile;        // append the result as one JSON line
+};
+
+struct ParsedOptions
+{
+    std::optional<Options> options;
+    QString error;
+};
+
+// Parses the process's command line; --help and --version exit from here.
+ParsedOptions parseOptions(const QStringList &arguments);
+
+} // namespace sbbench
