@@ -67,8 +67,8 @@ bool PostgresConnection::open(QString *error)
     // them, win. The timeouts keep a dead server from stalling the worker (and
     // the store's queue) for minutes.
     const char *const keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                                    "application_name", "dbname", "client_encoding", nullptr};
-    const char *const values[] = {"5", "10", "5", "3", "switchboard", url.constData(), "UTF8", nullptr};
+                                    "tcp_user_timeout", "application_name", "dbname", "client_encoding", nullptr};
+    const char *const values[] = {"5", "10", "5", "3", "10000", "switchboard", url.constData(), "UTF8", nullptr};
     m_connection.reset(PQconnectdbParams(keywords, values, 1));
     if (!m_connection) {
         *error = QStringLiteral("out of memory");
@@ -81,6 +81,13 @@ bool PostgresConnection::open(QString *error)
     }
     m_lastNotice.clear();
     PQsetNoticeProcessor(m_connection.get(), &PostgresConnection::onNotice, this);
+    // A server that accepts but never answers must not hold the store's queue forever.
+    std::unique_ptr<PGresult, decltype(&PQclear)> set(PQexec(m_connection.get(), "SET statement_timeout = '10s'"), &PQclear);
+    if (PQresultStatus(set.get()) != PGRES_COMMAND_OK) {
+        *error = oneLine(PQerrorMessage(m_connection.get()));
+        m_connection.reset();
+        return false;
+    }
     return true;
 }
 
