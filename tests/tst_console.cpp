@@ -572,6 +572,11 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(&client));
 
         QTRY_COMPARE(main.connectionsPanel()->view()->model()->rowCount(), 2);
+        QTRY_COMPARE(main.connectionsPanel()->countText(), QStringLiteral("2 connections"));
+        main.connectionsPanel()->setFilterText(QStringLiteral("alice"));
+        QCOMPARE(main.connectionsPanel()->view()->model()->rowCount(), 1);
+        QCOMPARE(main.connectionsPanel()->countText(), QStringLiteral("1 of 2 connections"));
+        main.connectionsPanel()->setFilterText(QString());
         QTRY_VERIFY(main.statusSummary().contains(QStringLiteral("1 of 1")));
         QTRY_VERIFY_WITH_TIMEOUT(op->history().points(QStringLiteral("test-1"), StatsHistory::Series::Connections).size() >= 1, 5000);
         main.chartsPanel()->refresh();

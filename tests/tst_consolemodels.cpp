@@ -12,8 +12,11 @@
 #include "services/backoff.h"
 #include "services/operatorhub.h"
 
+#include <QAbstractItemModelTester>
 #include <QJsonDocument>
+#include <QRandomGenerator>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QTest>
 
 using namespace sb::console;
@@ -82,6 +85,52 @@ private Q_SLOTS:
         QVERIFY(row >= 0);
         QCOMPARE(model.connectionAt(row).framesIn, 42);
         QCOMPARE(model.rowOf(QStringLiteral("4")), -1);
+    }
+
+    void connectionsModelKeepsProxiesInStep()
+    {
+        ConnectionsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSortFilterProxyModel proxy;
+        proxy.setSourceModel(&model);
+        proxy.setSortRole(ConnectionsModel::SortRole);
+        proxy.setDynamicSortFilter(true);
+        proxy.sort(ConnectionsModel::ConnectedSince);
+        QRandomGenerator random(42);
+        QStringList live;
+        for (int round = 0; round < 200; ++round) {
+            const int ops = random.bounded(1, 6);
+            for (int i = 0; i < ops; ++i) {
+                const int what = random.bounded(4);
+                if (what == 0 || live.isEmpty()) {
+                    const QString id = QStringLiteral("s%1-%2").arg(round).arg(i);
+                    model.addConnection(conn(id, random.bounded(2) ? QStringLiteral("app-1") : QStringLiteral("app-2"), round));
+                    live.append(id);
+                } else if (what == 1) {
+                    model.removeConnection(live.takeAt(random.bounded(live.size())));
+                } else if (what == 2) {
+                    ConnectionInfo c = conn(live.at(random.bounded(live.size())));
+                    c.framesIn = round;
+                    model.addConnection(c); // an update of a known row
+                } else {
+                    QList<ConnectionInfo> snapshot;
+                    QStringList kept;
+                    for (const QString &id : std::as_const(live)) {
+                        if (random.bounded(3) != 0) {
+                            snapshot.append(conn(id));
+                            kept.append(id);
+                        }
+                    }
+                    // Every known session is on app-1 in this snapshot's view.
+                    model.clearInstance(QStringLiteral("app-2"));
+                    model.applySnapshot(QStringLiteral("app-1"), snapshot);
+                    live = kept;
+                }
+            }
+            model.flush();
+            QCOMPARE(model.rowCount(), live.size());
+            QCOMPARE(proxy.rowCount(), model.rowCount());
+        }
     }
 
     void snapshotReplacesOneInstanceOnly()

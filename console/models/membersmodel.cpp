@@ -33,8 +33,9 @@ QVariant MembersModel::data(const QModelIndex &index, int role) const
     case SessionsRole: return static_cast<int>(r.sessions.size());
     case Qt::DisplayRole:
         if (r.sessions.size() > 1)
-            return tr("%1  · %2 (%n sessions)", nullptr, static_cast<int>(r.sessions.size()))
-                .arg(r.user, instances.join(QStringLiteral(", ")));
+            return tr("%1  · %2 (%3 sessions)")
+                .arg(r.user, instances.join(QStringLiteral(", ")))
+                .arg(r.sessions.size());
         return QStringLiteral("%1  · %2").arg(r.user, instances.join(QStringLiteral(", ")));
     case Qt::FontRole:
         if (mine) {

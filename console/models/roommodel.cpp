@@ -36,7 +36,7 @@ QVariant RoomModel::data(const QModelIndex &index, int role) const
     case Qt::ForegroundRole:
         return r.joined ? QVariant() : QVariant(QPalette().color(QPalette::Disabled, QPalette::Text));
     case Qt::ToolTipRole:
-        return r.joined ? tr("%n unread", nullptr, r.unread) : tr("joining…");
+        return r.joined ? tr("%1 unread").arg(r.unread) : tr("joining…");
     default:
         return {};
     }

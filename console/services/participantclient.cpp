@@ -37,7 +37,7 @@ QList<ChatMessage> chatList(const QJsonValue &value)
     const QJsonArray array = value.toArray();
     out.reserve(array.size());
     for (const QJsonValue &v : array)
-        out.append(ChatMessage::fromJson(v.toObject()));
+        out.append(ChatMessage::fromFrame(v.toObject()));
     return out;
 }
 
@@ -359,7 +359,7 @@ void ParticipantClient::onText(const QString &text)
         m_requests.resolve(*frame);
         break;
     case MessageType::Chat:
-        onChat(ChatMessage::fromJson(*frame));
+        onChat(ChatMessage::fromFrame(*frame));
         break;
     case MessageType::Presence: {
         const QString room = frame->value(QLatin1StringView("room")).toString();

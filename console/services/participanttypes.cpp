@@ -31,45 +31,6 @@ WelcomeInfo WelcomeInfo::fromJson(const QJsonObject &welcome)
     return w;
 }
 
-ChatMessage ChatMessage::fromJson(const QJsonObject &chat)
-{
-    ChatMessage m;
-    m.room = str(chat, "room");
-    m.seq = integer(chat, "seq");
-    m.from = str(chat, "from");
-    m.clientId = str(chat, "client_id");
-    m.text = str(chat, "text");
-    m.ts = integer(chat, "ts");
-    m.origin = str(chat, "origin");
-    return m;
-}
-
-QString ChatMessage::toString() const
-{
-    return QStringLiteral("chat(%1#%2 %3: %4)").arg(room).arg(seq).arg(from, text);
-}
-
-RoomMember RoomMember::fromJson(const QJsonObject &member)
-{
-    return {str(member, "session_id"), str(member, "user"), str(member, "client_id"), str(member, "instance")};
-}
-
-TodoItem TodoItem::fromJson(const QJsonObject &item)
-{
-    TodoItem t;
-    t.id = integer(item, "id");
-    t.title = str(item, "title");
-    t.done = item.value(QLatin1StringView("done")).toBool();
-    t.createdAt = integer(item, "created_at");
-    t.updatedAt = integer(item, "updated_at");
-    return t;
-}
-
-QString TodoItem::toString() const
-{
-    return QStringLiteral("todo(%1 \"%2\" %3)").arg(id).arg(title, done ? QStringLiteral("done") : QStringLiteral("open"));
-}
-
 BroadcastMessage BroadcastMessage::fromJson(const QJsonObject &broadcast)
 {
     BroadcastMessage b;

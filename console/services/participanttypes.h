@@ -1,8 +1,10 @@
 #pragma once
 
-// Value types the participant service hands to models: the welcome, a chat
-// message, a room member, a todo item and a broadcast. Parsed once from the
-// wire JSON here.
+// Value types the participant service hands to models: the welcome, a
+// broadcast and a message waiting to be sent, plus the shared chat, todo and
+// member types. Parsed once from the wire JSON.
+
+#include "messages.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -23,41 +25,11 @@ struct WelcomeInfo
     static WelcomeInfo fromJson(const QJsonObject &welcome);
 };
 
-struct ChatMessage
-{
-    QString room;
-    qint64 seq = 0;
-    QString from;
-    QString clientId;
-    QString text;
-    qint64 ts = 0;
-    QString origin;
-
-    static ChatMessage fromJson(const QJsonObject &chat);
-    QString toString() const;
-};
-
-struct RoomMember
-{
-    QString sessionId;
-    QString user;
-    QString clientId;
-    QString instance;
-
-    static RoomMember fromJson(const QJsonObject &member);
-};
-
-struct TodoItem
-{
-    qint64 id = 0;
-    QString title;
-    bool done = false;
-    qint64 createdAt = 0;
-    qint64 updatedAt = 0;
-
-    static TodoItem fromJson(const QJsonObject &item);
-    QString toString() const;
-};
+// Chat messages, todo items and room members are the shared library's types
+// (shared/messages.h), named here for the console's signals and models.
+using ChatMessage = sb::ChatMessage;
+using TodoItem = sb::TodoItem;
+using RoomMember = sb::Member;
 
 enum class TodoChange { Added, Updated, Deleted };
 

@@ -359,7 +359,7 @@ void ClientWindow::updateState()
     }
     const int pending = static_cast<int>(client.pendingMessages().size());
     if (pending > 0)
-        text += tr(" · %n unsent", nullptr, pending);
+        text += tr(" · %1 unsent").arg(pending);
     m_state->setText(text);
     m_state->setStyleSheet(QStringLiteral("color: %1; font-weight: bold;").arg(color));
 }

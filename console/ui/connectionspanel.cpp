@@ -94,10 +94,12 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
         menu.exec(m_view->viewport()->mapToGlobal(pos));
     });
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, &ConnectionsPanel::updateButtons);
-    connect(m_proxy, &QAbstractItemModel::rowsInserted, this, &ConnectionsPanel::updateCount);
-    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &ConnectionsPanel::updateCount);
-    connect(m_proxy, &QAbstractItemModel::modelReset, this, &ConnectionsPanel::updateCount);
-    connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &ConnectionsPanel::updateCount);
+    // Count once the batch has settled in both the model and the proxy.
+    m_countTimer.setSingleShot(true);
+    m_countTimer.setInterval(0);
+    connect(&m_countTimer, &QTimer::timeout, this, &ConnectionsPanel::updateCount);
+    connect(&session.connections(), &ConnectionsModel::batchApplied, &m_countTimer, qOverload<>(&QTimer::start));
+    connect(m_proxy, &QAbstractItemModel::modelReset, &m_countTimer, qOverload<>(&QTimer::start));
     updateCount();
     updateButtons();
 }
@@ -110,12 +112,17 @@ void ConnectionsPanel::setFilterText(const QString &text)
     updateCount();
 }
 
+QString ConnectionsPanel::countText() const
+{
+    return m_count->text();
+}
+
 void ConnectionsPanel::updateCount()
 {
     const int total = m_session.connections().rowCount();
     const int shown = m_proxy->rowCount();
-    m_count->setText(shown == total ? tr("%n connection(s)", nullptr, total)
-                                    : tr("%1 of %n connection(s)", nullptr, total).arg(shown));
+    const QString connections = total == 1 ? tr("1 connection") : tr("%1 connections").arg(total);
+    m_count->setText(shown == total ? connections : tr("%1 of %2").arg(shown).arg(connections));
     updateButtons();
 }
 

@@ -6,6 +6,7 @@
 
 #include "services/operatortypes.h"
 
+#include <QTimer>
 #include <QWidget>
 
 class QLabel;
@@ -28,6 +29,7 @@ public:
     QTableView *view() const { return m_view; }
     QSortFilterProxyModel *proxy() const { return m_proxy; }
     void setFilterText(const QString &text);
+    QString countText() const;
 
 Q_SIGNALS:
     void injectRequested(const sb::console::InjectTarget &target);
@@ -49,6 +51,7 @@ private:
     QPushButton *m_disconnect;
     QPushButton *m_injectSession;
     QPushButton *m_injectClient;
+    QTimer m_countTimer;
 };
 
 } // namespace sb::console

@@ -135,7 +135,8 @@ void InjectPanel::send()
             return;
         }
         const qint64 recipients = reply.frame.value(QLatin1StringView("recipients")).toInteger();
-        QString text = tr("Delivered to %n socket(s) (%1).", nullptr, static_cast<int>(recipients)).arg(t.toString());
+        QString text = recipients == 1 ? tr("Delivered to 1 socket (%1).").arg(t.toString())
+                                       : tr("Delivered to %1 sockets (%2).").arg(recipients).arg(t.toString());
         if (!reply.text.isEmpty())
             text += QLatin1Char('\n') + tr("Some instances failed: %1").arg(reply.text);
         showResult(text, recipients > 0 || reply.text.isEmpty());

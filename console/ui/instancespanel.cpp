@@ -126,11 +126,11 @@ void InstancesPanel::drainSelected()
     const int connections = m_session.instances().data(m_session.instances().index(row, InstancesModel::Connections)).toInt();
     const auto answer = QMessageBox::question(
         this, tr("Drain %1?").arg(id),
-        tr("Drain %1?\n\nIts readiness turns to 503, new participants are refused, and each of its %n "
-           "connection(s) is asked to reconnect elsewhere, spread over the drain period. "
-           "The instance stays up until you undrain it.",
-           nullptr, connections)
-            .arg(id),
+        tr("Drain %1?\n\nIts readiness turns to 503, new participants are refused, and each of its "
+           "connections (%2 now) is asked to reconnect elsewhere, spread over the drain period. "
+           "The instance stays up until you undrain it.")
+            .arg(id)
+            .arg(connections),
         QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel);
     if (answer != QMessageBox::Yes)
         return;

@@ -188,7 +188,8 @@ void MainWindow::updateStatus()
         item->setToolTip(model.detailAt(row));
     }
     const int total = model.rowCount();
-    m_linkSummary->setText(tr("%1 of %n instance(s) connected", nullptr, total).arg(m_session.liveCount()));
+    m_linkSummary->setText(total == 1 ? tr("%1 of 1 instance connected").arg(m_session.liveCount())
+                                      : tr("%1 of %2 instances connected").arg(m_session.liveCount()).arg(total));
 }
 
 void MainWindow::addInstanceInteractive()
