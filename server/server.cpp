@@ -101,7 +101,7 @@ Server::Server(Config config, QObject *parent)
 
     connect(m_store.get(), &Store::upChanged, this, [this](bool up) {
         qCInfo(lcServer).noquote() << "store" << m_store->kind() << (up ? "up" : "down");
-        m_storeEverUp = m_storeEverUp || up;
+        m_storeHeard = true;
     });
 
     // Checked twice per interval, so a silent peer goes between 2 and 2.5 intervals.
@@ -148,7 +148,7 @@ bool Server::start(QString *error)
     connect(m_backplane.get(), &Backplane::message, this, &Server::onBackplaneMessage);
     connect(m_backplane.get(), &Backplane::upChanged, this, [this](bool up) {
         qCInfo(lcServer).noquote() << "backplane" << m_backplane->kind() << (up ? "up" : "down");
-        m_backplaneEverUp = m_backplaneEverUp || up;
+        m_backplaneHeard = true;
         // The backplane itself re-registers sessions and memberships after a reconnect.
         if (up)
             m_chat->catchUpAll();
@@ -172,6 +172,11 @@ bool Server::start(QString *error)
     m_cleanupTimer.start();
     m_ticker->start();
     m_started = true;
+    // A dependency that has said nothing after a few seconds is down, not starting.
+    QTimer::singleShot(5000, this, [this] {
+        m_storeHeard = true;
+        m_backplaneHeard = true;
+    });
     secondTick();
     return true;
 }
@@ -187,12 +192,13 @@ Server::Readiness Server::readiness() const
         return Readiness::Draining;
     if (!m_started)
         return Readiness::Starting;
-    if (!m_storeEverUp || !m_backplaneEverUp)
-        return Readiness::Starting;
-    if (!m_store->isUp())
+    // "starting" only until each dependency has answered once, up or down.
+    if (m_storeHeard && !m_store->isUp())
         return Readiness::StoreDown;
-    if (!m_backplane->isUp())
+    if (m_backplaneHeard && !m_backplane->isUp())
         return Readiness::BackplaneDown;
+    if (!m_storeHeard || !m_backplaneHeard)
+        return Readiness::Starting;
     return Readiness::Ready;
 }
 

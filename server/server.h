@@ -146,8 +146,8 @@ private:
     QElapsedTimer m_uptime;
     qint64 m_startedAt = 0;
     bool m_started = false;
-    bool m_storeEverUp = false;
-    bool m_backplaneEverUp = false;
+    bool m_storeHeard = false;     // the store has reported up or down at least once
+    bool m_backplaneHeard = false; // likewise the backplane
     bool m_draining = false;
     bool m_exitAfterDrain = false;
     quint64 m_flowCounter = 0;

@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <numeric>
 
 namespace sb {
 
@@ -20,6 +21,7 @@ constexpr int kMaxRetryMs = 5000;
 
 const QString kMessageColumns = QStringLiteral("room, seq, from_user, client_id, text, ts, origin");
 const QString kTodoColumns = QStringLiteral("id, title, done, created_at, updated_at");
+const QString kSavepoint = QStringLiteral("append_chat");
 
 QString unavailable(const QString &reason)
 {
@@ -65,6 +67,8 @@ std::optional<ChatMessage> findByNonce(SqlConnection &db, const ChatDraft &draft
     return messageFromRow(row);
 }
 
+// Stores one chat inside the batch's transaction, within the savepoint
+// kSavepoint that appendChatsIn() opened for it.
 AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
 {
     const bool hasNonce = !draft.nonce.isEmpty();
@@ -73,7 +77,6 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
             return {*original, true};
     }
 
-    SqlTransaction transaction(db);
     // On PostgreSQL the upsert locks the room's row until commit, which
     // serialises writers to one room across instances: seq stays gap-free.
     const SqlRows seqRows = db.exec(QStringLiteral("INSERT INTO rooms (name, last_seq) VALUES ($1, 1)"
@@ -88,7 +91,7 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
     if (hasNonce) {
         // Claims the nonce unless a fresh claim exists: another instance may
         // have stored the same resend since the check above. Then that one
-        // wins and this transaction (with its seq) is rolled back.
+        // wins and this chat (with its seq) is rolled back to the savepoint.
         const SqlRows claimed =
             db.exec(QStringLiteral("INSERT INTO chat_nonces (client_id, nonce, room, seq, created_at)"
                                    " VALUES ($1, $2, $3, $4, $5)"
@@ -98,7 +101,7 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
                                    " RETURNING seq"),
                     {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - kNonceWindowMs});
         if (claimed.isEmpty()) {
-            transaction.rollback();
+            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
             qCDebug(lcStore).noquote() << "nonce" << draft.nonce << "of" << draft.clientId
                                        << "was stored concurrently; answering with that message";
             if (std::optional<ChatMessage> original = findByNonce(db, draft))
@@ -110,8 +113,38 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
     db.exec(QStringLiteral("INSERT INTO messages (") + kMessageColumns
                 + QStringLiteral(") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
             {message.room, message.seq, message.from, message.clientId, message.text, message.ts, message.origin});
-    transaction.commit();
     return {message, false};
+}
+
+// Stores a batch of chats in one transaction, so that one commit (one fsync)
+// covers them all. Each chat gets a savepoint: one that fails is undone alone
+// and answered with its error. Rooms are taken in name order (each room's
+// chats in the order they came), so two instances' batches lock PostgreSQL's
+// room rows in the same order and cannot deadlock.
+QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts)
+{
+    QList<qsizetype> order(drafts.size());
+    std::iota(order.begin(), order.end(), qsizetype(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&drafts](qsizetype a, qsizetype b) { return drafts.at(a).room < drafts.at(b).room; });
+    QList<StoreResult<AppendResult>> results(drafts.size());
+    SqlTransaction transaction(db);
+    for (const qsizetype i : std::as_const(order)) {
+        db.exec(QStringLiteral("SAVEPOINT ") + kSavepoint);
+        try {
+            results[i].value = appendChatIn(db, drafts.at(i));
+            results[i].ok = true;
+        } catch (const SqlError &error) {
+            if (error.connectionLost() || !db.isOpen())
+                throw; // the whole batch fails
+            qCWarning(lcStore).noquote() << "appendChat to" << drafts.at(i).room << "failed:" << error.message();
+            results[i].error = error.message();
+            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
+        }
+        db.exec(QStringLiteral("RELEASE SAVEPOINT ") + kSavepoint);
+    }
+    transaction.commit();
+    return results;
 }
 
 } // namespace
@@ -325,23 +358,30 @@ void SqlStore::setAvailability(bool up, const QString &reason)
     Q_EMIT upChanged(up);
 }
 
+template<typename T>
+bool SqlStore::refuseWhileDown(const char *operation, std::function<void(StoreResult<T>)> &done)
+{
+    if (m_availability != Availability::Down)
+        return false;
+    // Known to be down: answer now rather than queue behind a reconnect.
+    StoreResult<T> result;
+    result.error = unavailable(m_downReason);
+    if (!done) {
+        qCWarning(lcStore).noquote() << operation << "dropped:" << result.error;
+        return true;
+    }
+    qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
+    QMetaObject::invokeMethod(
+        this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
+        Qt::QueuedConnection);
+    return true;
+}
+
 template<typename T, typename Work>
 void SqlStore::submit(const char *operation, Work work, std::function<void(StoreResult<T>)> done)
 {
-    if (m_availability == Availability::Down) {
-        // Known to be down: answer now rather than queue behind a reconnect.
-        StoreResult<T> result;
-        result.error = unavailable(m_downReason);
-        if (!done) {
-            qCWarning(lcStore).noquote() << operation << "dropped:" << result.error;
-            return;
-        }
-        qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
-        QMetaObject::invokeMethod(
-            this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
-            Qt::QueuedConnection);
+    if (refuseWhileDown(operation, done))
         return;
-    }
     SqlWorker *worker = m_worker;
     QMetaObject::invokeMethod(
         worker,
@@ -360,8 +400,46 @@ void SqlStore::submit(const char *operation, Work work, std::function<void(Store
 
 void SqlStore::appendChat(const ChatDraft &draft, std::function<void(StoreResult<AppendResult>)> done)
 {
-    submit<AppendResult>(
-        "appendChat", [draft](SqlConnection &db) { return appendChatIn(db, draft); }, std::move(done));
+    if (refuseWhileDown("appendChat", done))
+        return;
+    {
+        const std::lock_guard lock(m_pendingChatsMutex);
+        m_pendingChats.append({draft, std::move(done)});
+        if (m_pendingChats.size() > 1)
+            return; // the commit job already queued takes this one too
+    }
+    QMetaObject::invokeMethod(m_worker, [this] { commitPendingChats(); }, Qt::QueuedConnection);
+}
+
+void SqlStore::commitPendingChats()
+{
+    QList<PendingChat> batch;
+    {
+        const std::lock_guard lock(m_pendingChatsMutex);
+        batch.swap(m_pendingChats);
+    }
+    QList<ChatDraft> drafts;
+    drafts.reserve(batch.size());
+    for (const PendingChat &chat : std::as_const(batch))
+        drafts.append(chat.draft);
+    auto work = [&drafts](SqlConnection &db) { return appendChatsIn(db, drafts); };
+    StoreResult<QList<StoreResult<AppendResult>>> stored =
+        m_worker->perform<QList<StoreResult<AppendResult>>>("appendChat", work);
+    // One event answers the whole batch, in the order the chats came.
+    QMetaObject::invokeMethod(
+        this,
+        [batch = std::move(batch), stored = std::move(stored)]() mutable {
+            for (qsizetype i = 0; i < batch.size(); ++i) {
+                StoreResult<AppendResult> result;
+                if (stored.ok) {
+                    result = std::move(stored.value[i]);
+                } else {
+                    result.error = stored.error;
+                }
+                batch[i].done(std::move(result));
+            }
+        },
+        Qt::QueuedConnection);
 }
 
 void SqlStore::messagesSince(const QString &room, qint64 since, int limit,

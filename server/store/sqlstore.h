@@ -6,6 +6,9 @@
 // that owns the SqlStore. It also keeps the connection up: a lost connection
 // marks the store down (upChanged(false)) and is reopened with backoff, and
 // while down every call fails at once with "store unavailable: ...".
+// Chats are group-committed: every appendChat() queued while the worker is
+// busy is stored in the worker's next transaction, so one commit (one fsync)
+// covers them all; each callback still runs only after that commit.
 // Owned by whoever made it (see makeStore()); destroying it lets queued jobs
 // finish, closes the connection on the worker thread and drops the callbacks
 // not yet delivered.
@@ -16,6 +19,7 @@
 #include <QThread>
 
 #include <memory>
+#include <mutex>
 
 namespace sb {
 
@@ -57,10 +61,22 @@ public:
 private:
     enum class Availability { Starting, Up, Down };
 
+    struct PendingChat
+    {
+        ChatDraft draft;
+        std::function<void(StoreResult<AppendResult>)> done;
+    };
+
     // Runs `work(SqlConnection &) -> T` on the worker; `done` (may be empty)
     // gets the result on this object's thread.
     template<typename T, typename Work>
     void submit(const char *operation, Work work, std::function<void(StoreResult<T>)> done);
+    // While the store is known to be down: answers `done` at once with the
+    // reason and returns true.
+    template<typename T>
+    bool refuseWhileDown(const char *operation, std::function<void(StoreResult<T>)> &done);
+    // On the worker thread: stores every pending chat in one transaction.
+    void commitPendingChats();
     void setAvailability(bool up, const QString &reason);
 
     const SqlDialect m_dialect;
@@ -69,6 +85,8 @@ private:
     Availability m_availability = Availability::Starting;
     QString m_downReason;
     bool m_started = false;
+    std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes
+    QList<PendingChat> m_pendingChats;
 };
 
 } // namespace sb
