@@ -6,9 +6,12 @@
 #
 # Settings (environment):
 #   CLIENTS=1000 ROOMS=1 POSTERS=5 MESSAGES=200 RATE=200 TEXT_SIZE=64 THREADS=1
-#   STACKS="switchboard python node"   which stacks, in order
+#   STACKS="switchboard switchboard-tmpfs python node"   which stacks, in order;
+#                  switchboard-tmpfs keeps its store on /dev/shm, to show what the
+#                  fsync before each ack costs (not a way to run it)
+#   REPEAT=3       runs of each stack, interleaved (the machine is shared: medians)
 #   LARGE=0        1: also a full-speed run (RATE=0, closed loop) with LARGE_* below
-#   LARGE_POSTERS=10 LARGE_MESSAGES=500 LARGE_WINDOW=4
+#   LARGE_POSTERS=10 LARGE_MESSAGES=200 LARGE_WINDOW=4
 #   BUILD_DIR=<repo>/build-bench  JOBS=1  SKIP_INSTALL=0  SKIP_BUILD=0
 #   RESULTS=<file>  JSON lines of every run are appended here (default: a temp file)
 set -euo pipefail
@@ -16,8 +19,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 : "${CLIENTS:=1000}" "${ROOMS:=1}" "${POSTERS:=5}" "${MESSAGES:=200}" "${RATE:=200}"
-: "${TEXT_SIZE:=64}" "${THREADS:=1}" "${STACKS:=switchboard python node}"
-: "${LARGE:=0}" "${LARGE_POSTERS:=10}" "${LARGE_MESSAGES:=500}" "${LARGE_WINDOW:=4}"
+: "${TEXT_SIZE:=64}" "${THREADS:=1}" "${STACKS:=switchboard switchboard-tmpfs python node}" "${REPEAT:=3}"
+: "${LARGE:=0}" "${LARGE_POSTERS:=10}" "${LARGE_MESSAGES:=200}" "${LARGE_WINDOW:=4}"
 : "${BUILD_DIR:=$repo/build-bench}" "${JOBS:=1}" "${SKIP_INSTALL:=0}" "${SKIP_BUILD:=0}"
 : "${RESULTS:=$(mktemp /tmp/sb-fanout-results.XXXXXX.jsonl)}"
 python=/usr/bin/python3 # Debian's, where python3-fastapi & co. install
@@ -46,6 +49,7 @@ build() {
 
 server_pid=
 workdir=$(mktemp -d /tmp/sb-fanout.XXXXXX)
+shmdir=$(mktemp -d /dev/shm/sb-fanout.XXXXXX)
 stop_server() {
     [[ -n "$server_pid" ]] || return 0
     kill -TERM "$server_pid" 2>/dev/null || true
@@ -54,7 +58,7 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=
 }
-trap 'stop_server; rm -rf "$workdir"' EXIT
+trap 'stop_server; rm -rf "$workdir" "$shmdir"' EXIT
 
 wait_for_port() {
     for _ in $(seq 100); do
@@ -69,13 +73,15 @@ wait_for_port() {
 start_stack() {
     local log="$workdir/$1.log"
     case "$1" in
-    switchboard)
-        rm -rf "$workdir/data"
+    switchboard | switchboard-tmpfs)
+        local data="$workdir/data"
+        [[ "$1" == switchboard-tmpfs ]] && data="$shmdir/data"
+        rm -rf "$data"
         "$BUILD_DIR/server/switchboard-server" --listen "127.0.0.1:$2" --ticker off --msg-rate 0 \
-            --connect-rate 100000/60 --data "$workdir/data" >"$log" 2>&1 &
+            --connect-rate 100000/60 --data "$data" >"$log" 2>&1 &
         url="http://127.0.0.1:$2" protocol=switchboard ;;
     python)
-        "$python" -m uvicorn server:app --app-dir "$here/reference/python" --host 127.0.0.1 --port "$2" \
+        "$python" -m uvicorn server:app --app-dir "$here/reference/python" --host 127.0.0.1 --port "$2" --ws websockets \
             --log-level warning >"$log" 2>&1 &
         url="ws://127.0.0.1:$2" protocol=simple ;;
     node)
@@ -100,10 +106,23 @@ run_load() {
     stop_server
 }
 
+# One row per stack and run kind: the median of each column over the repeats.
+median_table() {
+    echo "| stack | run | runs | deliveries/s | p50 ms | p95 ms | p99 ms | max ms | lost | out of order | server CPU s | generator CPU s | server peak RSS MiB |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    jq -rs 'def median: sort | .[(length - 1) / 2 | floor];
+        group_by([.label, .rate, .posters, .messages]) | sort_by(.[0].rate == 0) | .[]
+        | "| \(.[0].label) | \(.[0].posters)x\(.[0].messages) @ \(if .[0].rate > 0 then "\(.[0].rate)/s" else "max (w\(.[0].window))" end)"
+          + " | \(length) | \(map(.deliveries_per_s) | median | round) | \(map(.latency_ms.p50) | median * 10 | round / 10)"
+          + " | \(map(.latency_ms.p95) | median * 10 | round / 10) | \(map(.latency_ms.p99) | median * 10 | round / 10) | \(map(.latency_ms.max) | median * 10 | round / 10)"
+          + " | \(map(.lost) | add) | \(map(.out_of_order) | add) | \(map(.server_cpu_s) | median * 100 | round / 100)"
+          + " | \(map(.generator_cpu_s) | median * 100 | round / 100) | \(map(.server_peak_rss_mib) | median * 10 | round / 10) |"' "$1"
+}
+
 table() {
     echo "| stack | run | connect s | sent | deliveries/s | p50 ms | p95 ms | p99 ms | max ms | lost | out of order | server CPU s | generator CPU s | server peak RSS MiB | load before |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    jq -r '"| \(.label) | \(.clients) cl, \(.rooms) room, \(.posters)x\(.messages) @ \(if .rate > 0 then "\(.rate)/s" else "max (w\(.window))" end) | \(.connect_s*100|round/100) | \(.sent) | \(.deliveries_per_s|round) | \(.latency_ms.p50) | \(.latency_ms.p95) | \(.latency_ms.p99) | \(.latency_ms.max) | \(.lost) | \(.out_of_order) | \(.server_cpu_s*100|round/100) | \(.generator_cpu_s*100|round/100) | \(.server_peak_rss_mib*10|round/10) | \(.load_before) |"' "$1"
+    jq -r '"| \(.label) | \(.clients) cl, \(.rooms) room, \(.posters)x\(.messages) @ \(if .rate > 0 then "\(.rate)/s" else "max (w\(.window))" end) | \(.connect_s*100|round/100) | \(.sent) | \(.deliveries_per_s|round) | \(.latency_ms.p50 * 10 | round / 10) | \(.latency_ms.p95 * 10 | round / 10) | \(.latency_ms.p99 * 10 | round / 10) | \(.latency_ms.max * 10 | round / 10) | \(.lost) | \(.out_of_order) | \(.server_cpu_s*100|round/100) | \(.generator_cpu_s*100|round/100) | \(.server_peak_rss_mib*10|round/10) | \(.load_before) |"' "$1"
 }
 
 [[ "$SKIP_INSTALL" == 1 ]] || install_deps
@@ -113,19 +132,25 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ulimit -n 65536 2>/dev/null || true
 
 i=0
-for stack in $STACKS; do
-    say "$stack: $CLIENTS clients, $POSTERS posters x $MESSAGES messages at $RATE msg/s"
-    run_load "$stack" $((port_base + i)) --posters "$POSTERS" --messages "$MESSAGES" --rate "$RATE"
-    i=$((i + 1))
+for repeat in $(seq "$REPEAT"); do
+    for stack in $STACKS; do
+        say "$stack ($repeat/$REPEAT): $CLIENTS clients, $POSTERS posters x $MESSAGES messages at $RATE msg/s"
+        run_load "$stack" $((port_base + i)) --posters "$POSTERS" --messages "$MESSAGES" --rate "$RATE"
+        i=$((i + 1))
+    done
 done
 if [[ "$LARGE" == 1 ]]; then
-    for stack in $STACKS; do
-        say "$stack: full speed, $LARGE_POSTERS posters x $LARGE_MESSAGES messages, window $LARGE_WINDOW"
-        run_load "$stack" $((port_base + i)) --posters "$LARGE_POSTERS" --messages "$LARGE_MESSAGES" --rate 0 \
-            --window "$LARGE_WINDOW"
-        i=$((i + 1))
+    for repeat in $(seq "$REPEAT"); do
+        for stack in $STACKS; do
+            say "$stack ($repeat/$REPEAT): full speed, $LARGE_POSTERS posters x $LARGE_MESSAGES messages, window $LARGE_WINDOW"
+            run_load "$stack" $((port_base + i)) --posters "$LARGE_POSTERS" --messages "$LARGE_MESSAGES" --rate 0 \
+                --window "$LARGE_WINDOW"
+            i=$((i + 1))
+        done
     done
 fi
 
-say "results ($RESULTS)"
+say "every run ($RESULTS)"
 table "$RESULTS"
+say "medians over the runs (lost and out of order: totals)"
+median_table "$RESULTS"

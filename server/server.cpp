@@ -430,6 +430,9 @@ void Server::handleUpgrade(const HttpRequest &request, QTcpSocket *socket)
             }
             m_metrics.httpRequests->inc({QStringLiteral("/ws"), QStringLiteral("101")});
             m_pendingUpgrades.insert(peerKey(guard->peerAddress(), guard->peerPort()), {record, remote});
+            // Frames are small and each one is due now: without TCP_NODELAY, Nagle holds
+            // a frame until the peer's (delayed, up to 40 ms) ACK of the previous one.
+            guard->setSocketOption(QAbstractSocket::LowDelayOption, 1);
             m_wsServer.handleConnection(guard);
         };
         if (token.isEmpty()) {

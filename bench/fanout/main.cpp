@@ -347,6 +347,10 @@ int Coordinator::run()
         }
         file.write(QJsonDocument(result).toJson(QJsonDocument::Compact) + '\n');
     }
+    if (o.lingerMs > 0) {
+        say(QStringLiteral("lingering %1 ms before closing").arg(o.lingerMs));
+        QThread::msleep(static_cast<unsigned long>(o.lingerMs));
+    }
     return ready == o.clients && lost == 0 ? 0 : 3;
 }
 

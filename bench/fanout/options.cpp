@@ -65,6 +65,9 @@ ParsedOptions parseOptions(const QStringList &arguments)
          QStringLiteral("ms"), number(defaults.settleMs)},
         {QStringLiteral("drain-timeout"), QStringLiteral("Seconds to wait for deliveries after the last send."),
          QStringLiteral("s"), number(defaults.drainTimeoutS)},
+        {QStringLiteral("linger-ms"),
+         QStringLiteral("Keep the connections open this long after the report (e.g. to profile the server)."),
+         QStringLiteral("ms"), number(defaults.lingerMs)},
         {QStringLiteral("server-pid"), QStringLiteral("Server process to read CPU time and memory of (/proc)."),
          QStringLiteral("pid")},
         {QStringLiteral("json"), QStringLiteral("Append the result to this file as one JSON line."),
@@ -97,7 +100,8 @@ ParsedOptions parseOptions(const QStringList &arguments)
         || !readInt(parser, QStringLiteral("threads"), 1, 64, &o.threads, &error)
         || !readInt(parser, QStringLiteral("connect-concurrency"), 1, 10000, &o.connectConcurrency, &error)
         || !readInt(parser, QStringLiteral("settle-ms"), 0, 600000, &o.settleMs, &error)
-        || !readInt(parser, QStringLiteral("drain-timeout"), 1, 3600, &o.drainTimeoutS, &error))
+        || !readInt(parser, QStringLiteral("drain-timeout"), 1, 3600, &o.drainTimeoutS, &error)
+        || !readInt(parser, QStringLiteral("linger-ms"), 0, 3600000, &o.lingerMs, &error))
         return {std::nullopt, error};
     bool ok = false;
     o.rate = parser.value(QStringLiteral("rate")).toDouble(&ok);

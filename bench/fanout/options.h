@@ -27,6 +27,7 @@ struct Options
     int connectConcurrency = 64;
     int settleMs = 500;      // quiet time that ends the settle phase
     int drainTimeoutS = 30;  // wait for deliveries after the last send
+    int lingerMs = 0;        // keep the connections open this long after the report
     qint64 serverPid = 0;
     QString jsonFile;        // append the result as one JSON line
 };

@@ -21,6 +21,9 @@ HttpServer::HttpServer(Metrics *metrics, RequestHandler onRequest, UpgradeHandle
 {
     connect(&m_server, &QTcpServer::pendingConnectionAvailable, this, &HttpServer::onNewConnection);
     m_server.setMaxPendingConnections(1024);
+    // The kernel's accept queue too (Qt's default is 50): a burst of clients
+    // beyond it has its SYNs dropped and retried only after a second.
+    m_server.setListenBacklogSize(1024);
 }
 
 HttpServer::~HttpServer() = default;
