@@ -61,17 +61,22 @@ int runOperator(const LaunchOptions &options)
 {
     ConsoleSettings settings;
     QList<QUrl> urls = options.instanceUrls;
-    if (urls.isEmpty())
+    QString redis = options.redisUrl;
+    if (urls.isEmpty() && redis.isEmpty()) {
         urls = settings.instanceUrls();
-    if (urls.isEmpty()) {
+        redis = settings.redisUrl();
+    }
+    if (urls.isEmpty() && redis.isEmpty()) {
         StartDialog dialog;
         dialog.lockMode(StartDialog::Mode::Operator);
         dialog.setInstanceUrls({});
         if (dialog.exec() != QDialog::Accepted)
             return 0;
         urls = dialog.instanceUrls();
+        redis = dialog.redisUrl();
     }
     settings.setInstanceUrls(urls);
+    settings.setRedisUrl(redis);
 
     OperatorKeyStore keyStore;
     QString key = options.operatorKey;
@@ -88,6 +93,8 @@ int runOperator(const LaunchOptions &options)
     session.setOperatorKey(key);
     for (const QUrl &url : std::as_const(urls))
         session.addInstance(url);
+    if (const std::optional<sb::RedisAddress> address = sb::RedisAddress::fromUrl(redis); address && !redis.isEmpty())
+        session.setRedis(*address);
 
     MainWindow window(session);
     window.resize(1500, 950);
@@ -122,21 +129,12 @@ int runClient(const LaunchOptions &options)
         server = dialog.serverUrl();
         user = dialog.user();
     }
-    settings.setServerUrl(server);
-    settings.setUserName(user);
 
     ParticipantSession session;
-    session.client().setClientId(settings.clientId());
-    const QStringList rooms = options.rooms.isEmpty() ? settings.rooms() : options.rooms;
-    for (const QString &room : rooms)
-        session.joinRoom(room);
-    if (!rooms.isEmpty())
-        session.setCurrentRoom(rooms.first());
-
     ClientWindow window(session);
     window.resize(1200, 760);
     window.restoreLayout();
-    session.client().signIn(server, user);
+    session.signIn(server, user, options.rooms); // remembers server and user; the client_id from QSettings
     window.show();
     scheduleScreenshot(&window, options.screenshotPath, options.screenshotDelayMs);
     return QApplication::exec();
@@ -160,6 +158,7 @@ int main(int argc, char *argv[])
         ConsoleSettings settings;
         StartDialog dialog;
         dialog.setInstanceUrls(settings.instanceUrls());
+        dialog.setRedisUrl(settings.redisUrl());
         dialog.setServer(settings.serverUrl(), settings.userName());
         if (dialog.exec() != QDialog::Accepted)
             return 0;
@@ -170,6 +169,7 @@ int main(int argc, char *argv[])
         } else {
             options.mode = LaunchOptions::Mode::Operator;
             options.instanceUrls = dialog.instanceUrls();
+            options.redisUrl = dialog.redisUrl();
         }
     }
     return options.mode == LaunchOptions::Mode::Client ? runClient(options) : runOperator(options);

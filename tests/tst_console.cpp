@@ -6,6 +6,7 @@
 #include "app/participantsession.h"
 #include "services/consolesettings.h"
 #include "services/operatorkeystore.h"
+#include "store/store.h"
 #include "testsupport.h"
 #include "ui/chartspanel.h"
 #include "ui/clientwindow.h"
@@ -14,8 +15,11 @@
 #include "ui/mainwindow.h"
 
 #include <QApplication>
+#include <QDateTime>
+#include <QLineEdit>
 #include <QListView>
 #include <QProcess>
+#include <QPushButton>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -89,6 +93,22 @@ std::unique_ptr<OperatorSession> operatorFor(quint16 port, const QString &key = 
 InstanceClient *onlyClient(OperatorSession &session)
 {
     return session.hub().clients().value(0);
+}
+
+// An admin request from an operator test client; the answer's type ("ack" or "error").
+QString adminRequest(sbtest::TestClient &op, const QString &type, const QString &key, const QString &value)
+{
+    return op.request({{QStringLiteral("type"), type}, {key, value}}).value(QStringLiteral("type")).toString();
+}
+
+// A named widget of a window; fails the test when it is missing.
+template<typename T>
+T *child(const QWidget &window, const char *name)
+{
+    T *found = window.findChild<T *>(QString::fromLatin1(name));
+    if (!found)
+        qFatal("no %s in the window", name);
+    return found;
 }
 
 } // namespace
@@ -405,6 +425,115 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(alice->client().state(), ParticipantClient::State::Connected, 10000);
     }
 
+    void reconnectDelaysGrowAndEachAttemptTakesAFreshToken()
+    {
+        // A drained instance issues tokens but refuses participant upgrades
+        // (503): every attempt fails after its token, so the delays show.
+        sbtest::TestServer server(serverFlags());
+        sbtest::TestClient op;
+        QVERIFY(op.connectAs(server.port(), QStringLiteral("root"), {}, QStringLiteral("operator"), operatorKey));
+        const QString instance = QStringLiteral("instance");
+        QCOMPARE(adminRequest(op, QStringLiteral("admin.drain"), instance, QStringLiteral("test-1")), QStringLiteral("ack"));
+        const auto tokensIssued = [&server] {
+            return sbtest::metricValue(server.port(), QStringLiteral("sb_http_requests_total"),
+                                       {QStringLiteral(R"(route="/api/token")"), QStringLiteral(R"(status="200")")});
+        };
+        const double tokensBefore = tokensIssued();
+
+        ParticipantClient::Options options;
+        options.backoffFirstMs = 200;
+        options.backoffCapMs = 1600;
+        ParticipantSession alice(options);
+        QSignalSpy scheduled(&alice.client(), &ParticipantClient::reconnectScheduled);
+        QSignalSpy errors(&alice.client(), &ParticipantClient::errorText);
+        alice.client().signIn(baseUrl(server.port()), QStringLiteral("alice"));
+        QTRY_COMPARE_WITH_TIMEOUT(scheduled.size(), 6, 15000);
+        QCOMPARE(tokensIssued() - tokensBefore, 6.0); // a fresh token for every attempt
+
+        const QList<int> bases{200, 400, 800, 1600, 1600, 1600};
+        for (int i = 0; i < bases.size(); ++i) {
+            const int delay = scheduled.at(i).at(0).toInt();
+            QVERIFY2(delay >= bases.at(i) * 0.8 - 1 && delay <= qMin(1600.0, bases.at(i) * 1.2 + 1),
+                     qPrintable(QStringLiteral("attempt %1 waited %2 ms").arg(i + 1).arg(delay)));
+        }
+        QVERIFY2(scheduled.first().at(1).toString().contains(QStringLiteral("draining")),
+                 qPrintable(scheduled.first().at(1).toString()));
+        QVERIFY(!errors.isEmpty()); // the user is told each time
+
+        // Back in service: connected, and the next drop starts from the first delay again.
+        QCOMPARE(adminRequest(op, QStringLiteral("admin.undrain"), instance, QStringLiteral("test-1")), QStringLiteral("ack"));
+        QTRY_COMPARE_WITH_TIMEOUT(alice.client().state(), ParticipantClient::State::Connected, 5000);
+        scheduled.clear();
+        alice.client().reconnectNow(); // "Reconnect now" skips the wait
+        QCOMPARE(scheduled.size(), 1);
+        QCOMPARE(scheduled.first().at(0).toInt(), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(alice.client().state(), ParticipantClient::State::Connected, 5000);
+        QCOMPARE(adminRequest(op, QStringLiteral("admin.disconnect"), QStringLiteral("session_id"),
+                              alice.client().welcome().sessionId),
+                 QStringLiteral("ack"));
+        QTRY_COMPARE(scheduled.size(), 2);
+        QVERIFY2(scheduled.last().at(0).toInt() <= 240, qPrintable(scheduled.last().at(0).toString()));
+    }
+
+    void unrecoverableGapIsToldAndHistoryReloaded()
+    {
+        sbtest::TestServer server(
+            serverFlags({QStringLiteral("--history"), QStringLiteral("5"), QStringLiteral("--drain-s"), QStringLiteral("1")}));
+        const QString room = QStringLiteral("recall");
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        alice->joinRoom(room);
+        QTRY_VERIFY(alice->client().isJoined(room));
+
+        // The writer is an operator: its connection stays open while the instance drains.
+        sbtest::TestClient writer;
+        QVERIFY(writer.connectAs(server.port(), QStringLiteral("writer"), {}, QStringLiteral("operator"), operatorKey));
+        QCOMPARE(writer.join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        QCOMPARE(writer.chat(room, QStringLiteral("seen")).value(QStringLiteral("seq")).toInteger(), 1);
+        QTRY_COMPARE(alice->messages().seqs(room), (QList<qint64>{1}));
+
+        // Alice is kept away (a draining instance refuses her) while 19 more
+        // are written and cleanup keeps only the newest 5 of the 20.
+        const auto admin = [&writer](const QString &type) {
+            return adminRequest(writer, type, QStringLiteral("instance"), QStringLiteral("test-1"));
+        };
+        QCOMPARE(admin(QStringLiteral("admin.drain")), QStringLiteral("ack"));
+        QTRY_VERIFY(alice->client().state() != ParticipantClient::State::Connected);
+        for (int i = 2; i <= 20; ++i) {
+            const QJsonObject ack = writer.chat(room, QStringLiteral("while away %1").arg(i));
+            QCOMPARE(ack.value(QStringLiteral("seq")).toInteger(), i);
+        }
+        // Without members the instance forgets the room, so only the store can answer.
+        writer.request({{QStringLiteral("type"), QStringLiteral("leave")}, {QStringLiteral("room"), room}});
+        std::optional<sb::StoreResult<sb::CleanupStats>> cleaned;
+        server.server().store().cleanup(QDateTime::currentMSecsSinceEpoch(), 7LL * 24 * 3600 * 1000, 5,
+                                        [&cleaned](const sb::StoreResult<sb::CleanupStats> &r) { cleaned = r; });
+        QTRY_VERIFY(cleaned.has_value());
+        QVERIFY2(cleaned->ok, qPrintable(cleaned->error));
+        QCOMPARE(cleaned->value.messages, 15);
+
+        QSignalSpy notices(&alice->client(), &ParticipantClient::notice);
+        QCOMPARE(admin(QStringLiteral("admin.undrain")), QStringLiteral("ack"));
+        QTRY_COMPARE_WITH_TIMEOUT(alice->client().state(), ParticipantClient::State::Connected, 10000);
+        QTRY_COMPARE(notices.size(), 1);
+        QCOMPARE(notices.first().at(0).toString(), room);
+        QVERIFY(notices.first().at(1).toString().contains(QStringLiteral("could not be recovered")));
+        // The history is reloaded: what is retained, in order, and the notice in the room's log.
+        QTRY_COMPARE(alice->messages().seqs(room), (QList<qint64>{16, 17, 18, 19, 20}));
+        int noticeRows = 0;
+        for (int r = 0; r < alice->messages().rowCount(); ++r) {
+            const QModelIndex i = alice->messages().index(r);
+            if (i.data(MessagesModel::KindRole).toInt() == static_cast<int>(MessagesModel::Kind::Notice)) {
+                ++noticeRows;
+                QVERIFY(i.data().toString().contains(QStringLiteral("could not be recovered")));
+            }
+        }
+        QCOMPARE(noticeRows, 1);
+        // Live messages follow the reloaded history.
+        QCOMPARE(writer.join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        QCOMPARE(writer.chat(room, QStringLiteral("after")).value(QStringLiteral("seq")).toInteger(), 21);
+        QTRY_COMPARE(alice->messages().seqs(room), (QList<qint64>{16, 17, 18, 19, 20, 21}));
+    }
+
     void todosSyncBetweenTwoClientsOfOneClientId()
     {
         sbtest::TestServer server(serverFlags());
@@ -439,6 +568,120 @@ private Q_SLOTS:
         first->client().addTodo(QStringLiteral("later"));
         auto third = participant(server.port(), QStringLiteral("carol"), shared);
         QTRY_COMPARE(third->todos().rowCount(), 1);
+    }
+
+    void clientWindowsSignInChatSyncTodosAndShowBroadcasts()
+    {
+        // Everything through the widgets, as a user would: two windows of one
+        // client (the client_id kept in QSettings) and a window of another user.
+        sbtest::TestServer server(serverFlags({QStringLiteral("--ticker"), QStringLiteral("1-1")}));
+        QSettings().remove(QStringLiteral("client"));
+        const QUrl url = baseUrl(server.port());
+
+        ParticipantSession first(participantOptions());
+        ClientWindow firstWindow(first);
+        first.signIn(url, QStringLiteral("alice"), {QStringLiteral("lobby")});
+        QCOMPARE(ConsoleSettings().serverUrl(), url); // remembered for the next start
+        QCOMPARE(ConsoleSettings().userName(), QStringLiteral("alice"));
+        ParticipantSession second(participantOptions()); // the same client in a second window
+        ClientWindow secondWindow(second);
+        second.signIn(url, QStringLiteral("alice"));
+        ParticipantSession bob(participantOptions());
+        bob.client().setClientId(QStringLiteral("bob-device"));
+        ClientWindow bobWindow(bob);
+        bob.signIn(url, QStringLiteral("bob"), {QStringLiteral("lobby")});
+        for (ClientWindow *w : {&firstWindow, &secondWindow, &bobWindow}) {
+            w->resize(1100, 700);
+            w->show();
+            QVERIFY(QTest::qWaitForWindowExposed(w));
+        }
+
+        // Signed in, every window of alice's client has the persistent client_id.
+        QTRY_COMPARE(firstWindow.stateText(), QStringLiteral("connected"));
+        QTRY_COMPARE(secondWindow.stateText(), QStringLiteral("connected"));
+        QTRY_COMPARE(bobWindow.stateText(), QStringLiteral("connected"));
+        const QString clientId = ConsoleSettings().clientId();
+        QCOMPARE(first.client().welcome().clientId, clientId);
+        QCOMPARE(second.client().welcome().clientId, clientId);
+        QVERIFY(firstWindow.whereText().contains(QStringLiteral("On test-1")));
+        QVERIFY(firstWindow.whereText().contains(QStringLiteral("sticky: yes")));
+        QCOMPARE(second.currentRoom(), QStringLiteral("lobby")); // the rooms of last time, else lobby
+
+        // Join a room by typing its name.
+        for (ClientWindow *w : {&firstWindow, &bobWindow}) {
+            QTest::keyClicks(child<QLineEdit>(*w, "joinEdit"), QStringLiteral("dev"));
+            QTest::mouseClick(child<QPushButton>(*w, "joinButton"), Qt::LeftButton);
+        }
+        QTRY_VERIFY(first.client().isJoined(QStringLiteral("dev")));
+        QTRY_VERIFY(bob.client().isJoined(QStringLiteral("dev")));
+        QCOMPARE(first.currentRoom(), QStringLiteral("dev"));
+        QCOMPARE(child<QListView>(firstWindow, "rooms")->model()->rowCount(), 2);
+        QTRY_COMPARE(child<QListView>(firstWindow, "members")->model()->rowCount(), 2); // from presence
+
+        // Send by typing; bob's window shows it.
+        QTest::keyClicks(child<QLineEdit>(firstWindow, "composer"), QStringLiteral("hello dev"));
+        QTest::keyClick(child<QLineEdit>(firstWindow, "composer"), Qt::Key_Return);
+        QCOMPARE(child<QLineEdit>(firstWindow, "composer")->text(), QString());
+        QAbstractItemModel *bobMessages = child<QListView>(bobWindow, "messages")->model();
+        QTRY_COMPARE(bobMessages->rowCount(), 1);
+        QVERIFY(bobMessages->index(0, 0).data().toString().contains(QStringLiteral("alice: hello dev")));
+        QTRY_COMPARE(first.messages().seqs(QStringLiteral("dev")).size(), 1);
+        QCOMPARE(first.messages().pendingCount(QStringLiteral("dev")), 0); // confirmed, no longer pending
+        QCOMPARE(child<QListView>(firstWindow, "messages")->model()->rowCount(), 1);
+
+        // A message in a room not shown counts as unread there.
+        bob.setCurrentRoom(QStringLiteral("lobby"));
+        QTest::keyClicks(child<QLineEdit>(bobWindow, "composer"), QStringLiteral("hi lobby"));
+        QTest::mouseClick(child<QPushButton>(bobWindow, "sendButton"), Qt::LeftButton);
+        QTRY_COMPARE(first.rooms().unread(QStringLiteral("lobby")), 1);
+        QAbstractItemModel *firstRooms = child<QListView>(firstWindow, "rooms")->model();
+        const int lobbyRow = first.rooms().rowOf(QStringLiteral("lobby"));
+        QCOMPARE(firstRooms->index(lobbyRow, 0).data().toString(), QStringLiteral("#lobby  (1)"));
+
+        // Todos: added in one window, completed in the other, deleted there, gone in both.
+        QTest::keyClicks(child<QLineEdit>(firstWindow, "todoEdit"), QStringLiteral("buy milk"));
+        QTest::mouseClick(child<QPushButton>(firstWindow, "addTodoButton"), Qt::LeftButton);
+        QListView *secondTodos = child<QListView>(secondWindow, "todos");
+        QTRY_COMPARE(secondTodos->model()->rowCount(), 1);
+        QCOMPARE(secondTodos->model()->index(0, 0).data().toString(), QStringLiteral("buy milk"));
+        QCOMPARE(child<QListView>(bobWindow, "todos")->model()->rowCount(), 0);
+        secondTodos->setCurrentIndex(secondTodos->model()->index(0, 0));
+        QTest::keyClick(secondTodos, Qt::Key_Space); // ticks the box
+        QListView *firstTodos = child<QListView>(firstWindow, "todos");
+        QTRY_COMPARE(firstTodos->model()->index(0, 0).data(Qt::CheckStateRole).toInt(), static_cast<int>(Qt::Checked));
+        firstTodos->model()->setData(firstTodos->model()->index(0, 0), QStringLiteral("buy oat milk"), Qt::EditRole);
+        QTRY_COMPARE(secondTodos->model()->index(0, 0).data().toString(), QStringLiteral("buy oat milk"));
+        QTest::mouseClick(child<QPushButton>(secondWindow, "deleteTodoButton"), Qt::LeftButton);
+        QTRY_COMPARE(firstTodos->model()->rowCount(), 0);
+        QTRY_COMPARE(secondTodos->model()->rowCount(), 0);
+
+        // Broadcasts: the ticker runs along the bottom line, an announcement
+        // gets the banner; neither shows up in the other's place.
+        QTRY_VERIFY_WITH_TIMEOUT(firstWindow.tickerText().startsWith(QStringLiteral("Ticker ")), 5000);
+        QVERIFY(firstWindow.announcementText().isEmpty());
+        sbtest::TestClient op;
+        QVERIFY(op.connectAs(server.port(), QStringLiteral("root"), {}, QStringLiteral("operator"), operatorKey));
+        QCOMPARE(op.request({{QStringLiteral("type"), QStringLiteral("admin.inject")},
+                             {QStringLiteral("target"), QJsonObject{{QStringLiteral("client_id"), clientId}}},
+                             {QStringLiteral("text"), QStringLiteral("maintenance at noon")}})
+                     .value(QStringLiteral("recipients")).toInt(),
+                 2);
+        QTRY_VERIFY(firstWindow.announcementText().contains(QStringLiteral("maintenance at noon")));
+        QTRY_VERIFY(secondWindow.announcementText().contains(QStringLiteral("maintenance at noon")));
+        QVERIFY(firstWindow.announcementText().contains(QStringLiteral("root")));
+        QVERIFY(!firstWindow.tickerText().contains(QStringLiteral("maintenance")));
+        QTest::qWait(300);
+        QVERIFY(bobWindow.announcementText().isEmpty()); // sent to alice's client only
+
+        // Every error frame is shown in plain words: a refused rename.
+        first.client().updateTodo(424242, QStringLiteral("nope"), std::nullopt);
+        QTRY_VERIFY(firstWindow.statusText().contains(QStringLiteral("does not exist")));
+
+        // Restarted, the client comes back with the same client_id.
+        ParticipantSession restarted(participantOptions());
+        restarted.signIn(url, QStringLiteral("alice"));
+        QTRY_COMPARE(restarted.client().state(), ParticipantClient::State::Connected);
+        QCOMPARE(restarted.client().welcome().clientId, clientId);
     }
 
     void instanceThatGoesAwayIsRetriedUntilItIsBack()

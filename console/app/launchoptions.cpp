@@ -1,5 +1,6 @@
 #include "launchoptions.h"
 
+#include "redisaddress.h"
 #include "services/operatorhub.h"
 
 #include <QCommandLineParser>
@@ -23,6 +24,11 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
         QStringLiteral("instance"),
         QCoreApplication::translate("LaunchOptions", "An instance to watch (http://host:port); repeatable."),
         QStringLiteral("url"));
+    const QCommandLineOption redis(
+        QStringLiteral("redis"),
+        QCoreApplication::translate("LaunchOptions", "The cluster's Redis (redis://host:port): discover the instances "
+                                                     "and watch the backplane."),
+        QStringLiteral("url"));
     const QCommandLineOption key(QStringLiteral("operator-key"),
                                  QCoreApplication::translate("LaunchOptions", "The operator key (else SB_OPERATOR_KEY, "
                                                                               "the keychain, or a prompt)."),
@@ -40,7 +46,7 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
     screenshot.setFlags(QCommandLineOption::HiddenFromHelp);
     QCommandLineOption screenshotDelay(QStringLiteral("screenshot-delay"), QString(), QStringLiteral("ms"));
     screenshotDelay.setFlags(QCommandLineOption::HiddenFromHelp);
-    parser.addOptions({client, operatorMode, instance, key, server, user, room, screenshot, screenshotDelay});
+    parser.addOptions({client, operatorMode, instance, redis, key, server, user, room, screenshot, screenshotDelay});
 
     if (!parser.parse(arguments)) {
         out.error = parser.errorText();
@@ -62,6 +68,14 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
         }
         out.instanceUrls.append(url);
     }
+    if (parser.isSet(redis)) {
+        QString why;
+        if (!RedisAddress::fromUrl(parser.value(redis), &why)) {
+            out.error = QCoreApplication::translate("LaunchOptions", "--redis %1: %2").arg(parser.value(redis), why);
+            return out;
+        }
+        out.redisUrl = parser.value(redis);
+    }
     if (parser.isSet(server)) {
         out.serverUrl = OperatorHub::normalizeUrl(parser.value(server));
         if (out.serverUrl.isEmpty()) {
@@ -78,7 +92,7 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
 
     if (parser.isSet(client) || (!parser.isSet(operatorMode) && (out.serverUrl.isValid() && !out.serverUrl.isEmpty())))
         out.mode = Mode::Client;
-    else if (parser.isSet(operatorMode) || !out.instanceUrls.isEmpty())
+    else if (parser.isSet(operatorMode) || !out.instanceUrls.isEmpty() || !out.redisUrl.isEmpty())
         out.mode = Mode::Operator;
     return out;
 }

@@ -1,9 +1,10 @@
 #pragma once
 
 // The console's command line: which mode (operator console by default,
-// participant client with --client), the instances or server to use, the
-// operator key, and the hidden --screenshot used to produce documentation
-// images. Parsed without side effects so tests can check it.
+// participant client with --client), the instances, the cluster's Redis or
+// the server to use, the operator key, and the hidden --screenshot used to
+// produce documentation images. Parsed without side effects so tests can
+// check it.
 
 #include <QList>
 #include <QString>
@@ -17,6 +18,7 @@ struct LaunchOptions
     enum class Mode { Ask, Operator, Client };
     Mode mode = Mode::Ask;
     QList<QUrl> instanceUrls;
+    QString redisUrl;    // --redis: discover instances and watch the backplane
     QString operatorKey; // --operator-key, else SB_OPERATOR_KEY
     QUrl serverUrl;
     QString user;

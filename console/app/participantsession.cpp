@@ -1,6 +1,7 @@
 #include "participantsession.h"
 
 #include "protocol.h"
+#include "services/consolesettings.h"
 
 namespace sb::console {
 
@@ -70,6 +71,23 @@ void ParticipantSession::wire()
             [this](qint64 id, const std::optional<QString> &title, const std::optional<bool> &done) {
                 m_client.updateTodo(id, title, done);
             });
+}
+
+void ParticipantSession::signIn(const QUrl &server, const QString &user, const QStringList &rooms)
+{
+    ConsoleSettings settings;
+    if (m_client.clientId().isEmpty())
+        m_client.setClientId(settings.clientId());
+    settings.setServerUrl(server);
+    settings.setUserName(user);
+    QStringList wanted = rooms.isEmpty() ? settings.rooms() : rooms;
+    if (wanted.isEmpty())
+        wanted.append(QStringLiteral("lobby"));
+    for (const QString &room : std::as_const(wanted))
+        joinRoom(room);
+    if (m_rooms.rowOf(wanted.first()) >= 0) // the first room is shown, as the user listed it
+        setCurrentRoom(wanted.first());
+    m_client.signIn(server, user);
 }
 
 void ParticipantSession::joinRoom(const QString &room)

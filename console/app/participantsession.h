@@ -29,6 +29,11 @@ public:
     MembersModel &members() { return m_members; }
     TodoModel &todos() { return m_todos; }
 
+    // Signs in as `user` through `server` (an instance or the load balancer)
+    // with the client_id kept in QSettings (made on first use) unless one was
+    // set on the client, remembers server and user for next time, and joins
+    // `rooms` (none given: the rooms of last time, else lobby).
+    void signIn(const QUrl &server, const QString &user, const QStringList &rooms = {});
     void joinRoom(const QString &room);
     void leaveRoom(const QString &room);
     void setCurrentRoom(const QString &room);

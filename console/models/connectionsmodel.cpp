@@ -56,6 +56,7 @@ QVariant ConnectionsModel::data(const QModelIndex &index, int role) const
     case SessionIdRole: return c.sessionId;
     case ClientIdRole: return c.clientId;
     case InstanceRole: return c.instance;
+    case RoomsRole: return c.rooms;
     case Qt::ToolTipRole:
         return tr("session %1\nclient %2").arg(c.sessionId, c.clientId);
     case Qt::TextAlignmentRole:

@@ -24,7 +24,7 @@ class ConnectionsModel final : public QAbstractTableModel
     Q_DISABLE_COPY_MOVE(ConnectionsModel)
 public:
     enum Column { User, Role, ClientId, Instance, Rooms, Remote, ConnectedSince, FramesIn, FramesOut, Queue, Sticky, ColumnCount };
-    enum Roles { SortRole = Qt::UserRole + 1, SessionIdRole, ClientIdRole, InstanceRole };
+    enum Roles { SortRole = Qt::UserRole + 1, SessionIdRole, ClientIdRole, InstanceRole, RoomsRole };
 
     explicit ConnectionsModel(QObject *parent = nullptr);
 

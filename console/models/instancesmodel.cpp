@@ -44,6 +44,8 @@ QColor InstancesModel::colorFor(const QString &name)
 
 QString InstancesModel::health(const Row &row) const
 {
+    if (row.heartbeatLostAt > 0 && row.link != Link::Connected && row.link != Link::Hung)
+        return tr("dead");
     switch (row.link) {
     case Link::KeyRefused: return tr("key refused");
     case Link::Hung: return tr("not responding");
@@ -87,6 +89,11 @@ QString InstancesModel::detail(const Row &row) const
         lines.append(tr("Largest send queue %1, memory %2")
                          .arg(QLocale().formattedDataSize(row.stats.queueMaxBytes),
                               QLocale().formattedDataSize(row.stats.rssBytes)));
+    if (row.heartbeatLostAt > 0)
+        lines.append(tr("No heartbeat in Redis since %1.")
+                         .arg(QDateTime::fromMSecsSinceEpoch(row.heartbeatLostAt).toString(QStringLiteral("HH:mm:ss"))));
+    else if (row.discovered)
+        lines.append(tr("Found through its Redis heartbeat."));
     if (!row.linkDetail.isEmpty())
         lines.append(row.linkDetail);
     return lines.join(QLatin1Char('\n'));
@@ -103,6 +110,10 @@ QVariant InstancesModel::data(const QModelIndex &index, int role) const
     case HealthRole: return health(r);
     case DetailRole: return detail(r);
     case ColorRole: return colorFor(r.info.color);
+    case LiveRole: return r.link == Link::Connected || r.link == Link::Hung;
+    case FramesInRole: return r.haveStats ? r.stats.framesInPerS : 0.0;
+    case FramesOutRole: return r.haveStats ? r.stats.framesOutPerS : 0.0;
+    case RttRole: return r.haveStats ? r.stats.backplaneRttMs : 0.0;
     case Qt::ToolTipRole: return detail(r);
     case Qt::DecorationRole:
         if (index.column() == Id && !r.info.color.isEmpty())
@@ -213,6 +224,28 @@ void InstancesModel::setReadiness(const QUrl &url, const QString &status, const 
     r.readiness = status;
     r.readinessReason = reason;
     rowChanged(row);
+}
+
+void InstancesModel::setHeartbeat(const QUrl &url, bool present, const DiscoveredInstance &heartbeat)
+{
+    const int row = rowOf(url);
+    if (row < 0)
+        return;
+    Row &r = m_rows[row];
+    const qint64 lostAt = present ? 0 : (r.heartbeatLostAt > 0 ? r.heartbeatLostAt : QDateTime::currentMSecsSinceEpoch());
+    const bool changed = r.heartbeatLostAt != lostAt || (present && !r.discovered)
+                         || (present && r.info.id.isEmpty() && !heartbeat.id.isEmpty());
+    r.heartbeatLostAt = lostAt;
+    if (present) {
+        r.discovered = true;
+        // Known before the operator link says so: name and colour from the heartbeat.
+        if (r.info.id.isEmpty()) {
+            r.info.id = heartbeat.id;
+            r.info.color = heartbeat.color;
+        }
+    }
+    if (changed)
+        rowChanged(row);
 }
 
 int InstancesModel::rowOf(const QUrl &url) const

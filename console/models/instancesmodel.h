@@ -2,10 +2,11 @@
 
 // One row per watched instance: id, colour, health (ready / draining / dead /
 // not responding / key refused), connections, frames per second and backplane
-// round trip. Rows are keyed by the URL the operator gave; the operator
-// services fill in the rest. Owned by OperatorSession.
+// round trip. Rows are keyed by the instance's URL (given by the operator or
+// found in Redis); the operator services fill in the rest. Owned by
+// OperatorSession.
 
-#include "services/operatortypes.h"
+#include "services/backplanetypes.h"
 
 #include <QAbstractTableModel>
 #include <QColor>
@@ -20,7 +21,17 @@ class InstancesModel final : public QAbstractTableModel
     Q_DISABLE_COPY_MOVE(InstancesModel)
 public:
     enum Column { Id, Health, Connections, FramesPerS, Rtt, Backplane, Url, ColumnCount };
-    enum Roles { UrlRole = Qt::UserRole + 1, InstanceIdRole, HealthRole, DetailRole, ColorRole };
+    enum Roles {
+        UrlRole = Qt::UserRole + 1,
+        InstanceIdRole,
+        HealthRole,
+        DetailRole,
+        ColorRole,
+        LiveRole,      // the operator link is up (connected or not responding)
+        FramesInRole,  // frames in per second, as a number
+        FramesOutRole,
+        RttRole,       // backplane round trip in ms
+    };
     enum class Link { Idle, Connecting, Connected, Hung, Retrying, KeyRefused };
 
     explicit InstancesModel(QObject *parent = nullptr);
@@ -36,6 +47,8 @@ public:
     void setInfo(const QUrl &url, const InstanceInfo &info);
     void setStats(const QUrl &url, const InstanceStats &stats);
     void setReadiness(const QUrl &url, const QString &status, const QString &reason);
+    // What the instance's Redis heartbeat says; `present` false once its key expired.
+    void setHeartbeat(const QUrl &url, bool present, const DiscoveredInstance &heartbeat = {});
 
     int rowOf(const QUrl &url) const;
     QUrl urlAt(int row) const;
@@ -57,6 +70,8 @@ private:
         QString linkDetail;
         QString readiness; // from /readyz
         QString readinessReason;
+        bool discovered = false;   // found through Redis
+        qint64 heartbeatLostAt = 0; // its heartbeat key expired (0: present or unknown)
     };
     QString health(const Row &row) const;
     QString detail(const Row &row) const;

@@ -24,6 +24,16 @@ void ConsoleSettings::setInstanceUrls(const QList<QUrl> &urls)
     m_settings.setValue(QStringLiteral("operator/instances"), list);
 }
 
+QString ConsoleSettings::redisUrl() const
+{
+    return m_settings.value(QStringLiteral("operator/redis")).toString();
+}
+
+void ConsoleSettings::setRedisUrl(const QString &url)
+{
+    m_settings.setValue(QStringLiteral("operator/redis"), url);
+}
+
 QString ConsoleSettings::clientId()
 {
     QString id = m_settings.value(QStringLiteral("client/client_id")).toString();

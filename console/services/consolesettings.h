@@ -1,7 +1,7 @@
 #pragma once
 
 // What the console remembers between runs, in QSettings: the operator's
-// instance URLs, the participant's server, user name, rooms and persistent
+// instance URLs and Redis URL, the participant's server, user name, rooms and persistent
 // client_id, and window geometry/state. Never the operator key (that goes to
 // the keychain, see OperatorKeyStore). A thin value-less facade; create one
 // where needed.
@@ -21,6 +21,9 @@ public:
 
     QList<QUrl> instanceUrls() const;
     void setInstanceUrls(const QList<QUrl> &urls);
+    // The cluster's Redis (redis://…); empty when none.
+    QString redisUrl() const;
+    void setRedisUrl(const QString &url);
 
     // Created and stored on first use, so it survives restarts.
     QString clientId();

@@ -1,7 +1,9 @@
 #include "operatorhub.h"
 
 #include <QPointer>
+#include <QSet>
 
+#include <algorithm>
 #include <memory>
 
 namespace sb::console {
@@ -49,15 +51,79 @@ void OperatorHub::setOperatorKey(const QString &key)
 
 InstanceClient *OperatorHub::addInstance(const QUrl &url)
 {
-    if (InstanceClient *existing = clientForUrl(url))
+    if (InstanceClient *existing = clientForUrl(url)) {
+        m_discovery[existing].pinned = true;
         return existing;
+    }
+    return createClient(url, true);
+}
+
+InstanceClient *OperatorHub::createClient(const QUrl &url, bool pinned)
+{
     auto *client = new InstanceClient(url, m_options, this);
     client->setOperatorKey(m_operatorKey);
     m_clients.append(client);
+    m_discovery[client].pinned = pinned;
     Q_EMIT clientAdded(client);
     if (m_running)
         client->start();
     return client;
+}
+
+bool OperatorHub::isPinned(const InstanceClient *client) const
+{
+    return m_discovery.value(client).pinned;
+}
+
+void OperatorHub::applyDiscovered(const QList<DiscoveredInstance> &instances, const QString &fallbackHost)
+{
+    QSet<const InstanceClient *> seen;
+    for (const DiscoveredInstance &d : instances) {
+        const QUrl url = d.url(fallbackHost);
+        InstanceClient *client = clientForUrl(url);
+        if (!client) {
+            // A pinned URL spelled differently (localhost, a name) is the same instance.
+            for (InstanceClient *c : std::as_const(m_clients)) {
+                if (isPinned(c) && c->instanceId() == d.id) {
+                    client = c;
+                    break;
+                }
+            }
+        }
+        if (!client)
+            client = createClient(url, false);
+        seen.insert(client);
+        Discovery &state = m_discovery[client];
+        state.present = true;
+        state.missingFor.invalidate();
+        Q_EMIT heartbeatSeen(client, true, d);
+    }
+
+    QList<InstanceClient *> remove;
+    for (InstanceClient *c : std::as_const(m_clients)) {
+        Discovery &state = m_discovery[c];
+        // A discovered duplicate of a pinned instance goes at once.
+        if (!state.pinned && !c->instanceId().isEmpty()) {
+            const bool duplicate = std::any_of(m_clients.cbegin(), m_clients.cend(), [&](const InstanceClient *o) {
+                return o != c && isPinned(o) && o->instanceId() == c->instanceId();
+            });
+            if (duplicate) {
+                remove.append(c);
+                continue;
+            }
+        }
+        if (seen.contains(c))
+            continue;
+        if (state.present || !state.missingFor.isValid()) {
+            state.present = false;
+            state.missingFor.start();
+            Q_EMIT heartbeatSeen(c, false, {});
+        }
+        if (!state.pinned && !c->isLive() && state.missingFor.elapsed() >= m_vanishGraceMs)
+            remove.append(c);
+    }
+    for (InstanceClient *c : std::as_const(remove))
+        removeInstance(c->baseUrl());
 }
 
 void OperatorHub::removeInstance(const QUrl &url)
@@ -66,6 +132,7 @@ void OperatorHub::removeInstance(const QUrl &url)
     if (!client)
         return;
     m_clients.removeOne(client);
+    m_discovery.remove(client);
     client->stop();
     Q_EMIT clientRemoved(client);
     client->deleteLater();
@@ -76,6 +143,16 @@ QList<QUrl> OperatorHub::instanceUrls() const
     QList<QUrl> urls;
     for (const InstanceClient *c : m_clients)
         urls.append(c->baseUrl());
+    return urls;
+}
+
+QList<QUrl> OperatorHub::pinnedUrls() const
+{
+    QList<QUrl> urls;
+    for (const InstanceClient *c : m_clients) {
+        if (isPinned(c))
+            urls.append(c->baseUrl());
+    }
     return urls;
 }
 

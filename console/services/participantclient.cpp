@@ -253,10 +253,13 @@ void ParticipantClient::openSocket(const QString &token)
     m_reconnectAfterMs = -1;
     m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
     m_socket->setMaxAllowedIncomingMessageSize(64 * 1024 * 1024);
+    m_closeHandshake = false;
     connect(m_socket, &QWebSocket::connected, this, [this] {
         m_socketOpen = true;
         m_sinceTraffic.start();
     });
+    // Emitted for a close handshake only; a socket that just drops skips it.
+    connect(m_socket, &QWebSocket::aboutToClose, this, [this] { m_closeHandshake = true; });
     connect(m_socket, &QWebSocket::textMessageReceived, this, &ParticipantClient::onText);
     connect(m_socket, &QWebSocket::pong, this, [this] { m_sinceTraffic.restart(); });
     connect(m_socket, &QWebSocket::disconnected, this, &ParticipantClient::socketGone);
@@ -301,6 +304,9 @@ void ParticipantClient::socketGone()
             why = plainHttpText(429, {});
         else
             why = tr("Could not connect to %1 (%2).").arg(m_server.toString(), error);
+    } else if (!m_closeHandshake) {
+        const QString where = m_welcome.instance.isEmpty() ? m_server.toString() : m_welcome.instance;
+        why = tr("The connection to %1 was lost.").arg(where);
     } else {
         why = plainCloseText(code, reason);
         if (why.isEmpty())
@@ -460,6 +466,14 @@ void ParticipantClient::sendJoin(const QString &room)
                 Q_EMIT roomLeft(room);
             } else if (reply.code == QLatin1StringView("timeout") && isConnected()) {
                 sendJoin(room);
+            } else if (isPassingChatError(reply.code)) {
+                // The store or the backplane is briefly away: try again rather
+                // than leave the room (and its queued messages) stranded.
+                QTimer::singleShot(m_options.resendDelayMs, this, [this, room] {
+                    const auto again = m_rooms.constFind(room);
+                    if (isConnected() && again != m_rooms.cend() && !again->joined && !again->joining)
+                        sendJoin(room);
+                });
             }
             return;
         }

@@ -48,7 +48,7 @@ public:
         int requestTimeoutMs = 15000;
         int pingIntervalMs = 10000; // WebSocket pings; no answer in 3 intervals: reconnect
         int historyPage = 50;
-        int resendDelayMs = 2000;   // after a chat refused for a passing reason
+        int resendDelayMs = 2000;   // after a chat or join refused for a passing reason
     };
 
     explicit ParticipantClient(QObject *parent = nullptr);
@@ -150,6 +150,7 @@ private:
     QPointer<QNetworkReply> m_tokenReply;
     QWebSocket *m_socket = nullptr;
     bool m_socketOpen = false;
+    bool m_closeHandshake = false; // the server (or we) closed with a close frame
     RequestTracker m_requests;
     Backoff m_backoff;
     QTimer m_reconnectTimer;

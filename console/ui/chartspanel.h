@@ -1,8 +1,10 @@
 #pragma once
 
-// The Charts dock: connections per instance and frames in/out per second over
-// a rolling 120 s window, drawn from StatsHistory's ring buffers (one line
-// per series, in the instance's colour). Owned by MainWindow.
+// The Charts dock: over a rolling 120 s window, per instance and in its
+// colour, connections, frames in/out per second, the backplane round trip
+// (admin.stats) and the delivery latency of the envelopes it published (p50
+// solid, p99 dashed; measured by the Redis monitor). Drawn from
+// StatsHistory's ring buffers once a second. Owned by MainWindow.
 
 #include <QHash>
 #include <QWidget>
@@ -33,9 +35,14 @@ private:
         QLineSeries *connections = nullptr;
         QLineSeries *framesIn = nullptr;
         QLineSeries *framesOut = nullptr;
+        QLineSeries *rtt = nullptr;        // only on a shared backplane
+        QLineSeries *deliveryP50 = nullptr; // only with the Redis monitor
+        QLineSeries *deliveryP99 = nullptr;
     };
     QChart *makeChart(const QString &title, QValueAxis **x, QValueAxis **y);
     Lines &linesFor(const QString &instance);
+    QLineSeries *makeLine(QChart *chart, QValueAxis *x, QValueAxis *y, const QString &instance, const QString &name,
+                          Qt::PenStyle style);
 
     StatsHistory &m_history;
     QChart *m_connChart = nullptr;
@@ -44,6 +51,12 @@ private:
     QValueAxis *m_connY = nullptr;
     QValueAxis *m_framesX = nullptr;
     QValueAxis *m_framesY = nullptr;
+    QChart *m_rttChart = nullptr;
+    QChart *m_latencyChart = nullptr;
+    QValueAxis *m_rttX = nullptr;
+    QValueAxis *m_rttY = nullptr;
+    QValueAxis *m_latencyX = nullptr;
+    QValueAxis *m_latencyY = nullptr;
     QHash<QString, Lines> m_lines;
     bool m_dirty = false;
 };

@@ -90,7 +90,8 @@ ClientWindow::ClientWindow(ParticipantSession &session, QWidget *parent)
     menu->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     ParticipantClient &client = session.client();
-    connect(&client, &ParticipantClient::welcomed, this, &ClientWindow::updateWhere);
+    connect(&client, &ParticipantClient::welcomed, this, &ClientWindow::onWelcomed);
+    connect(&client, &ParticipantClient::stateChanged, this, &ClientWindow::updateWhere);
     connect(&client, &ParticipantClient::stateChanged, this, &ClientWindow::updateState);
     connect(&client, &ParticipantClient::reconnectScheduled, this, [this](int delayMs) {
         m_reconnectAt = QDateTime::currentMSecsSinceEpoch() + delayMs;
@@ -103,7 +104,7 @@ ClientWindow::ClientWindow(ParticipantSession &session, QWidget *parent)
     connect(&client, &ParticipantClient::pendingSent, this, &ClientWindow::updateState);
     connect(&client, &ParticipantClient::pendingFailed, this, &ClientWindow::updateState);
     connect(&client, &ParticipantClient::errorText, this, [this](const QString &text) {
-        statusBar()->showMessage(text, 12000);
+        statusBar()->showMessage(text, MessageMs);
     });
     connect(&session, &ParticipantSession::currentRoomChanged, this, &ClientWindow::onCurrentRoomChanged);
     connect(&session, &ParticipantSession::historyExhausted, this, [this](const QString &room, bool exhausted) {
@@ -162,14 +163,18 @@ QWidget *ClientWindow::buildRoomsPane()
     layout->setContentsMargins(10, 10, 4, 10);
     layout->addWidget(heading(tr("Rooms"), pane));
     m_rooms = new QListView(pane);
+    m_rooms->setObjectName(QStringLiteral("rooms"));
     m_rooms->setModel(&m_session.rooms());
     m_rooms->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_rooms->setSpacing(2);
     layout->addWidget(m_rooms, 1);
     m_joinEdit = new QLineEdit(pane);
+    m_joinEdit->setObjectName(QStringLiteral("joinEdit"));
     m_joinEdit->setPlaceholderText(tr("room name"));
     auto *join = new QPushButton(tr("Join"), pane);
+    join->setObjectName(QStringLiteral("joinButton"));
     auto *leave = new QPushButton(tr("Leave"), pane);
+    leave->setObjectName(QStringLiteral("leaveButton"));
     auto *joinRow = new QHBoxLayout;
     joinRow->addWidget(m_joinEdit, 1);
     joinRow->addWidget(join);
@@ -199,11 +204,13 @@ QWidget *ClientWindow::buildMessagesPane()
     auto *top = new QHBoxLayout;
     m_roomTitle = heading(QString(), pane);
     m_older = new QPushButton(tr("Load older messages"), pane);
+    m_older->setObjectName(QStringLiteral("olderButton"));
     top->addWidget(m_roomTitle, 1);
     top->addWidget(m_older);
     layout->addLayout(top);
 
     m_messages = new QListView(pane);
+    m_messages->setObjectName(QStringLiteral("messages"));
     m_messages->setModel(&m_session.messages());
     m_messages->setWordWrap(true);
     m_messages->setUniformItemSizes(false);
@@ -215,8 +222,10 @@ QWidget *ClientWindow::buildMessagesPane()
     layout->addWidget(m_messages, 1);
 
     m_composer = new QLineEdit(pane);
+    m_composer->setObjectName(QStringLiteral("composer"));
     m_composer->setPlaceholderText(tr("Write a message; Enter sends. Messages typed offline are sent on reconnect."));
     auto *send = new QPushButton(tr("Send"), pane);
+    send->setObjectName(QStringLiteral("sendButton"));
     auto *row = new QHBoxLayout;
     row->addWidget(m_composer, 1);
     row->addWidget(send);
@@ -253,6 +262,7 @@ QWidget *ClientWindow::buildSidePane()
     m_membersTitle = heading(tr("Members"), membersPane);
     membersLayout->addWidget(m_membersTitle);
     m_members = new QListView(membersPane);
+    m_members->setObjectName(QStringLiteral("members"));
     m_members->setModel(&m_session.members());
     m_members->setSelectionMode(QAbstractItemView::NoSelection);
     m_members->setSpacing(2);
@@ -263,15 +273,19 @@ QWidget *ClientWindow::buildSidePane()
     todoLayout->setContentsMargins(4, 4, 10, 10);
     todoLayout->addWidget(heading(tr("My todos"), todoPane));
     m_todos = new QListView(todoPane);
+    m_todos->setObjectName(QStringLiteral("todos"));
     m_todos->setModel(&m_session.todos());
     m_todos->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
     m_todos->setToolTip(tr("Tick to complete; double-click to edit the title"));
     m_todos->setSpacing(2);
     todoLayout->addWidget(m_todos, 1);
     m_todoEdit = new QLineEdit(todoPane);
+    m_todoEdit->setObjectName(QStringLiteral("todoEdit"));
     m_todoEdit->setPlaceholderText(tr("New todo"));
     auto *add = new QPushButton(tr("Add"), todoPane);
+    add->setObjectName(QStringLiteral("addTodoButton"));
     auto *remove = new QPushButton(tr("Delete"), todoPane);
+    remove->setObjectName(QStringLiteral("deleteTodoButton"));
     auto *row = new QHBoxLayout;
     row->addWidget(m_todoEdit, 1);
     row->addWidget(add);
@@ -303,6 +317,11 @@ QString ClientWindow::stateText() const
     return m_state->text();
 }
 
+QString ClientWindow::statusText() const
+{
+    return statusBar()->currentMessage();
+}
+
 QString ClientWindow::announcementText() const
 {
     return m_banner->isVisibleTo(this) ? m_bannerText->text() : QString();
@@ -313,6 +332,19 @@ QString ClientWindow::tickerText() const
     return m_ticker->text();
 }
 
+void ClientWindow::onWelcomed(const WelcomeInfo &welcome)
+{
+    // Say where the client came back, above all when a drain or a failure moved it.
+    if (!m_lastInstance.isEmpty() && m_lastInstance != welcome.instance)
+        statusBar()->showMessage(tr("Reconnected on %1 (was on %2); catching up on missed messages.")
+                                     .arg(welcome.instance, m_lastInstance),
+                                 MessageMs);
+    else if (!m_lastInstance.isEmpty())
+        statusBar()->showMessage(tr("Reconnected on %1.").arg(welcome.instance), MessageMs);
+    m_lastInstance = welcome.instance;
+    updateWhere();
+}
+
 void ClientWindow::updateWhere()
 {
     const ParticipantClient &client = m_session.client();
@@ -321,6 +353,13 @@ void ClientWindow::updateWhere()
         m_swatch->setColor(Qt::gray);
         m_where->setText(tr("Not connected yet"));
         m_sticky->setText(tr("sticky: –"));
+        m_sticky->setStyleSheet(QString());
+    } else if (!client.isConnected()) {
+        // The socket is gone: name the last instance, but not as the current one.
+        m_swatch->setColor(Qt::gray);
+        m_where->setText(tr("Not connected (last on %1)").arg(w.instance));
+        m_sticky->setText(tr("sticky: –"));
+        m_sticky->setStyleSheet(QString());
     } else {
         m_swatch->setColor(InstancesModel::colorFor(w.color));
         m_where->setText(tr("On %1 (%2)").arg(w.instance, w.color.isEmpty() ? tr("no colour") : w.color));

@@ -32,6 +32,8 @@ public:
 
     QString whereText() const;
     QString stateText() const;
+    // The status bar's current message: errors in plain words, reconnects.
+    QString statusText() const;
     QString announcementText() const;
     QString tickerText() const;
     QListView *messagesView() const { return m_messages; }
@@ -45,6 +47,7 @@ private:
     QWidget *buildRoomsPane();
     QWidget *buildMessagesPane();
     QWidget *buildSidePane();
+    void onWelcomed(const WelcomeInfo &welcome);
     void updateWhere();
     void updateState();
     void showBroadcast(const BroadcastMessage &broadcast);
@@ -72,7 +75,10 @@ private:
     QLabel *m_membersTitle = nullptr;
     QListView *m_todos = nullptr;
     QLineEdit *m_todoEdit = nullptr;
+    static constexpr int MessageMs = 12000;
+
     QTimer m_countdown;
+    QString m_lastInstance;
     qint64 m_reconnectAt = 0;
     bool m_follow = true;
 };

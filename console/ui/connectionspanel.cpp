@@ -26,6 +26,7 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
     , m_disconnect(new QPushButton(tr("Disconnect…"), this))
     , m_injectSession(new QPushButton(tr("Inject to session…"), this))
     , m_injectClient(new QPushButton(tr("Inject to client…"), this))
+    , m_history(new QPushButton(tr("Instance history"), this))
 {
     m_proxy->setSourceModel(&session.connections());
     m_proxy->setSortRole(ConnectionsModel::SortRole);
@@ -67,6 +68,7 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
     actions->addWidget(m_disconnect);
     actions->addWidget(m_injectSession);
     actions->addWidget(m_injectClient);
+    actions->addWidget(m_history);
     actions->addWidget(m_result, 1);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
@@ -84,6 +86,14 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
         if (!selectedClient().isEmpty())
             Q_EMIT injectRequested({InjectTarget::Kind::ClientId, selectedClient()});
     });
+    m_history->setToolTip(tr("Every instance this client connected to, newest first (Stickiness dock)"));
+    connect(m_history, &QPushButton::clicked, this, [this] {
+        if (!selectedClient().isEmpty())
+            Q_EMIT historyRequested(selectedClient());
+    });
+    connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) {
+        Q_EMIT historyRequested(index.data(ConnectionsModel::ClientIdRole).toString());
+    });
     connect(m_view, &QWidget::customContextMenuRequested, this, [this](const QPoint &pos) {
         if (!m_view->indexAt(pos).isValid())
             return;
@@ -91,6 +101,8 @@ ConnectionsPanel::ConnectionsPanel(OperatorSession &session, QWidget *parent)
         menu.addAction(tr("Disconnect…"), this, &ConnectionsPanel::disconnectSelected);
         menu.addAction(tr("Inject to this session…"), m_injectSession, &QPushButton::click);
         menu.addAction(tr("Inject to this client…"), m_injectClient, &QPushButton::click);
+        menu.addSeparator();
+        menu.addAction(tr("Show its instance history"), m_history, &QPushButton::click);
         menu.exec(m_view->viewport()->mapToGlobal(pos));
     });
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, &ConnectionsPanel::updateButtons);
@@ -132,6 +144,7 @@ void ConnectionsPanel::updateButtons()
     m_disconnect->setEnabled(have);
     m_injectSession->setEnabled(have);
     m_injectClient->setEnabled(have);
+    m_history->setEnabled(have);
 }
 
 QString ConnectionsPanel::selectedSession() const

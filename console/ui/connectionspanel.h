@@ -2,7 +2,8 @@
 
 // The Connections dock: the sortable, filterable table of live connections
 // and the row actions (disconnect; inject to the session or to the client,
-// which hands over to the Inject dock). Owned by MainWindow.
+// which hands over to the Inject dock; show the client's instance history,
+// which hands over to the Stickiness dock). Owned by MainWindow.
 
 #include "services/operatortypes.h"
 
@@ -33,6 +34,7 @@ public:
 
 Q_SIGNALS:
     void injectRequested(const sb::console::InjectTarget &target);
+    void historyRequested(const QString &clientId);
 
 private:
     QString selectedSession() const;
@@ -51,6 +53,7 @@ private:
     QPushButton *m_disconnect;
     QPushButton *m_injectSession;
     QPushButton *m_injectClient;
+    QPushButton *m_history;
     QTimer m_countTimer;
 };
 

@@ -1,13 +1,16 @@
 #include "mainwindow.h"
 
 #include "app/operatorsession.h"
+#include "backplaneflowpanel.h"
 #include "chartspanel.h"
+#include "clustermappanel.h"
 #include "colorswatch.h"
 #include "connectionspanel.h"
 #include "flowpanel.h"
 #include "injectpanel.h"
 #include "instancespanel.h"
 #include "services/consolesettings.h"
+#include "stickinesspanel.h"
 
 #include <QApplication>
 #include <QCloseEvent>
@@ -18,6 +21,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTimer>
 
@@ -31,7 +35,12 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
     , m_flowPanel(new FlowPanel(session.flow(), this))
     , m_chartsPanel(new ChartsPanel(session.history(), this))
     , m_injectPanel(new InjectPanel(session, this))
+    , m_mapPanel(new ClusterMapPanel(session, this))
+    , m_stickinessPanel(new StickinessPanel(session, this))
+    , m_backplaneFlowPanel(new BackplaneFlowPanel(session.backplaneFlow(), this))
+    , m_flowTabs(new QTabWidget(this))
     , m_linkSummary(new QLabel(this))
+    , m_redisItem(new QWidget(this))
 {
     setWindowTitle(tr("Switchboard Console — operator"));
     setObjectName(QStringLiteral("OperatorMainWindow"));
@@ -41,14 +50,25 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
     setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
     setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
 
+    m_flowTabs->addTab(m_backplaneFlowPanel, tr("Backplane (Redis)"));
+    m_flowTabs->addTab(m_flowPanel, tr("Instance samples"));
+    m_flowTabs->setDocumentMode(true);
     m_instancesDock = addDock(tr("Instances"), QStringLiteral("InstancesDock"), m_instancesPanel, Qt::TopDockWidgetArea);
+    m_mapDock = addDock(tr("Cluster map"), QStringLiteral("MapDock"), m_mapPanel, Qt::LeftDockWidgetArea);
     m_connectionsDock = addDock(tr("Connections"), QStringLiteral("ConnectionsDock"), m_connectionsPanel, Qt::LeftDockWidgetArea);
-    m_flowDock = addDock(tr("Message flow"), QStringLiteral("FlowDock"), m_flowPanel, Qt::LeftDockWidgetArea);
+    m_stickinessDock = addDock(tr("Stickiness"), QStringLiteral("StickinessDock"), m_stickinessPanel, Qt::LeftDockWidgetArea);
+    m_flowDock = addDock(tr("Message flow"), QStringLiteral("FlowDock"), m_flowTabs, Qt::LeftDockWidgetArea);
     m_chartsDock = addDock(tr("Charts"), QStringLiteral("ChartsDock"), m_chartsPanel, Qt::RightDockWidgetArea);
     m_injectDock = addDock(tr("Inject"), QStringLiteral("InjectDock"), m_injectPanel, Qt::RightDockWidgetArea);
     defaultLayout();
     buildMenus();
 
+    auto *redisLayout = new QHBoxLayout(m_redisItem);
+    redisLayout->setContentsMargins(6, 0, 6, 0);
+    redisLayout->setSpacing(4);
+    redisLayout->addWidget(new ColorSwatch(m_redisItem));
+    redisLayout->addWidget(new QLabel(m_redisItem));
+    statusBar()->addPermanentWidget(m_redisItem);
     statusBar()->addPermanentWidget(m_linkSummary);
     statusBar()->setSizeGripEnabled(true);
 
@@ -57,6 +77,9 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
         m_injectDock->raise();
         m_injectPanel->setTarget(target);
     });
+    connect(m_connectionsPanel, &ConnectionsPanel::historyRequested, this, &MainWindow::showClientHistory);
+    connect(m_mapPanel, &ClusterMapPanel::clientHistoryRequested, this, &MainWindow::showClientHistory);
+    connect(&session, &OperatorSession::redisStateChanged, this, &MainWindow::updateRedisStatus);
     connect(&session, &OperatorSession::linksChanged, this, &MainWindow::updateStatus);
     connect(&session.instances(), &QAbstractItemModel::dataChanged, this, &MainWindow::updateStatus);
     connect(&session.instances(), &QAbstractItemModel::rowsInserted, this, &MainWindow::updateStatus);
@@ -68,9 +91,56 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
         statusBar()->showMessage(tr("The operator key was refused. Use Console → Change operator key…"));
     });
     updateStatus();
+    updateRedisStatus();
+    // Without Redis the instances' own samples are all there is to show.
+    m_flowTabs->setCurrentWidget(session.hasRedis() ? static_cast<QWidget *>(m_backplaneFlowPanel) : m_flowPanel);
 }
 
 MainWindow::~MainWindow() = default;
+
+QList<QDockWidget *> MainWindow::docks() const
+{
+    return {m_instancesDock, m_mapDock, m_connectionsDock, m_stickinessDock, m_flowDock, m_chartsDock, m_injectDock};
+}
+
+void MainWindow::showClientHistory(const QString &clientId)
+{
+    if (clientId.isEmpty())
+        return;
+    m_stickinessDock->show();
+    m_stickinessDock->raise();
+    m_stickinessPanel->showClient(clientId);
+}
+
+QString MainWindow::redisStatusText() const
+{
+    return m_redisItem->findChild<QLabel *>()->text();
+}
+
+void MainWindow::updateRedisStatus()
+{
+    const RedisMonitor &redis = m_session.redis();
+    m_redisItem->setVisible(m_session.hasRedis());
+    QColor color(Qt::gray);
+    QString text;
+    switch (redis.state()) {
+    case RedisMonitor::State::Idle: text = tr("Redis: not watched"); break;
+    case RedisMonitor::State::Connecting: text = tr("Redis: connecting…"); color = QColor(0xb3, 0x6b, 0x00); break;
+    case RedisMonitor::State::Connected: text = tr("Redis: connected"); color = QColor(0x1b, 0x7f, 0x3b); break;
+    case RedisMonitor::State::Retrying: text = tr("Redis: unreachable"); color = QColor(0xc0, 0x1c, 0x28); break;
+    }
+    m_redisItem->findChild<ColorSwatch *>()->setColor(color);
+    m_redisItem->findChild<QLabel *>()->setText(text);
+    m_redisItem->setToolTip(redis.statusText());
+    if (!m_session.hasRedis())
+        m_backplaneFlowPanel->setNotice(tr("Not watching Redis, so no backplane envelopes: start the console with "
+                                           "--redis redis://host:port to see every message between instances. "
+                                           "The \"Instance samples\" tab shows what the instances sample."));
+    else if (redis.state() == RedisMonitor::State::Retrying)
+        m_backplaneFlowPanel->setNotice(redis.lastError());
+    else
+        m_backplaneFlowPanel->setNotice(QString());
+}
 
 QDockWidget *MainWindow::addDock(const QString &title, const QString &objectName, QWidget *widget, Qt::DockWidgetArea area)
 {
@@ -84,13 +154,16 @@ QDockWidget *MainWindow::addDock(const QString &title, const QString &objectName
 
 void MainWindow::defaultLayout()
 {
-    for (QDockWidget *dock : {m_instancesDock, m_connectionsDock, m_flowDock, m_chartsDock, m_injectDock}) {
+    for (QDockWidget *dock : docks()) {
         dock->setFloating(false);
         dock->show();
     }
     addDockWidget(Qt::TopDockWidgetArea, m_instancesDock);
-    addDockWidget(Qt::LeftDockWidgetArea, m_connectionsDock);
-    splitDockWidget(m_connectionsDock, m_flowDock, Qt::Vertical);
+    addDockWidget(Qt::LeftDockWidgetArea, m_mapDock);
+    splitDockWidget(m_mapDock, m_connectionsDock, Qt::Vertical);
+    tabifyDockWidget(m_connectionsDock, m_stickinessDock);
+    tabifyDockWidget(m_stickinessDock, m_flowDock);
+    m_connectionsDock->raise();
     addDockWidget(Qt::RightDockWidgetArea, m_chartsDock);
     splitDockWidget(m_chartsDock, m_injectDock, Qt::Vertical);
     if (m_shown)
@@ -102,10 +175,10 @@ void MainWindow::defaultSizes()
     // Proportions only make sense once the window has its size.
     const int w = width();
     const int h = height();
-    resizeDocks({m_connectionsDock, m_chartsDock}, {w * 56 / 100, w * 44 / 100}, Qt::Horizontal);
-    resizeDocks({m_instancesDock}, {qMax(130, h * 15 / 100)}, Qt::Vertical);
-    resizeDocks({m_connectionsDock, m_flowDock}, {h * 45 / 100, h * 37 / 100}, Qt::Vertical);
-    resizeDocks({m_chartsDock, m_injectDock}, {h * 60 / 100, h * 22 / 100}, Qt::Vertical);
+    resizeDocks({m_mapDock, m_chartsDock}, {w * 60 / 100, w * 40 / 100}, Qt::Horizontal);
+    resizeDocks({m_instancesDock}, {qMax(120, h * 14 / 100)}, Qt::Vertical);
+    resizeDocks({m_mapDock, m_connectionsDock}, {h * 46 / 100, h * 36 / 100}, Qt::Vertical);
+    resizeDocks({m_chartsDock, m_injectDock}, {h * 64 / 100, h * 18 / 100}, Qt::Vertical);
 }
 
 void MainWindow::showEvent(QShowEvent *event)
@@ -121,10 +194,10 @@ void MainWindow::showEvent(QShowEvent *event)
 void MainWindow::restoreLayout()
 {
     ConsoleSettings settings;
-    const QByteArray geometry = settings.geometry(QStringLiteral("operator"));
+    const QByteArray geometry = settings.geometry(QStringLiteral("operator-v2"));
     if (!geometry.isEmpty())
         restoreGeometry(geometry);
-    const QByteArray state = settings.windowState(QStringLiteral("operator"));
+    const QByteArray state = settings.windowState(QStringLiteral("operator-v2"));
     if (!state.isEmpty())
         m_layoutRestored = restoreState(state);
 }
@@ -141,7 +214,7 @@ void MainWindow::buildMenus()
     console->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *dock : {m_instancesDock, m_connectionsDock, m_flowDock, m_chartsDock, m_injectDock})
+    for (QDockWidget *dock : docks())
         view->addAction(dock->toggleViewAction());
     view->addSeparator();
     view->addAction(tr("&Reset layout"), this, &MainWindow::defaultLayout);
@@ -205,7 +278,7 @@ void MainWindow::addInstanceInteractive()
         return;
     }
     m_session.addInstance(url);
-    Q_EMIT instancesChanged(m_session.hub().instanceUrls());
+    Q_EMIT instancesChanged(m_session.hub().pinnedUrls());
 }
 
 void MainWindow::removeSelectedInstance()
@@ -214,12 +287,12 @@ void MainWindow::removeSelectedInstance()
     if (url.isEmpty())
         return;
     m_session.removeInstance(url);
-    Q_EMIT instancesChanged(m_session.hub().instanceUrls());
+    Q_EMIT instancesChanged(m_session.hub().pinnedUrls());
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    ConsoleSettings().saveWindow(QStringLiteral("operator"), saveGeometry(), saveState());
+    ConsoleSettings().saveWindow(QStringLiteral("operator-v2"), saveGeometry(), saveState());
     QMainWindow::closeEvent(event);
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 
-// The operator console window: docks for Instances, Connections, Message
-// flow, Charts and Inject over one OperatorSession, a status bar with each
-// instance's link state, and menus to add instances, change the operator key
-// and restore the layout. Saves its geometry and dock layout in QSettings.
-// Borrows the session; owned by main() or a test.
+// The operator console window: docks for the Cluster map, Instances,
+// Connections, Stickiness, Message flow (backplane envelopes and instance
+// samples), Charts and Inject over one OperatorSession, a status bar with
+// Redis' and each instance's link state, and menus to add instances, change
+// the operator key and restore the layout. Saves its geometry and dock layout
+// in QSettings. Borrows the session; owned by main(), a test or a benchmark.
 
 #include "services/operatortypes.h"
 
@@ -14,16 +15,20 @@
 
 class QDockWidget;
 class QLabel;
+class QTabWidget;
 
 namespace sb::console {
 
+class BackplaneFlowPanel;
 class ChartsPanel;
+class ClusterMapPanel;
 class ColorSwatch;
 class ConnectionsPanel;
 class FlowPanel;
 class InjectPanel;
 class InstancesPanel;
 class OperatorSession;
+class StickinessPanel;
 
 class MainWindow final : public QMainWindow
 {
@@ -38,6 +43,12 @@ public:
     FlowPanel *flowPanel() const { return m_flowPanel; }
     ChartsPanel *chartsPanel() const { return m_chartsPanel; }
     InjectPanel *injectPanel() const { return m_injectPanel; }
+    ClusterMapPanel *mapPanel() const { return m_mapPanel; }
+    StickinessPanel *stickinessPanel() const { return m_stickinessPanel; }
+    BackplaneFlowPanel *backplaneFlowPanel() const { return m_backplaneFlowPanel; }
+    QString redisStatusText() const;
+    // Raises the Stickiness dock on `clientId`'s instance history.
+    void showClientHistory(const QString &clientId);
     QString statusSummary() const;
     void restoreLayout();
 
@@ -52,10 +63,12 @@ protected:
 
 private:
     QDockWidget *addDock(const QString &title, const QString &objectName, QWidget *widget, Qt::DockWidgetArea area);
+    QList<QDockWidget *> docks() const;
     void defaultLayout();
     void defaultSizes();
     void buildMenus();
     void updateStatus();
+    void updateRedisStatus();
     void addInstanceInteractive();
     void removeSelectedInstance();
 
@@ -65,12 +78,19 @@ private:
     FlowPanel *m_flowPanel;
     ChartsPanel *m_chartsPanel;
     InjectPanel *m_injectPanel;
+    ClusterMapPanel *m_mapPanel;
+    StickinessPanel *m_stickinessPanel;
+    BackplaneFlowPanel *m_backplaneFlowPanel;
+    QTabWidget *m_flowTabs;
     QDockWidget *m_instancesDock = nullptr;
     QDockWidget *m_connectionsDock = nullptr;
     QDockWidget *m_flowDock = nullptr;
     QDockWidget *m_chartsDock = nullptr;
     QDockWidget *m_injectDock = nullptr;
+    QDockWidget *m_mapDock = nullptr;
+    QDockWidget *m_stickinessDock = nullptr;
     QLabel *m_linkSummary;
+    QWidget *m_redisItem;
     bool m_layoutRestored = false;
     bool m_shown = false;
     QHash<QUrl, QWidget *> m_statusItems;

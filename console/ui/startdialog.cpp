@@ -1,6 +1,7 @@
 #include "startdialog.h"
 
 #include "protocol.h"
+#include "redisaddress.h"
 #include "services/operatorhub.h"
 
 #include <QDialogButtonBox>
@@ -20,6 +21,7 @@ StartDialog::StartDialog(QWidget *parent)
     , m_operatorFields(new QWidget(this))
     , m_clientFields(new QWidget(this))
     , m_instances(new QLineEdit(m_operatorFields))
+    , m_redis(new QLineEdit(m_operatorFields))
     , m_server(new QLineEdit(m_clientFields))
     , m_user(new QLineEdit(m_clientFields))
     , m_error(new QLabel(this))
@@ -27,6 +29,7 @@ StartDialog::StartDialog(QWidget *parent)
     setWindowTitle(tr("Switchboard Console"));
     m_operator->setChecked(true);
     m_instances->setPlaceholderText(tr("http://127.0.0.1:8080, http://127.0.0.1:8081"));
+    m_redis->setPlaceholderText(tr("redis://127.0.0.1:6379 (optional: finds the instances by itself)"));
     m_server->setPlaceholderText(tr("http://127.0.0.1:8080 (an instance or the load balancer)"));
     m_user->setPlaceholderText(tr("1-32 of A-Z a-z 0-9 _ . -"));
     m_error->setStyleSheet(QStringLiteral("color: #c01c28;"));
@@ -35,6 +38,7 @@ StartDialog::StartDialog(QWidget *parent)
     auto *operatorForm = new QFormLayout(m_operatorFields);
     operatorForm->setContentsMargins(24, 0, 0, 0);
     operatorForm->addRow(tr("Instance URLs:"), m_instances);
+    operatorForm->addRow(tr("Redis:"), m_redis);
     auto *clientForm = new QFormLayout(m_clientFields);
     clientForm->setContentsMargins(24, 0, 0, 0);
     clientForm->addRow(tr("Server URL:"), m_server);
@@ -81,6 +85,16 @@ void StartDialog::setInstanceUrls(const QList<QUrl> &urls)
     m_instances->setText(list.isEmpty() ? QStringLiteral("http://127.0.0.1:8080") : list.join(QStringLiteral(", ")));
 }
 
+void StartDialog::setRedisUrl(const QString &url)
+{
+    m_redis->setText(url);
+}
+
+QString StartDialog::redisUrl() const
+{
+    return m_redis->text().trimmed();
+}
+
 void StartDialog::setServer(const QUrl &url, const QString &user)
 {
     m_server->setText(url.toString());
@@ -116,9 +130,16 @@ QString StartDialog::user() const
 
 void StartDialog::accept()
 {
-    if (mode() == Mode::Operator && instanceUrls().isEmpty()) {
-        m_error->setText(tr("Give at least one instance URL, such as http://127.0.0.1:8080."));
-        return;
+    if (mode() == Mode::Operator) {
+        QString why;
+        if (!redisUrl().isEmpty() && !RedisAddress::fromUrl(redisUrl(), &why)) {
+            m_error->setText(tr("The Redis URL is not usable: %1").arg(why));
+            return;
+        }
+        if (instanceUrls().isEmpty() && redisUrl().isEmpty()) {
+            m_error->setText(tr("Give at least one instance URL, such as http://127.0.0.1:8080, or the cluster's Redis."));
+            return;
+        }
     }
     if (mode() == Mode::Client) {
         if (serverUrl().isEmpty()) {

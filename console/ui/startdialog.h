@@ -1,7 +1,8 @@
 #pragma once
 
 // The start-up dialog: operator console (the default) or participant client,
-// and what each needs — the instance URLs, or the server URL and user name.
+// and what each needs — the instance URLs and/or the cluster's Redis, or the
+// server URL and user name.
 // Shown by main() when the command line did not already say.
 
 #include <QDialog>
@@ -26,10 +27,12 @@ public:
     // Fixes the mode (only that mode's fields are shown).
     void lockMode(Mode mode);
     void setInstanceUrls(const QList<QUrl> &urls);
+    void setRedisUrl(const QString &url);
     void setServer(const QUrl &url, const QString &user);
 
     Mode mode() const;
     QList<QUrl> instanceUrls() const;
+    QString redisUrl() const;
     QUrl serverUrl() const;
     QString user() const;
 
@@ -43,6 +46,7 @@ private:
     QWidget *m_operatorFields;
     QWidget *m_clientFields;
     QLineEdit *m_instances;
+    QLineEdit *m_redis;
     QLineEdit *m_server;
     QLineEdit *m_user;
     QLabel *m_error;

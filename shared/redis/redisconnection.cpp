@@ -7,6 +7,7 @@
 #include <QPointer>
 #include <QSocketNotifier>
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -240,12 +241,45 @@ void RedisConnection::unsubscribe(const QByteArray &channel)
 {
     // Messages already on their way are dropped from here on.
     m_subscriptions.remove(channel);
+    sendUnsubscribe("UNSUBSCRIBE", channel);
+}
+
+void RedisConnection::psubscribe(const QByteArray &pattern, PatternMessageCallback onMessage,
+                                 ReplyCallback onSubscribed)
+{
+    const auto refuse = [this, &onSubscribed](const QString &why) {
+        if (onSubscribed)
+            post([cb = std::move(onSubscribed), why] { cb(RedisReply::error(errorReply(why))); });
+    };
+    if (m_mode != Mode::Subscriber)
+        return refuse(QStringLiteral("psubscribe needs a subscriber connection"));
+    if (m_state != State::Connected)
+        return refuse(QStringLiteral("not connected to Redis"));
+    m_patternSubscriptions.insert(pattern, std::move(onMessage));
+    Pending pending;
+    pending.kind = Pending::Kind::PatternSubscribe;
+    pending.callback = onSubscribed;
+    pending.name = pattern;
+    if (submit(std::move(pending), {QByteArrayLiteral("PSUBSCRIBE"), pattern}, m_commandTimeoutMs, true) == 0) {
+        m_patternSubscriptions.remove(pattern);
+        refuse(QStringLiteral("hiredis refused PSUBSCRIBE"));
+    }
+}
+
+void RedisConnection::punsubscribe(const QByteArray &pattern)
+{
+    m_patternSubscriptions.remove(pattern);
+    sendUnsubscribe("PUNSUBSCRIBE", pattern);
+}
+
+void RedisConnection::sendUnsubscribe(const char *command, const QByteArray &name)
+{
     if (m_mode != Mode::Subscriber || m_state != State::Connected || !m_ctx)
         return;
-    const char *argv[] = {"UNSUBSCRIBE", channel.constData()};
-    const size_t lengths[] = {11, static_cast<size_t>(channel.size())};
-    // hiredis routes the confirmation to the channel's callback; REDIS_ERR
-    // only means hiredis knows of no subscription, which is fine.
+    const char *argv[] = {command, name.constData()};
+    const size_t lengths[] = {std::strlen(command), static_cast<size_t>(name.size())};
+    // hiredis routes the confirmation to the subscription's callback; REDIS_ERR
+    // only means hiredis knows of no such subscription, which is fine.
     redisAsyncCommandArgv(m_ctx, &RedisConnection::onPubSubReply, nullptr, 2, argv, lengths);
 }
 
@@ -318,6 +352,8 @@ void RedisConnection::completePending(quint64 id, const RedisReply &reply)
     }
     if (pending.kind == Pending::Kind::Subscribe && reply.isError())
         m_subscriptions.remove(pending.name);
+    if (pending.kind == Pending::Kind::PatternSubscribe && reply.isError())
+        m_patternSubscriptions.remove(pending.name);
     if (pending.callback)
         post([cb = std::move(pending.callback), reply] { cb(reply); });
 }
@@ -413,6 +449,7 @@ void RedisConnection::finishDisconnect()
     m_timeoutTimer.stop();
     m_deadlines.clear();
     m_subscriptions.clear();
+    m_patternSubscriptions.clear();
     m_handshakeRemaining = 0;
     const QString error = m_failure;
     m_failure.clear();
@@ -539,39 +576,55 @@ void RedisConnection::onPubSubReply(redisAsyncContext *ac, void *reply, void *)
         return;
     // Routed by content: hiredis 0.14 can hand a reply to a stale callback
     // entry, so privdata is never trusted here.
-    const auto *r = static_cast<const redisReply *>(reply);
+    c->routePubSubReply(static_cast<const redisReply *>(reply));
+}
+
+void RedisConnection::routePubSubReply(const redisReply *r)
+{
     const auto bytes = [](const redisReply *e) {
         return e && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
                    ? QByteArray(e->str, static_cast<qsizetype>(e->len))
                    : QByteArray();
     };
+    const auto confirm = [this, r](Pending::Kind kind, const QByteArray &name) {
+        for (const auto &[id, p] : m_pending) {
+            if (p.kind == kind && p.name == name) {
+                completePending(id, RedisReply::fromHiredis(r));
+                break;
+            }
+        }
+    };
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
         const QByteArray kind = bytes(r->element[0]).toLower();
         const QByteArray channel = bytes(r->element[1]);
         if (kind == "message") {
-            const auto it = c->m_subscriptions.constFind(channel);
-            if (it != c->m_subscriptions.cend() && *it) {
-                c->post([handler = *it, channel, payload = bytes(r->element[2])] { handler(channel, payload); });
+            const auto it = m_subscriptions.constFind(channel);
+            if (it != m_subscriptions.cend() && *it)
+                post([handler = *it, channel, payload = bytes(r->element[2])] { handler(channel, payload); });
+            return;
+        }
+        if (kind == "pmessage" && r->elements >= 4) {
+            // pattern, channel, payload
+            const auto it = m_patternSubscriptions.constFind(channel);
+            if (it != m_patternSubscriptions.cend() && *it) {
+                post([handler = *it, pattern = channel, realChannel = bytes(r->element[2]),
+                      payload = bytes(r->element[3])] { handler(pattern, realChannel, payload); });
             }
             return;
         }
-        if (kind == "subscribe") {
-            for (const auto &[id, p] : c->m_pending) {
-                if (p.kind == Pending::Kind::Subscribe && p.name == channel) {
-                    c->completePending(id, RedisReply::fromHiredis(r));
-                    break;
-                }
-            }
-        }
-        return; // "unsubscribe" confirmations need nothing
+        if (kind == "subscribe")
+            confirm(Pending::Kind::Subscribe, channel);
+        else if (kind == "psubscribe")
+            confirm(Pending::Kind::PatternSubscribe, channel);
+        return; // "(p)unsubscribe" confirmations need nothing
     }
-    // An error (ACL, OOM …) answers the oldest subscribe still waiting.
+    // An error (ACL, OOM …) answers the oldest (p)subscribe still waiting.
     const RedisReply copy = RedisReply::fromHiredis(r);
-    qCWarning(lcRedis).noquote() << "unexpected reply on subscriber connection to" << c->m_address.toString()
-                                 << "-" << copy.toString();
-    for (const auto &[id, p] : c->m_pending) {
-        if (p.kind == Pending::Kind::Subscribe) {
-            c->completePending(id, copy);
+    qCWarning(lcRedis).noquote() << "unexpected reply on subscriber connection to" << m_address.toString() << "-"
+                                 << copy.toString();
+    for (const auto &[id, p] : m_pending) {
+        if (p.kind == Pending::Kind::Subscribe || p.kind == Pending::Kind::PatternSubscribe) {
+            completePending(id, copy);
             break;
         }
     }

@@ -33,6 +33,7 @@
 #include <optional>
 
 struct redisAsyncContext;
+struct redisReply;
 class QSocketNotifier;
 
 namespace sb {
@@ -49,6 +50,8 @@ public:
 
     using ReplyCallback = std::function<void(const RedisReply &reply)>;
     using MessageCallback = std::function<void(const QByteArray &channel, const QByteArray &payload)>;
+    using PatternMessageCallback =
+        std::function<void(const QByteArray &pattern, const QByteArray &channel, const QByteArray &payload)>;
 
     explicit RedisConnection(Mode mode = Mode::Commands, QObject *parent = nullptr);
     // Frees the context; callbacks still pending are dropped without a call.
@@ -86,6 +89,14 @@ public:
     void subscribe(const QByteArray &channel, MessageCallback onMessage, ReplyCallback onSubscribed = {});
     void unsubscribe(const QByteArray &channel);
 
+    // Subscriber mode only: PSUBSCRIBE. `onMessage` receives every message
+    // published on a channel matching the glob `pattern` (Redis' "pmessage":
+    // the pattern, the channel, the payload) until punsubscribe() or the
+    // connection ends. A channel matching both a subscribed channel and a
+    // pattern is delivered to both, as Redis sends it twice.
+    void psubscribe(const QByteArray &pattern, PatternMessageCallback onMessage, ReplyCallback onSubscribed = {});
+    void punsubscribe(const QByteArray &pattern);
+
 Q_SIGNALS:
     void connected();
     // `error` is empty when disconnectFromServer() asked for it.
@@ -94,10 +105,10 @@ Q_SIGNALS:
 private:
     struct Pending
     {
-        enum class Kind { Command, Handshake, Subscribe };
+        enum class Kind { Command, Handshake, Subscribe, PatternSubscribe };
         Kind kind = Kind::Command;
         ReplyCallback callback;
-        QByteArray name; // the command (handshake errors) or the channel (Subscribe)
+        QByteArray name; // the command (handshake errors), the channel or the pattern
         int timeoutMs = 0;
         std::multimap<qint64, quint64>::iterator deadline;
         bool hasDeadline = false;
@@ -125,6 +136,8 @@ private:
     void afterHiredis();
     void teardown();
     void finishDisconnect();
+    void sendUnsubscribe(const char *command, const QByteArray &name);
+    void routePubSubReply(const redisReply *reply);
     void post(std::function<void()> fn);
     void deliver();
     QString describeError(const redisAsyncContext *ac) const;
@@ -156,6 +169,7 @@ private:
     QTimer m_connectTimer;
 
     QHash<QByteArray, MessageCallback> m_subscriptions;
+    QHash<QByteArray, PatternMessageCallback> m_patternSubscriptions;
 
     std::deque<std::function<void()>> m_outbox;
     bool m_deliveryPosted = false;

@@ -1,0 +1,384 @@
+#include "redismonitor.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+
+#include <algorithm>
+#include <utility>
+
+Q_LOGGING_CATEGORY(lcMonitor, "sb.console.redis", QtInfoMsg)
+
+namespace sb::console {
+
+namespace {
+
+// HGETALL's answer (field, value, field, value …) as a hash.
+QHash<QByteArray, QByteArray> hashOf(const RedisReply &reply)
+{
+    QHash<QByteArray, QByteArray> out;
+    if (!reply.isArray())
+        return out;
+    for (std::size_t i = 0; i + 1 < reply.size(); i += 2)
+        out.insert(reply.at(i).bytes(), reply.at(i + 1).bytes());
+    return out;
+}
+
+} // namespace
+
+RedisMonitor::RedisMonitor(QObject *parent)
+    : RedisMonitor(Options{}, parent)
+{
+}
+
+RedisMonitor::RedisMonitor(const Options &options, QObject *parent)
+    : QObject(parent)
+    , m_options(options)
+    , m_backoff(options.backoffFirstMs, options.backoffCapMs)
+{
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, &RedisMonitor::connectBoth);
+    m_discoveryTimer.setInterval(m_options.discoveryIntervalMs);
+    connect(&m_discoveryTimer, &QTimer::timeout, this, &RedisMonitor::discoverNow);
+    m_batchTimer.setSingleShot(true);
+    m_batchTimer.setInterval(m_options.batchIntervalMs);
+    connect(&m_batchTimer, &QTimer::timeout, this, &RedisMonitor::flushEnvelopes);
+    m_rateWindow.start();
+}
+
+RedisMonitor::~RedisMonitor()
+{
+    // Connections first: no callback of theirs may reach a half-destroyed monitor.
+    ++m_generation;
+    m_subscriber.reset();
+    m_commands.reset();
+}
+
+void RedisMonitor::setOptions(const Options &options)
+{
+    m_options = options;
+    m_backoff.setLimits(options.backoffFirstMs, options.backoffCapMs);
+    m_discoveryTimer.setInterval(options.discoveryIntervalMs);
+    m_batchTimer.setInterval(options.batchIntervalMs);
+}
+
+QString RedisMonitor::stateName(State state)
+{
+    switch (state) {
+    case State::Idle: return tr("not configured");
+    case State::Connecting: return tr("connecting");
+    case State::Connected: return tr("connected");
+    case State::Retrying: return tr("unreachable");
+    }
+    return {};
+}
+
+QString RedisMonitor::statusText() const
+{
+    switch (m_state) {
+    case State::Idle: return tr("Redis: not configured");
+    case State::Connecting: return tr("Redis: connecting to %1").arg(m_address.toString());
+    case State::Connected: return tr("Redis: connected to %1").arg(m_address.toString());
+    case State::Retrying: return m_lastError;
+    }
+    return {};
+}
+
+QByteArray RedisMonitor::key(const QString &suffix) const
+{
+    return m_options.prefix + suffix.toUtf8();
+}
+
+QByteArray RedisMonitor::globEscape(const QByteArray &text)
+{
+    QByteArray out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+void RedisMonitor::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void RedisMonitor::start(const RedisAddress &address)
+{
+    stop();
+    m_address = address;
+    m_configured = true;
+    m_backoff.reset();
+    connectBoth();
+}
+
+void RedisMonitor::stop()
+{
+    ++m_generation;
+    m_configured = false;
+    m_retryTimer.stop();
+    m_discoveryTimer.stop();
+    m_batchTimer.stop();
+    m_batch.clear();
+    m_discovering = false;
+    m_subscribed = false;
+    m_subscribing = false;
+    m_subscriber.reset();
+    m_commands.reset();
+    m_lastError.clear();
+    setState(State::Idle);
+}
+
+void RedisMonitor::connectBoth()
+{
+    if (!m_configured)
+        return;
+    const quint64 generation = ++m_generation;
+    m_discovering = false;
+    m_subscribed = false;
+    m_subscribing = false;
+    // Fresh connections each attempt; the old ones are never on the stack here
+    // (this runs from start() or the retry timer).
+    m_subscriber.reset();
+    m_commands.reset();
+    m_commands = std::make_unique<RedisConnection>(RedisConnection::Mode::Commands);
+    m_subscriber = std::make_unique<RedisConnection>(RedisConnection::Mode::Subscriber);
+    for (RedisConnection *link : {m_commands.get(), m_subscriber.get()}) {
+        link->setConnectTimeout(m_options.commandTimeoutMs);
+        link->setCommandTimeout(m_options.commandTimeoutMs);
+        connect(link, &RedisConnection::connected, this, [this, generation] {
+            if (generation == m_generation)
+                onLinkUp();
+        });
+        connect(link, &RedisConnection::disconnected, this, [this, generation](const QString &error) {
+            if (generation == m_generation)
+                onLinkDown(error.isEmpty() ? tr("the connection was closed") : error);
+        });
+    }
+    setState(State::Connecting);
+    m_commands->connectTo(m_address);
+    m_subscriber->connectTo(m_address);
+}
+
+void RedisMonitor::onLinkUp()
+{
+    if (!m_commands->isConnected() || !m_subscriber->isConnected() || m_subscribing || m_subscribed)
+        return; // the other one is still on its way, or both are up already
+    subscribeAll();
+}
+
+void RedisMonitor::subscribeAll()
+{
+    const quint64 generation = m_generation;
+    const QByteArray pattern = globEscape(m_options.prefix) + '*';
+    m_subscribing = true;
+    m_subscriber->psubscribe(
+        pattern,
+        [this](const QByteArray &, const QByteArray &channel, const QByteArray &payload) {
+            onPatternMessage(channel, payload);
+        },
+        [this, generation, pattern](const RedisReply &reply) {
+            if (generation != m_generation)
+                return;
+            m_subscribing = false;
+            if (reply.isError()) {
+                scheduleRetry(tr("Redis at %1 refused PSUBSCRIBE %2: %3")
+                                  .arg(m_address.toString(), QString::fromUtf8(pattern), reply.text()));
+                return;
+            }
+            m_subscribed = true;
+            const bool wasFailing = !m_lastError.isEmpty();
+            m_lastError.clear();
+            m_backoff.reset();
+            qCInfo(lcMonitor).noquote() << "watching" << m_address.toString() << "pattern" << pattern;
+            setState(State::Connected);
+            if (wasFailing)
+                Q_EMIT errorText(tr("Redis at %1 is reachable again.").arg(m_address.toString()));
+            m_discoveryTimer.start();
+            discoverNow();
+        });
+}
+
+void RedisMonitor::onLinkDown(const QString &error)
+{
+    const QString why = m_state == State::Connected
+                            ? tr("Lost the connection to Redis at %1 (%2).").arg(m_address.toString(), error)
+                            : tr("Redis at %1 is unreachable (%2).").arg(m_address.toString(), error);
+    scheduleRetry(why);
+}
+
+void RedisMonitor::scheduleRetry(const QString &why)
+{
+    ++m_generation; // whatever the old links still report is ignored
+    m_discoveryTimer.stop();
+    m_discovering = false;
+    m_subscribed = false;
+    m_subscribing = false;
+    flushEnvelopes();
+    if (m_commands)
+        m_commands->disconnectFromServer();
+    if (m_subscriber)
+        m_subscriber->disconnectFromServer();
+    const int delay = m_backoff.next();
+    m_lastError = tr("%1 Retrying in %2 s.").arg(why).arg((delay + 999) / 1000);
+    qCWarning(lcMonitor).noquote() << m_lastError;
+    setState(State::Retrying);
+    Q_EMIT errorText(m_lastError);
+    m_retryTimer.start(delay);
+}
+
+void RedisMonitor::onPatternMessage(const QByteArray &channel, const QByteArray &payload)
+{
+    ++m_envelopesSeen;
+    if (m_rateWindow.elapsed() >= 1000) {
+        m_rateWindow.restart();
+        m_parsedThisSecond = 0;
+    }
+    // Far beyond anything a view can show: count, do not parse, so the
+    // console cannot fall behind the backplane.
+    if (m_parsedThisSecond >= m_options.maxEnvelopesPerSecond) {
+        ++m_envelopesShed;
+        return;
+    }
+    ++m_parsedThisSecond;
+    std::optional<BackplaneEnvelope> envelope =
+        BackplaneEnvelope::parse(channel, payload, QDateTime::currentMSecsSinceEpoch());
+    if (!envelope) {
+        ++m_malformed;
+        return;
+    }
+    m_batch.append(std::move(*envelope));
+    if (!m_batchTimer.isActive())
+        m_batchTimer.start();
+}
+
+void RedisMonitor::flushEnvelopes()
+{
+    m_batchTimer.stop();
+    if (m_batch.isEmpty())
+        return;
+    Q_EMIT envelopesReceived(std::exchange(m_batch, {}));
+}
+
+void RedisMonitor::discoverNow()
+{
+    if (m_state != State::Connected || m_discovering)
+        return;
+    m_discovering = true;
+    scanStep(QByteArrayLiteral("0"), ++m_discoveryRound, std::make_shared<QSet<QByteArray>>());
+}
+
+void RedisMonitor::scanStep(const QByteArray &cursor, quint64 round, std::shared_ptr<QSet<QByteArray>> keys)
+{
+    // SCAN, not KEYS: it never blocks Redis however many keys it holds. A key
+    // may come twice, hence the set.
+    const quint64 generation = m_generation;
+    const QByteArray pattern = globEscape(key(QStringLiteral("instance:"))) + '*';
+    m_commands->command(
+        {QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), pattern, QByteArrayLiteral("COUNT"),
+         QByteArrayLiteral("1000")},
+        [this, generation, round, keys](const RedisReply &reply) {
+            if (generation != m_generation || round != m_discoveryRound)
+                return;
+            if (!reply.isArray() || reply.size() != 2 || !reply.at(1).isArray()) {
+                m_discovering = false;
+                if (reply.isError())
+                    qCWarning(lcMonitor).noquote() << "SCAN failed:" << reply.text();
+                return;
+            }
+            for (const RedisReply &k : reply.at(1).elements())
+                keys->insert(k.bytes());
+            const QByteArray next = reply.at(0).bytes();
+            if (next == "0")
+                readInstances(round, *keys);
+            else
+                scanStep(next, round, keys);
+        });
+}
+
+void RedisMonitor::readInstances(quint64 round, const QSet<QByteArray> &keys)
+{
+    if (keys.isEmpty()) {
+        m_discovering = false;
+        Q_EMIT instancesDiscovered({});
+        return;
+    }
+    struct Collect
+    {
+        qsizetype remaining = 0;
+        QList<DiscoveredInstance> found;
+    };
+    auto collect = std::make_shared<Collect>();
+    collect->remaining = keys.size();
+    const quint64 generation = m_generation;
+    for (const QByteArray &k : keys) {
+        m_commands->command({QByteArrayLiteral("HGETALL"), k}, [this, generation, round, collect](const RedisReply &reply) {
+            if (generation != m_generation || round != m_discoveryRound)
+                return;
+            // A key that expired between SCAN and HGETALL reads as empty: not live.
+            if (std::optional<DiscoveredInstance> d = DiscoveredInstance::fromHash(hashOf(reply)))
+                collect->found.append(*d);
+            if (--collect->remaining > 0)
+                return;
+            m_discovering = false;
+            std::sort(collect->found.begin(), collect->found.end(),
+                      [](const DiscoveredInstance &a, const DiscoveredInstance &b) { return a.id < b.id; });
+            Q_EMIT instancesDiscovered(collect->found);
+        });
+    }
+}
+
+void RedisMonitor::readClientHistories(const QStringList &clientIds)
+{
+    if (m_state != State::Connected || clientIds.isEmpty())
+        return;
+    struct Collect
+    {
+        qsizetype remaining = 0;
+        QHash<QString, QList<ClientVisit>> histories;
+    };
+    auto collect = std::make_shared<Collect>();
+    collect->remaining = clientIds.size();
+    const quint64 generation = m_generation;
+    const QByteArray last = QByteArray::number(std::max(1, m_options.historyLength) - 1);
+    for (const QString &id : clientIds) {
+        m_commands->command({QByteArrayLiteral("LRANGE"), key(QStringLiteral("client:%1:instances").arg(id)),
+                             QByteArrayLiteral("0"), last},
+                            [this, generation, collect, id](const RedisReply &reply) {
+                                if (generation != m_generation)
+                                    return;
+                                if (reply.isArray()) {
+                                    QList<ClientVisit> visits;
+                                    visits.reserve(static_cast<qsizetype>(reply.size()));
+                                    for (const RedisReply &entry : reply.elements()) {
+                                        if (std::optional<ClientVisit> v = ClientVisit::parse(entry.bytes()))
+                                            visits.append(*v);
+                                    }
+                                    collect->histories.insert(id, visits);
+                                }
+                                if (--collect->remaining == 0 && !collect->histories.isEmpty())
+                                    Q_EMIT clientHistoriesRead(collect->histories);
+                            });
+    }
+}
+
+void RedisMonitor::readSession(const QString &sessionId)
+{
+    if (m_state != State::Connected)
+        return;
+    const quint64 generation = m_generation;
+    m_commands->command({QByteArrayLiteral("HGETALL"), key(QStringLiteral("session:") + sessionId)},
+                        [this, generation, sessionId](const RedisReply &reply) {
+                            if (generation != m_generation)
+                                return;
+                            const std::optional<ConnectionInfo> conn = connectionFromSessionHash(hashOf(reply));
+                            Q_EMIT sessionRead(sessionId, conn.has_value(), conn.value_or(ConnectionInfo{}));
+                        });
+}
+
+} // namespace sb::console
