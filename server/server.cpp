@@ -671,6 +671,13 @@ void Server::onBackplaneMessage(const QString &channel, const QByteArray &payloa
         return;
     }
     const QString type = envelope->frame.value(QLatin1StringView("type")).toString();
+    const bool toClients = channel.startsWith(QLatin1StringView("room:")) || channel.startsWith(QLatin1StringView("client:"))
+                           || type == QLatin1StringView("broadcast");
+    if (toClients) {
+        // Envelope timestamp to the socket writes that follow right below.
+        const qint64 ageMs = QDateTime::currentMSecsSinceEpoch() - envelope->ts;
+        m_metrics.deliveryLatency->observe(static_cast<double>(qMax<qint64>(0, ageMs)) / 1000.0);
+    }
     if (channel.startsWith(QLatin1StringView("room:"))) {
         m_chat->onRoomEnvelope(channel.mid(5), *envelope);
     } else if (channel.startsWith(QLatin1StringView("client:"))) {

@@ -322,14 +322,9 @@ void ChatService::onRoomEnvelope(const QString &name, const Envelope &envelope)
     if (message.seq <= 0)
         return;
     m_server->sampleFlow("deliver", type, name, {}, envelope.origin, envelope.frame.size());
-    const double latency = static_cast<double>(QDateTime::currentMSecsSinceEpoch() - envelope.ts) / 1000.0;
     room->pending.insert(message.seq, std::move(message));
-    if (room->delivered >= 0) {
-        const qint64 before = room->delivered;
+    if (room->delivered >= 0)
         advance(*room);
-        if (room->delivered > before)
-            m_server->metrics().deliveryLatency->observe(qMax(0.0, latency));
-    }
 }
 
 void ChatService::advance(Room &room)
@@ -344,7 +339,7 @@ void ChatService::advance(Room &room)
             break;
         const ChatMessage message = it.value();
         room.pending.erase(it);
-        fanOut(room, message, message.ts);
+        fanOut(room, message);
     }
     if (!room.pending.isEmpty()) {
         // A gap: usually just reordering between instances; fetch if it persists.
@@ -353,7 +348,7 @@ void ChatService::advance(Room &room)
     }
 }
 
-void ChatService::fanOut(Room &room, const ChatMessage &message, qint64)
+void ChatService::fanOut(Room &room, const ChatMessage &message)
 {
     room.delivered = message.seq;
     room.recent.push_back(message);

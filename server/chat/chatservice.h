@@ -70,7 +70,7 @@ private:
     void releaseRoom(const RoomPtr &room);
     void accept(Room &room, const ChatMessage &message);
     void advance(Room &room);
-    void fanOut(Room &room, const ChatMessage &message, qint64 envelopeTs);
+    void fanOut(Room &room, const ChatMessage &message);
     void scheduleFill(const RoomPtr &room, int delayMs);
     void fill(const RoomPtr &room);
     void sendPresence(const QString &room, const QString &event, const Session *session);
