@@ -152,6 +152,9 @@ void TstHttp::malformedRequestIsRefusedAndClosed_data()
 
     QTest::addRow("garbage request line") << QByteArrayLiteral("GARBAGE\r\n\r\n") << 400;
     QTest::addRow("binary noise") << QByteArrayLiteral("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n\r\n") << 400;
+    // Binary input that never sends a blank line (a TLS hello) is refused at once, not after the head timeout.
+    QTest::addRow("tls hello without blank line") << QByteArrayLiteral("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") << 400;
+    QTest::addRow("lower-case method") << QByteArrayLiteral("get /healthz HTTP/1.1\r\nHost: x\r\n\r\n") << 400;
     QTest::addRow("unknown protocol") << QByteArrayLiteral("GET /healthz SPDY/9\r\nHost: x\r\n\r\n") << 400;
     QTest::addRow("header line without colon")
         << QByteArrayLiteral("GET /healthz HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n") << 400;

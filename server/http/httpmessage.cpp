@@ -26,8 +26,25 @@ bool HttpRequest::isWebSocketUpgrade() const
     return header("upgrade").toLower().contains("websocket");
 }
 
+// True while `data` can still become "METHOD SP": a method is a few upper-case
+// letters, so binary input (a TLS hello, random bytes) is refused at once.
+static bool couldStartRequestLine(const QByteArray &data)
+{
+    const qsizetype n = qMin<qsizetype>(data.size(), 17);
+    for (qsizetype i = 0; i < n; ++i) {
+        const char c = data[i];
+        if (c == ' ')
+            return i > 0;
+        if (c < 'A' || c > 'Z')
+            return false;
+    }
+    return n < 17;
+}
+
 ParseOutcome parseRequestHead(const QByteArray &data, qsizetype maxHeaderBytes, HttpRequest *request)
 {
+    if (!couldStartRequestLine(data))
+        return {ParseStatus::Malformed, QStringLiteral("not an HTTP request")};
     const qsizetype end = data.indexOf("\r\n\r\n");
     if (end < 0) {
         if (data.size() > maxHeaderBytes)
