@@ -27,6 +27,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QTextStream>
+#include <QThread>
 #include <QTimer>
 
 #include <csignal>
@@ -35,11 +36,73 @@
 #include <vector>
 
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 using namespace sbconsolebench;
 
 namespace {
+
+// Times every top-level event the GUI thread dispatches and keeps the slow
+// ones by receiver class and event type, with the thread's CPU time, to tell
+// work the console does from time it waited for a CPU.
+class TimedApplication final : public QApplication
+{
+public:
+    using QApplication::QApplication;
+
+    struct Slow
+    {
+        int count = 0;
+        double maxWallMs = 0;
+        double maxCpuMs = 0;
+        double totalCpuMs = 0;
+    };
+
+    bool notify(QObject *receiver, QEvent *event) override
+    {
+        // The GUI thread only (the console decodes large frames on a thread of its own).
+        if (m_depth > 0 || m_thresholdMs <= 0 || QThread::currentThread() != thread())
+            return QApplication::notify(receiver, event);
+        ++m_depth;
+        const qint64 wall0 = nowNs(CLOCK_MONOTONIC);
+        const qint64 cpu0 = nowNs(CLOCK_THREAD_CPUTIME_ID);
+        const bool result = QApplication::notify(receiver, event);
+        const double wallMs = double(nowNs(CLOCK_MONOTONIC) - wall0) / 1e6;
+        const double cpuMs = double(nowNs(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1e6;
+        --m_depth;
+        if (wallMs >= m_thresholdMs) {
+            QString key = QString::fromLatin1(receiver->metaObject()->className());
+            if (!receiver->objectName().isEmpty())
+                key += QLatin1Char(' ') + receiver->objectName();
+            if (receiver->parent())
+                key += QStringLiteral(" in ") + QString::fromLatin1(receiver->parent()->metaObject()->className());
+            key += QStringLiteral(" / event ") + QString::number(int(event->type()));
+            Slow &s = m_slow[key];
+            ++s.count;
+            s.maxWallMs = std::max(s.maxWallMs, wallMs);
+            s.maxCpuMs = std::max(s.maxCpuMs, cpuMs);
+            s.totalCpuMs += cpuMs;
+        }
+        return result;
+    }
+
+    void setThreshold(double ms) { m_thresholdMs = ms; }
+    void clearSlow() { m_slow.clear(); }
+    const QHash<QString, Slow> &slow() const { return m_slow; }
+
+private:
+    static qint64 nowNs(clockid_t clock)
+    {
+        timespec ts{};
+        clock_gettime(clock, &ts);
+        return qint64(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+    }
+
+    QHash<QString, Slow> m_slow;
+    double m_thresholdMs = 0;
+    int m_depth = 0;
+};
 
 struct BenchOptions
 {
@@ -159,7 +222,7 @@ int main(int argc, char *argv[])
     if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")
         && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
-    QApplication app(argc, argv);
+    TimedApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("SwitchboardBench"));
     QApplication::setApplicationName(QStringLiteral("sb-console-bench"));
     QStandardPaths::setTestModeEnabled(true); // keep the user's console settings out of it
@@ -187,6 +250,7 @@ int main(int argc, char *argv[])
     const auto json = option("json", "Append the result as one JSON line.", "file");
     const auto hold = option("hold", "After measuring, keep the cluster and the load running until Ctrl-C.");
     const auto noConsole = option("no-console", "Load only: do not run the console here (use with --hold).");
+    const auto traceSlow = option("trace-slow", "List events that took longer than this (ms) on the GUI thread.", "ms");
     parser.process(app);
 
     BenchOptions o;
@@ -204,6 +268,7 @@ int main(int argc, char *argv[])
     o.jsonFile = parser.value(json);
     o.hold = parser.isSet(hold);
     o.noConsole = parser.isSet(noConsole);
+    app.setThreshold(parser.value(traceSlow).toDouble());
 
     const QString loadBefore = machineLoad();
     say(QStringLiteral("machine before: %1").arg(loadBefore));
@@ -337,6 +402,7 @@ int main(int argc, char *argv[])
     wait(o.warmupS * 1000);
 
     probe.reset();
+    app.clearSlow();
     cpuMark = LoopProbe::cpuSeconds();
     phaseClock.restart();
     const CpuTimes machineMark = machineCpu();
@@ -398,6 +464,16 @@ int main(int argc, char *argv[])
             .arg(steadyCpu, 0, 'f', 2)
             .arg(machineBusy * 100, 0, 'f', 0));
     say(QStringLiteral("machine after: %1").arg(loadAfter));
+    if (!app.slow().isEmpty()) {
+        say(QStringLiteral("slow events during the steady phase (count, max wall ms, max CPU ms, total CPU ms):"));
+        for (auto it = app.slow().cbegin(); it != app.slow().cend(); ++it)
+            say(QStringLiteral("  %1 × %2: wall %3, cpu %4, total cpu %5")
+                    .arg(it->count, 5)
+                    .arg(it.key())
+                    .arg(it->maxWallMs, 0, 'f', 1)
+                    .arg(it->maxCpuMs, 0, 'f', 1)
+                    .arg(it->totalCpuMs, 0, 'f', 0));
+    }
 
     if (window && !o.screenshot.isEmpty()) {
         const bool saved = window->grab().save(o.screenshot);

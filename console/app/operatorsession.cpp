@@ -82,6 +82,7 @@ OperatorSession::OperatorSession(const Options &options, QObject *parent)
         Q_EMIT redisStateChanged();
     });
 
+    m_secondTimer.setObjectName(QStringLiteral("OperatorSession.everySecond"));
     m_secondTimer.setInterval(1000);
     connect(&m_secondTimer, &QTimer::timeout, this, &OperatorSession::everySecond);
 }

@@ -31,6 +31,7 @@ BackplaneFlowModel::BackplaneFlowModel(int capacity, int rowsPerSecond, QObject 
     , m_capacity(qMax(1, capacity))
     , m_rowsPerSecond(qMax(1, rowsPerSecond))
 {
+    m_tick.setObjectName(QStringLiteral("BackplaneFlowModel.tick"));
     m_tick.setInterval(kTickMs);
     m_tick.setSingleShot(true);
     connect(&m_tick, &QTimer::timeout, this, &BackplaneFlowModel::flush);

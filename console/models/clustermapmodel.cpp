@@ -29,9 +29,15 @@ ClusterMapModel::ClusterMapModel(const InstancesModel &instances, const Connecti
     , m_instancesModel(instances)
     , m_connections(connections)
 {
-    m_refreshTimer.setSingleShot(true);
-    m_refreshTimer.setInterval(500);
-    connect(&m_refreshTimer, &QTimer::timeout, this, &ClusterMapModel::refresh);
+    m_instancesTimer.setObjectName(QStringLiteral("ClusterMapModel.instances"));
+    m_countTimer.setObjectName(QStringLiteral("ClusterMapModel.count"));
+    m_flowTimer.setObjectName(QStringLiteral("ClusterMapModel.flow"));
+    m_rateTimer.setObjectName(QStringLiteral("ClusterMapModel.rate"));
+    m_instancesTimer.setSingleShot(true);
+    m_instancesTimer.setInterval(250);
+    connect(&m_instancesTimer, &QTimer::timeout, this, &ClusterMapModel::readInstances);
+    m_countTimer.setSingleShot(true);
+    connect(&m_countTimer, &QTimer::timeout, this, &ClusterMapModel::countConnections);
     m_flowTimer.setSingleShot(true);
     m_flowTimer.setInterval(100);
     connect(&m_flowTimer, &QTimer::timeout, this, &ClusterMapModel::emitFlow);
@@ -49,17 +55,25 @@ ClusterMapModel::ClusterMapModel(const InstancesModel &instances, const Connecti
     });
     m_rateTimer.start();
 
-    connect(&connections, &ConnectionsModel::batchApplied, this, &ClusterMapModel::markDirty);
-    for (const auto signal : {&QAbstractItemModel::rowsInserted, &QAbstractItemModel::rowsRemoved})
-        connect(&instances, signal, this, &ClusterMapModel::markDirty);
-    connect(&instances, &QAbstractItemModel::dataChanged, this, &ClusterMapModel::markDirty);
+    connect(&connections, &ConnectionsModel::batchApplied, this, &ClusterMapModel::onConnectionsBatch);
+    const auto instancesChanged = [this] {
+        if (!m_instancesTimer.isActive())
+            m_instancesTimer.start();
+    };
+    connect(&instances, &QAbstractItemModel::rowsInserted, this, instancesChanged);
+    connect(&instances, &QAbstractItemModel::rowsRemoved, this, instancesChanged);
+    connect(&instances, &QAbstractItemModel::dataChanged, this, instancesChanged);
 }
 
-void ClusterMapModel::markDirty()
+void ClusterMapModel::onConnectionsBatch(int added, int removed, int updated)
 {
-    m_dirty = true;
-    if (!m_refreshTimer.isActive())
-        m_refreshTimer.start();
+    // Arrivals and departures show within half a second; counters and rooms
+    // (re-sent every few seconds) need not be counted again more often.
+    const int delay = added > 0 || removed > 0 ? 500 : 3000;
+    if (added == 0 && removed == 0 && updated == 0)
+        return;
+    if (!m_countTimer.isActive() || m_countTimer.remainingTime() > delay)
+        m_countTimer.start(delay);
 }
 
 void ClusterMapModel::setRedisState(bool configured, const QString &state, const QString &address)
@@ -72,49 +86,81 @@ void ClusterMapModel::setRedisState(bool configured, const QString &state, const
 
 void ClusterMapModel::refresh()
 {
-    m_refreshTimer.stop();
-    m_dirty = false;
+    countConnections();
+}
 
-    struct Counts
-    {
-        int participants = 0;
-        int operators = 0;
-        int misses = 0;
-        int noRoom = 0;
-        QHash<QString, int> rooms;
-    };
-    QHash<QString, Counts> counts;
+quint64 ClusterMapModel::instanceBit(const QString &instance)
+{
+    qsizetype index = m_bitOrder.indexOf(instance);
+    if (index < 0) {
+        if (m_bitOrder.size() >= 64)
+            return 0;
+        m_bitOrder.append(instance);
+        index = m_bitOrder.size() - 1;
+    }
+    return quint64(1) << index;
+}
+
+QStringList ClusterMapModel::instancesOf(quint64 bits) const
+{
+    QStringList out;
+    for (qsizetype i = 0; i < m_bitOrder.size() && bits != 0; ++i, bits >>= 1) {
+        if (bits & 1)
+            out.append(m_bitOrder.at(i));
+    }
+    return out;
+}
+
+void ClusterMapModel::countConnections()
+{
+    m_countTimer.stop();
+    m_counts.clear();
     m_roomInstances.clear();
-    m_clientInstances.clear();
+    m_clientIndexStale = true;
     int participants = 0;
     int sticky = 0;
+    // Consecutive rows mostly belong to few instances: remember the last one.
+    QString lastInstance;
+    Counts *k = nullptr;
+    quint64 bit = 0;
     for (int row = 0; row < m_connections.rowCount(); ++row) {
         const ConnectionInfo &c = m_connections.connectionAt(row);
-        Counts &k = counts[c.instance];
+        if (!k || c.instance != lastInstance) {
+            lastInstance = c.instance;
+            k = &m_counts[c.instance];
+            bit = instanceBit(c.instance);
+        }
         if (c.role == QLatin1StringView("operator")) {
-            ++k.operators;
+            ++k->operators;
             continue;
         }
-        ++k.participants;
+        ++k->participants;
         ++participants;
         if (c.sticky)
             ++sticky;
         else
-            ++k.misses;
+            ++k->misses;
         if (c.rooms.isEmpty())
-            ++k.noRoom;
+            ++k->noRoom;
         for (const QString &room : c.rooms) {
-            ++k.rooms[room];
-            m_roomInstances[room].insert(c.instance);
+            ++k->rooms[room];
+            m_roomInstances[room] |= bit;
         }
-        m_clientInstances[c.clientId].insert(c.instance);
     }
+    m_totalParticipants = participants;
+    m_stickyRatio = participants > 0 ? double(sticky) / participants : 1.0;
+    readInstances();
+}
 
+void ClusterMapModel::readInstances()
+{
+    m_instancesTimer.stop();
     QHash<QString, double> publishRates;
     for (const Instance &i : std::as_const(m_instances))
         publishRates.insert(i.id, i.publishPerS);
 
     QList<Instance> out;
+    out.reserve(m_instancesModel.rowCount());
     m_totalConnections = 0;
     for (int row = 0; row < m_instancesModel.rowCount(); ++row) {
         Instance i;
@@ -131,56 +177,66 @@ void ClusterMapModel::refresh()
         i.sharedBackplane = m_instancesModel.index(row, InstancesModel::Backplane).data().toString()
                             != QLatin1StringView("local");
         i.publishPerS = publishRates.value(i.id, 0);
-        const Counts k = counts.value(i.id);
-        i.participants = k.participants;
-        i.operators = k.operators;
-        i.stickyMisses = k.misses;
-        i.roomCount = static_cast<int>(k.rooms.size());
-        QList<RoomGroup> rooms;
-        rooms.reserve(k.rooms.size() + 1);
-        for (auto it = k.rooms.cbegin(); it != k.rooms.cend(); ++it)
-            rooms.append({it.key(), it.value()});
-        std::sort(rooms.begin(), rooms.end(), [](const RoomGroup &a, const RoomGroup &b) {
-            return a.members != b.members ? a.members > b.members : a.room < b.room;
-        });
-        if (rooms.size() > m_maxRooms)
-            rooms.resize(m_maxRooms);
-        if (k.noRoom > 0)
-            rooms.append({QString(), k.noRoom});
-        i.rooms = rooms;
+        const auto counted = m_counts.constFind(i.id);
+        if (counted != m_counts.cend()) {
+            i.participants = counted->participants;
+            i.operators = counted->operators;
+            i.stickyMisses = counted->misses;
+            i.roomCount = static_cast<int>(counted->rooms.size());
+            QList<RoomGroup> rooms;
+            rooms.reserve(counted->rooms.size() + 1);
+            for (auto it = counted->rooms.cbegin(); it != counted->rooms.cend(); ++it)
+                rooms.append({it.key(), it.value()});
+            const auto byMembers = [](const RoomGroup &a, const RoomGroup &b) {
+                return a.members != b.members ? a.members > b.members : a.room < b.room;
+            };
+            // Only the largest few are drawn: no need to sort them all.
+            const qsizetype keep = std::min<qsizetype>(rooms.size(), m_maxRooms);
+            std::partial_sort(rooms.begin(), rooms.begin() + keep, rooms.end(), byMembers);
+            rooms.resize(keep);
+            if (counted->noRoom > 0)
+                rooms.append({QString(), counted->noRoom});
+            i.rooms = rooms;
+        }
         m_totalConnections += i.live ? i.connections : 0;
         out.append(i);
     }
     m_instances = out;
-    m_totalParticipants = participants;
-    m_stickyRatio = participants > 0 ? double(sticky) / participants : 1.0;
     Q_EMIT changed();
 }
 
-QStringList ClusterMapModel::targetsOf(const QString &channel, const QString &origin) const
+QStringList ClusterMapModel::targetsOf(const QString &channel, const QString &origin)
 {
     // Channel names after the prefix (docs/protocol.md, backplane channels).
     const qsizetype colon = channel.indexOf(QLatin1Char(':'));
     const QString name = colon >= 0 ? channel.mid(colon + 1) : channel;
-    QSet<QString> targets;
+    QStringList targets;
     if (name.startsWith(QLatin1StringView("room:"))) {
-        targets = m_roomInstances.value(name.mid(5));
+        targets = instancesOf(m_roomInstances.value(name.mid(5)));
     } else if (name.startsWith(QLatin1StringView("client:"))) {
-        targets = m_clientInstances.value(name.mid(7));
+        if (m_clientIndexStale) {
+            // Rare (todo changes): built on first need after each count.
+            m_clientInstances.clear();
+            for (int row = 0; row < m_connections.rowCount(); ++row) {
+                const ConnectionInfo &c = m_connections.connectionAt(row);
+                m_clientInstances[c.clientId] |= instanceBit(c.instance);
+            }
+            m_clientIndexStale = false;
+        }
+        targets = instancesOf(m_clientInstances.value(name.mid(7)));
     } else if (name.startsWith(QLatin1StringView("reply:"))) {
-        targets.insert(name.mid(6));
+        targets.append(name.mid(6));
     } else if (name.startsWith(QLatin1StringView("backplane:probe:"))) {
         return {}; // an instance talking to itself once a second
     } else {
         for (const Instance &i : m_instances) {
             if (i.live && i.sharedBackplane)
-                targets.insert(i.id);
+                targets.append(i.id);
         }
     }
-    targets.remove(origin);
-    QStringList out(targets.cbegin(), targets.cend());
-    out.sort();
-    return out;
+    targets.removeAll(origin);
+    targets.sort();
+    return targets;
 }
 
 void ClusterMapModel::countPublish(const QString &origin, const QStringList &targets, const QString &kind, int count)

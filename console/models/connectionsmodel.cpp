@@ -12,9 +12,10 @@ namespace sb::console {
 ConnectionsModel::ConnectionsModel(QObject *parent)
     : QAbstractTableModel(parent)
 {
+    m_tick.setObjectName(QStringLiteral("ConnectionsModel.tick"));
     m_tick.setInterval(250);
     m_tick.setSingleShot(true);
-    connect(&m_tick, &QTimer::timeout, this, &ConnectionsModel::flush);
+    connect(&m_tick, &QTimer::timeout, this, &ConnectionsModel::applyNextBatch);
 }
 
 int ConnectionsModel::rowCount(const QModelIndex &parent) const
@@ -123,51 +124,70 @@ void ConnectionsModel::clearInstance(const QString &instanceId)
 void ConnectionsModel::flush()
 {
     m_tick.stop();
-    if (m_queue.isEmpty())
-        return;
-    const QList<Change> queue = std::exchange(m_queue, {});
+    if (!m_queue.isEmpty())
+        apply(std::exchange(m_queue, {}));
+}
 
-    // Replay the batch into the final state of each touched session:
-    // a value to upsert, or nullopt to remove.
-    QHash<QString, std::optional<ConnectionInfo>> outcome;
-    const auto instanceOf = [&](const QString &sessionId) -> QString {
-        const auto o = outcome.constFind(sessionId);
-        if (o != outcome.cend())
-            return o->has_value() ? (*o)->instance : QString();
-        const int row = m_index.value(sessionId, -1);
-        return row >= 0 ? m_rows.at(row).instance : QString();
-    };
-    const auto sessionsOfInstance = [&](const QString &instance) {
-        QSet<QString> ids;
-        for (const ConnectionInfo &c : std::as_const(m_rows)) {
-            if (c.instance == instance)
-                ids.insert(c.sessionId);
+void ConnectionsModel::applyNextBatch()
+{
+    qsizetype take = 0;
+    while (take < m_queue.size() && m_queue.at(take).kind != Change::Kind::Snapshot)
+        ++take;
+    take = std::min(take + 1, m_queue.size());
+    const QList<Change> batch = m_queue.first(take);
+    m_queue.remove(0, take);
+    if (!m_queue.isEmpty())
+        m_tick.start();
+    if (!batch.isEmpty())
+        apply(batch);
+}
+
+void ConnectionsModel::apply(const QList<Change> &queue)
+{
+
+    // Replay the batch into the final state of each touched session: the
+    // connection to upsert (pointing into `queue`, which outlives this
+    // function's work), or nullptr to remove. No copies, one pass over the
+    // table per snapshot.
+    QHash<QString, const ConnectionInfo *> outcome;
+    qsizetype expected = 0;
+    for (const Change &change : queue)
+        expected += std::max<qsizetype>(1, change.connections.size());
+    outcome.reserve(expected);
+    // Every session of `instance` not in `keep` goes, whether it is a row or
+    // came earlier in this batch (`earlier` entries of the outcome).
+    const auto dropInstance = [&](const QString &instance, const QList<ConnectionInfo> &keep, qsizetype earlier) {
+        const auto kept = [&keep](const ConnectionInfo *c) {
+            return c >= keep.constData() && c < keep.constData() + keep.size();
+        };
+        for (const ConnectionInfo &row : std::as_const(m_rows)) {
+            if (row.instance != instance)
+                continue;
+            const auto o = outcome.constFind(row.sessionId);
+            if (o == outcome.cend())
+                outcome.insert(row.sessionId, nullptr);
         }
-        for (auto it = outcome.cbegin(); it != outcome.cend(); ++it) {
-            if (it->has_value() && (*it)->instance == instance)
-                ids.insert(it.key());
+        if (earlier == 0)
+            return;
+        for (auto it = outcome.begin(); it != outcome.end(); ++it) {
+            if (*it && (*it)->instance == instance && !kept(*it))
+                *it = nullptr;
         }
-        return ids;
     };
     for (const Change &change : queue) {
         switch (change.kind) {
         case Change::Kind::Open:
-            outcome.insert(change.key, change.connections.first());
+            outcome.insert(change.key, &change.connections.first());
             break;
         case Change::Kind::Close:
-            outcome.insert(change.key, std::nullopt);
+            outcome.insert(change.key, nullptr);
             break;
         case Change::Kind::ClearInstance:
         case Change::Kind::Snapshot: {
-            QSet<QString> gone = sessionsOfInstance(change.key);
-            for (const ConnectionInfo &c : change.connections) {
-                gone.remove(c.sessionId);
-                outcome.insert(c.sessionId, c);
-            }
-            for (const QString &id : std::as_const(gone)) {
-                if (instanceOf(id) == change.key)
-                    outcome.insert(id, std::nullopt);
-            }
+            const qsizetype earlier = outcome.size();
+            for (const ConnectionInfo &c : change.connections)
+                outcome.insert(c.sessionId, &c);
+            dropInstance(change.key, change.connections, earlier);
             break;
         }
         }
@@ -180,17 +200,18 @@ void ConnectionsModel::flush()
     int lastChanged = -1;
     for (auto it = outcome.cbegin(); it != outcome.cend(); ++it) {
         const int row = m_index.value(it.key(), -1);
-        if (!it->has_value()) {
+        const ConnectionInfo *c = it.value();
+        if (!c) {
             if (row >= 0)
                 removeRows.append(row);
         } else if (row >= 0) {
-            if (!(m_rows[row] == **it)) {
-                m_rows[row] = **it;
+            if (!(m_rows[row] == *c)) {
+                m_rows[row] = *c;
                 firstChanged = std::min(firstChanged, row);
                 lastChanged = std::max(lastChanged, row);
             }
         } else {
-            inserts.append(**it);
+            inserts.append(*c);
         }
     }
     int updated = lastChanged >= 0 ? lastChanged - firstChanged + 1 : 0;

@@ -3,7 +3,10 @@
 // The table of live connections across the watched instances. Fed by the
 // operator services (snapshots, opens, closes) and applies what arrived once
 // per tick (250 ms): one removal per contiguous block, one insertion block and
-// a single dataChanged range, so a view of 100 000 rows stays smooth. Sorted
+// a single dataChanged range, so a view of 100 000 rows stays smooth. A tick
+// applies at most one instance's snapshot (thousands of rows); the next one
+// waits for the next tick, so resyncs of every instance at once never stall
+// the window. Sorted
 // and filtered through a QSortFilterProxyModel (SortRole holds raw values).
 // Owned by OperatorSession.
 
@@ -39,7 +42,7 @@ public:
     void removeConnection(const QString &sessionId);
     void clearInstance(const QString &instanceId);
 
-    // Applies everything queued now (the tick calls this).
+    // Applies everything queued now.
     void flush();
     void setTickInterval(int ms) { m_tick.setInterval(ms); }
     qsizetype pendingChanges() const { return m_queue.size(); }
@@ -62,6 +65,9 @@ private:
         QList<ConnectionInfo> connections;
     };
     void enqueue(Change change);
+    // The tick: what is queued up to and including the first snapshot.
+    void applyNextBatch();
+    void apply(const QList<Change> &queue);
     void rebuildIndex();
 
     QList<ConnectionInfo> m_rows;

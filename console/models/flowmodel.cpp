@@ -11,6 +11,7 @@ FlowModel::FlowModel(int capacity, QObject *parent)
     : QAbstractTableModel(parent)
     , m_capacity(qMax(1, capacity))
 {
+    m_tick.setObjectName(QStringLiteral("FlowModel.tick"));
     m_tick.setInterval(250);
     m_tick.setSingleShot(true);
     connect(&m_tick, &QTimer::timeout, this, &FlowModel::flush);

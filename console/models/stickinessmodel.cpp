@@ -26,10 +26,13 @@ StickinessModel::StickinessModel(const ConnectionsModel &connections, QObject *p
     : QAbstractTableModel(parent)
     , m_connections(connections)
 {
+    m_liveTimer.setObjectName(QStringLiteral("StickinessModel.live"));
     m_liveTimer.setSingleShot(true);
-    m_liveTimer.setInterval(500);
+    m_liveTimer.setInterval(1000);
     connect(&m_liveTimer, &QTimer::timeout, this, &StickinessModel::refreshLive);
-    connect(&connections, &ConnectionsModel::batchApplied, this, [this] {
+    connect(&connections, &ConnectionsModel::batchApplied, this, [this](int added, int removed, int) {
+        if (added == 0 && removed == 0)
+            return; // counters and rooms changed: nothing for stickiness
         m_liveDirty = true;
         if (!m_liveTimer.isActive())
             m_liveTimer.start();
@@ -130,7 +133,7 @@ QVariant StickinessModel::data(const QModelIndex &index, int role) const
         switch (index.column()) {
         case Client: return r.clientId;
         case User: return r.user;
-        case NowOn: return r.liveSessions == 0 ? tr("offline") : r.liveInstances.join(QStringLiteral(", "));
+        case NowOn: return r.liveSessions == 0 ? tr("offline") : r.liveInstances;
         case Sticky:
             if (r.liveSessions == 0)
                 return QStringLiteral("—");
@@ -302,7 +305,7 @@ void StickinessModel::refreshLive()
     struct Live
     {
         QString user;
-        QStringList instances;
+        QString instances;
         int sessions = 0;
         int misses = 0;
         ClientVisit newest;
@@ -315,16 +318,17 @@ void StickinessModel::refreshLive()
             continue;
         Live &l = live[c.clientId];
         l.user = c.user;
-        if (!l.instances.contains(c.instance))
-            l.instances.append(c.instance);
+        if (l.instances.isEmpty())
+            l.instances = c.instance;
+        else if (!l.instances.split(QStringLiteral(", ")).contains(c.instance))
+            l.instances += QStringLiteral(", ") + c.instance;
         ++l.sessions;
         l.misses += c.sticky ? 0 : 1;
         if (c.connectedAt >= l.newest.at)
             l.newest = {c.instance, c.connectedAt};
     }
     const auto applyLive = [&](Row &r, const Live *l) {
-        QStringList instances = l ? l->instances : QStringList{};
-        instances.sort();
+        const QString instances = l ? l->instances : QString();
         const int sessions = l ? l->sessions : 0;
         const int misses = l ? l->misses : 0;
         if (r.liveSessions == sessions && r.liveMisses == misses && r.liveInstances == instances

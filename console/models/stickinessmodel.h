@@ -7,8 +7,10 @@
 // miss, and how often and why it moved (failover when the instance it left
 // died, drain when it was draining, else the load balancer moved it). Also
 // the cluster's stickiness ratio and its history for the chart. Live state
-// comes from ConnectionsModel, read at most once a second; rows change in one
-// insertion and one dataChanged range per update. Owned by OperatorSession.
+// comes from ConnectionsModel, read again (at most once a second) only when
+// connections came or went: a session's client, instance and stickiness never
+// change. Rows change in one insertion and one dataChanged range per update.
+// Owned by OperatorSession.
 
 #include "ringbuffer.h"
 #include "services/backplanetypes.h"
@@ -92,7 +94,7 @@ private:
     {
         QString clientId;
         QString user;
-        QStringList liveInstances;
+        QString liveInstances; // "app-1" or "app-1, app-2"
         int liveSessions = 0;
         int liveMisses = 0;
         QList<ClientVisit> visits; // newest first

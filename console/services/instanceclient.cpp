@@ -5,7 +5,6 @@
 #include "protocol.h"
 
 #include <QDateTime>
-#include <QJsonArray>
 #include <QLoggingCategory>
 #include <QNetworkReply>
 #include <QNetworkRequest>
@@ -29,6 +28,9 @@ InstanceClient::InstanceClient(const QUrl &baseUrl, const Options &options, QObj
     m_requests.setTimeoutMs(m_options.requestTimeoutMs);
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &InstanceClient::requestToken);
+    m_watchdogTimer.setObjectName(QStringLiteral("InstanceClient.watchdog"));
+    m_resyncTimer.setObjectName(QStringLiteral("InstanceClient.resync"));
+    m_readinessTimer.setObjectName(QStringLiteral("InstanceClient.readiness"));
     m_watchdogTimer.setInterval(500);
     connect(&m_watchdogTimer, &QTimer::timeout, this, &InstanceClient::watchdog);
     if (m_options.resyncMs > 0) {
@@ -43,6 +45,10 @@ InstanceClient::InstanceClient(const QUrl &baseUrl, const Options &options, QObj
 
 InstanceClient::~InstanceClient()
 {
+    if (m_decoder) {
+        m_decoderThread.quit();
+        m_decoderThread.wait();
+    }
     m_running = false;
     if (m_socket) {
         m_socket->disconnect(this);
@@ -134,6 +140,10 @@ void InstanceClient::restart()
 void InstanceClient::dropSocket()
 {
     m_subscribed = false;
+    // Frames of this socket still being decoded are dropped when they come back.
+    ++m_socketGeneration;
+    m_undecoded.clear();
+    m_decoding = false;
     if (!m_socket)
         return;
     QWebSocket *socket = m_socket;
@@ -239,11 +249,10 @@ void InstanceClient::subscribe()
                     return;
                 }
                 m_instance = InstanceInfo::fromJson(reply.frame.value(QLatin1StringView("instance")).toObject());
-                QList<ConnectionInfo> connections;
-                const QJsonArray list = reply.frame.value(QLatin1StringView("connections")).toArray();
-                connections.reserve(list.size());
-                for (const QJsonValue &c : list)
-                    connections.append(ConnectionInfo::fromJson(c.toObject()));
+                // Decoded with the ack (see handleFrame).
+                const QList<ConnectionInfo> connections = std::exchange(m_ackConnections, {});
+                if (m_options.resyncMs > 0)
+                    m_resyncTimer.setInterval(std::max(m_options.resyncMs, static_cast<int>(connections.size()) * 3));
                 if (!m_subscribed) {
                     m_subscribed = true;
                     m_backoff.reset();
@@ -260,9 +269,54 @@ void InstanceClient::subscribe()
 
 void InstanceClient::onText(const QString &text)
 {
-    const std::optional<QJsonObject> frame = decodeObject(text.toUtf8());
-    if (!frame)
+    // Megabytes of snapshot would stall the window: decode such frames on the
+    // decoder thread, and hold back what follows them so the order stays.
+    constexpr qsizetype offThreadChars = 64 * 1024;
+    if (!m_decoding && m_undecoded.isEmpty() && text.size() < offThreadChars) {
+        handleFrame(decodeFrame(text, m_socketGeneration));
         return;
+    }
+    m_undecoded.append(text);
+    decodeQueued();
+}
+
+void InstanceClient::decodeQueued()
+{
+    constexpr qsizetype offThreadChars = 64 * 1024;
+    while (!m_decoding && !m_undecoded.isEmpty()) {
+        const QString next = m_undecoded.takeFirst();
+        if (next.size() < offThreadChars) {
+            handleFrame(decodeFrame(next, m_socketGeneration));
+            continue;
+        }
+        if (!m_decoder) {
+            qRegisterMetaType<DecodedFrame>();
+            m_decoder = new FrameDecoder;
+            m_decoder->moveToThread(&m_decoderThread);
+            connect(&m_decoderThread, &QThread::finished, m_decoder, &QObject::deleteLater);
+            connect(m_decoder, &FrameDecoder::decoded, this, [this](const DecodedFrame &decoded) {
+                if (decoded.generation != m_socketGeneration)
+                    return; // from a socket since dropped
+                m_decoding = false;
+                handleFrame(decoded);
+                decodeQueued();
+            });
+            m_decoderThread.setObjectName(QStringLiteral("frame decoder"));
+            m_decoderThread.start();
+        }
+        m_decoding = true;
+        QMetaObject::invokeMethod(m_decoder, [decoder = m_decoder, next, generation = m_socketGeneration] {
+            decoder->decode(next, generation);
+        });
+    }
+}
+
+void InstanceClient::handleFrame(const DecodedFrame &decoded)
+{
+    if (!decoded.frame)
+        return;
+    const std::optional<QJsonObject> &frame = decoded.frame;
+    m_ackConnections = decoded.connections;
     const QString type = frame->value(QLatin1StringView("type")).toString();
     // "chat" is listed once, as a request; the server sends it back with the same name.
     std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);

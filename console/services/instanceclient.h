@@ -5,14 +5,18 @@
 // with flow samples and turns the stream into typed signals. It reconnects with
 // backoff when the instance goes away, reports an instance that stops sending
 // statistics as hung, and stops (state Failed) when the key is refused instead
-// of retrying in a loop. It also polls /readyz for the health text. Owned by
+// of retrying in a loop. It also polls /readyz for the health text. Large
+// frames (snapshots) are decoded off the GUI thread, in order. Owned by
 // OperatorHub; widgets never see it directly.
 
 #include "backoff.h"
+#include "framedecoder.h"
 #include "operatortypes.h"
 #include "requesttracker.h"
 
 #include <QElapsedTimer>
+#include <QStringList>
+#include <QThread>
 #include <QNetworkAccessManager>
 #include <QObject>
 #include <QPointer>
@@ -43,7 +47,8 @@ public:
         bool flow = true;
         int statsTimeoutMs = 5000;    // no admin.stats for this long: Hung
         int hungAbortMs = 30000;      // still nothing: drop the socket and reconnect
-        int resyncMs = 5000;          // re-subscribe for fresh per-connection counters; 0: never
+        int resyncMs = 5000;          // re-subscribe for fresh per-connection counters; 0: never;
+                                      // at least 3 ms per connection, so big instances resync less often
         int readinessPollMs = 2000;   // GET /readyz; 0: never
         int httpTimeoutMs = 5000;
         int requestTimeoutMs = 10000;
@@ -102,6 +107,8 @@ private:
     void openSocket(const QString &token);
     void subscribe();
     void onText(const QString &text);
+    void handleFrame(const DecodedFrame &decoded);
+    void decodeQueued();
     void onDisconnected();
     void watchdog();
     void dropSocket();
@@ -127,6 +134,14 @@ private:
     bool m_keyRefused = false;
     bool m_running = false;
     bool m_subscribed = false;
+
+    // Frames waiting for an earlier large frame to be decoded on m_decoderThread.
+    QStringList m_undecoded;
+    bool m_decoding = false;
+    quint64 m_socketGeneration = 0;
+    QList<ConnectionInfo> m_ackConnections; // of the ack being resolved
+    QThread m_decoderThread;
+    FrameDecoder *m_decoder = nullptr; // lives on m_decoderThread; deleted when it finishes
 };
 
 } // namespace sb::console

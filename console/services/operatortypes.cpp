@@ -80,6 +80,13 @@ QString ConnectionInfo::toString() const
         .arg(sticky ? QStringLiteral("yes") : QStringLiteral("no"));
 }
 
+bool ConnectionInfo::operator==(const ConnectionInfo &o) const
+{
+    return framesIn == o.framesIn && framesOut == o.framesOut && queueBytes == o.queueBytes && sticky == o.sticky
+           && connectedAt == o.connectedAt && rooms == o.rooms && sessionId == o.sessionId && instance == o.instance
+           && clientId == o.clientId && user == o.user && role == o.role && remote == o.remote;
+}
+
 InstanceInfo InstanceInfo::fromJson(const QJsonObject &instance)
 {
     InstanceInfo i;

@@ -30,7 +30,8 @@ struct ConnectionInfo
     static ConnectionInfo fromJson(const QJsonObject &conn);
     QJsonObject toJson() const;
     QString toString() const;
-    bool operator==(const ConnectionInfo &) const = default;
+    // What changes between two looks at a session (counters, rooms) is compared first.
+    bool operator==(const ConnectionInfo &other) const;
 };
 
 struct InstanceInfo

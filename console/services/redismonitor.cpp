@@ -35,6 +35,8 @@ RedisMonitor::RedisMonitor(const Options &options, QObject *parent)
     , m_options(options)
     , m_backoff(options.backoffFirstMs, options.backoffCapMs)
 {
+    m_batchTimer.setObjectName(QStringLiteral("RedisMonitor.batch"));
+    m_discoveryTimer.setObjectName(QStringLiteral("RedisMonitor.discovery"));
     m_retryTimer.setSingleShot(true);
     connect(&m_retryTimer, &QTimer::timeout, this, &RedisMonitor::connectBoth);
     m_discoveryTimer.setInterval(m_options.discoveryIntervalMs);

@@ -62,6 +62,7 @@ ChartsPanel::ChartsPanel(StatsHistory &history, QWidget *parent)
     }
     connect(&history, &StatsHistory::changed, this, [this] { m_dirty = true; });
     auto *timer = new QTimer(this);
+    timer->setObjectName(QStringLiteral("ChartsPanel.refresh"));
     timer->setInterval(1000);
     connect(timer, &QTimer::timeout, this, [this] {
         if (m_dirty)

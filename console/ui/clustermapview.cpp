@@ -78,6 +78,7 @@ ClusterMapView::ClusterMapView(ClusterMapModel &model, QWidget *parent)
     setMouseTracking(true);
     setAttribute(Qt::WA_OpaquePaintEvent);
     m_clock.start();
+    m_frameTimer.setObjectName(QStringLiteral("ClusterMapView.frame"));
     m_frameTimer.setInterval(kFrameMs);
     connect(&m_frameTimer, &QTimer::timeout, this, &ClusterMapView::animate);
     connect(&model, &ClusterMapModel::changed, this, [this] {

@@ -208,6 +208,7 @@ StickinessPanel::StickinessPanel(OperatorSession &session, QWidget *parent)
             updateDetail();
     });
     connect(&session, &OperatorSession::sessionRecordRead, this, &StickinessPanel::onSessionRecord);
+    m_chartTimer.setObjectName(QStringLiteral("StickinessPanel.chart"));
     m_chartTimer.setInterval(1000);
     connect(&m_chartTimer, &QTimer::timeout, this, &StickinessPanel::refreshChart);
     m_chartTimer.start();
