@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # A real Switchboard cluster on this machine, all on loopback: a Redis, a
 # PostgreSQL (initdb'd on first run), N switchboard-server instances and
-# HAProxy with cookie stickiness in front. Prints the addresses, tails the
-# logs, and stops everything it started on Ctrl-C.
+# HAProxy with cookie stickiness in front, and — when there is a display
+# (DISPLAY or WAYLAND_DISPLAY) — the operator console attached to it (its
+# Redis and every instance). Prints the addresses, tails the logs, and stops
+# everything it started on Ctrl-C.
 #
-#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console]
+#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console|--no-console]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 count=3
@@ -12,7 +14,8 @@ lb_port=8080
 base_port=8081
 redis_port=6390
 pg_port=5440
-console=0
+# The console by default when there is a screen to show it on.
+if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then console=1; else console=0; fi
 build=1
 if [ "$(id -u)" -eq 0 ]; then data=/var/lib/switchboard/cluster; else data=${XDG_DATA_HOME:-$HOME/.local/share}/switchboard/cluster; fi
 while [ $# -gt 0 ]; do
@@ -23,7 +26,8 @@ while [ $# -gt 0 ]; do
         --data) data=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         --console) console=1; shift ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        --no-console) console=0; shift ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -100,11 +104,20 @@ echo "  logs           $data/logs"
 echo "Ctrl-C stops everything."
 echo
 
-if [ "$console" -eq 1 ] && [ -x "$bin/console/switchboard-console" ]; then
-    args=(--redis "redis://127.0.0.1:$redis_port")
-    for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
-    "$bin/console/switchboard-console" "${args[@]}" >"$data/logs/console.log" 2>&1 &
-    pids+=($!)
+if [ "$console" -eq 1 ]; then
+    if [ -x "$bin/console/switchboard-console" ]; then
+        # The key comes from SB_OPERATOR_KEY (exported above). SB_CONSOLE_ARGS adds
+        # arguments, e.g. "--screenshot FILE --screenshot-delay MS" for the docs.
+        args=(--redis "redis://127.0.0.1:$redis_port")
+        for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
+        read -r -a extra <<<"${SB_CONSOLE_ARGS:-}"
+        args+=("${extra[@]}")
+        "$bin/console/switchboard-console" "${args[@]}" >"$data/logs/console.log" 2>&1 &
+        pids+=($!)
+        echo "operator console started (log: $data/logs/console.log); --no-console leaves it out"
+    else
+        echo "no console: $bin/console/switchboard-console was not built (Qt Widgets/Charts missing?)"
+    fi
 fi
 
 tail -n 0 -F "$data"/logs/app-*.log &

@@ -39,8 +39,11 @@ struct Connection
     Phase phase = Phase::Idle;
     int index = 0; // global index
     int attempts = 0;
+    int portIndex = 0;       // the instance it connects to now
+    bool borrowToken = false; // its next token comes from the next instance (a sticky miss)
     std::int64_t retryAt = 0;
     bool wantWrite = false;
+    bool everOpen = false;
     std::string in;
     std::string out;
     std::string token;
@@ -78,7 +81,10 @@ public:
     {
         m_connections.resize(static_cast<std::size_t>(options.count));
         for (int i = 0; i < options.count; ++i) {
-            m_connections[static_cast<std::size_t>(i)].index = options.firstIndex + i * options.stride;
+            Connection &c = m_connections[static_cast<std::size_t>(i)];
+            c.index = options.firstIndex + i * options.stride;
+            c.portIndex = options.primary;
+            c.borrowToken = options.ports.size() > 1 && c.index % 100 < options.missPercent;
             m_waiting.push_back(i);
         }
         m_text.assign(static_cast<std::size_t>(std::max(1, options.textSize)), 'x');
@@ -162,7 +168,8 @@ private:
         setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         sockaddr_in address{};
         address.sin_family = AF_INET;
-        address.sin_port = htons(static_cast<std::uint16_t>(m_options.port));
+        const bool tokenElsewhere = phase == Phase::TokenConnect && c.borrowToken;
+        address.sin_port = htons(static_cast<std::uint16_t>(portFor(c, tokenElsewhere)));
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         c.phase = phase;
         if (connect(c.fd, reinterpret_cast<sockaddr *>(&address), sizeof address) < 0 && errno != EINPROGRESS) {
@@ -185,7 +192,23 @@ private:
         }
     }
 
-    // A handshake failed: try again a little later, a few times.
+    int portFor(const Connection &c, bool next) const
+    {
+        const std::size_t n = m_options.ports.size();
+        return m_options.ports[(static_cast<std::size_t>(c.portIndex) + (next ? 1 : 0)) % n];
+    }
+
+    // Back in 0.25-2 s, on the next instance.
+    void scheduleReconnect(Connection &c, int id, std::int64_t delayMs)
+    {
+        c.phase = Phase::Idle;
+        c.borrowToken = false;
+        c.portIndex = static_cast<int>((static_cast<std::size_t>(c.portIndex) + 1) % m_options.ports.size());
+        c.retryAt = nowMs() + delayMs;
+        m_waiting.push_back(id);
+    }
+
+    // A handshake failed: try again a little later (on the next instance), a few times.
     void fail(int id, const char *why)
     {
         Connection &c = at(id);
@@ -197,9 +220,7 @@ private:
             std::fprintf(stderr, "connection %d failed: %s\n", c.index, why);
             return;
         }
-        c.phase = Phase::Idle;
-        c.retryAt = nowMs() + 1000;
-        m_waiting.push_back(id);
+        scheduleReconnect(c, id, 1000);
     }
 
     void setWantWrite(Connection &c, int id, bool want)
@@ -242,7 +263,7 @@ private:
                 fail(id, std::strerror(error));
                 return;
             }
-            const std::string host = "127.0.0.1:" + std::to_string(m_options.port);
+            const std::string host = "127.0.0.1:" + std::to_string(portFor(c, false));
             if (c.phase == Phase::TokenConnect) {
                 const std::string body = "{\"user\":\"u" + std::to_string(c.index) + "\",\"client_id\":\"c"
                                          + std::to_string(c.index) + "\"}";
@@ -303,9 +324,12 @@ private:
             }
             c.in.erase(0, end + 4);
             c.phase = Phase::Open;
+            c.attempts = 0;
             --m_inFlight;
             ++m_open;
-            m_openIds.push_back(id);
+            if (!c.everOpen)
+                m_openIds.push_back(id);
+            c.everOpen = true;
             c.out += frame(1, "{\"type\":\"join\",\"room\":\"r" + std::to_string(c.index % m_options.rooms) + "\"}");
             flush(id);
             break;
@@ -315,10 +339,10 @@ private:
         }
         readFrames(id);
         if (eof && c.phase == Phase::Open) {
-            c.phase = Phase::Closed;
             closeFd(c);
             --m_open;
             ++m_dropped;
+            scheduleReconnect(c, id, 250 + (c.index * 7919) % 1750);
         }
     }
 

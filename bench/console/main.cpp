@@ -17,6 +17,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDockWidget>
 #include <QDateTime>
 #include <QEventLoop>
 #include <QFile>
@@ -42,6 +43,12 @@
 using namespace sbconsolebench;
 
 namespace {
+
+void say(const QString &text)
+{
+    std::fprintf(stderr, "[%s] %s\n", qPrintable(QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"))),
+                 qPrintable(text));
+}
 
 // Times every top-level event the GUI thread dispatches and keeps the slow
 // ones by receiver class and event type, with the thread's CPU time, to tell
@@ -88,6 +95,19 @@ public:
     }
 
     void setThreshold(double ms) { m_thresholdMs = ms; }
+    void report(const QString &phase) const
+    {
+        if (m_slow.isEmpty())
+            return;
+        say(QStringLiteral("slow events, %1 phase (count, max wall ms, max CPU ms, total CPU ms):").arg(phase));
+        for (auto it = m_slow.cbegin(); it != m_slow.cend(); ++it)
+            say(QStringLiteral("  %1 × %2: wall %3, cpu %4, total cpu %5")
+                    .arg(it->count, 5)
+                    .arg(it.key())
+                    .arg(it->maxWallMs, 0, 'f', 1)
+                    .arg(it->maxCpuMs, 0, 'f', 1)
+                    .arg(it->totalCpuMs, 0, 'f', 0));
+    }
     void clearSlow() { m_slow.clear(); }
     const QHash<QString, Slow> &slow() const { return m_slow; }
 
@@ -111,6 +131,7 @@ struct BenchOptions
     double rate = 1000;       // chat messages per second, all workers together
     int roomSize = 10;        // members per room
     int textSize = 48;
+    int missPercent = 1;      // connections using another instance's token
     int warmupS = 15;
     int durationS = 60;
     int connectTimeoutS = 300;
@@ -120,7 +141,9 @@ struct BenchOptions
     QString screenshot;
     QString jsonFile;
     bool hold = false;
-    bool noConsole = false;    // load only (for --hold with the real console)
+    bool noConsole = false;    // no console window here (for --hold with the real console); actions still work
+    int drainIndex = -1;       // drain this instance from the console …
+    int drainAtS = 10;         // … this many seconds into the measurement
 };
 
 struct WorkerStatus
@@ -131,12 +154,6 @@ struct WorkerStatus
     qint64 sent = 0;
     qint64 received = 0;
 };
-
-void say(const QString &text)
-{
-    std::fprintf(stderr, "[%s] %s\n", qPrintable(QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"))),
-                 qPrintable(text));
-}
 
 void wait(int ms)
 {
@@ -190,7 +207,11 @@ int runWorkerFromArguments(int argc, char *argv[])
     for (int i = 1; i + 1 < argc; ++i) {
         const QByteArray key = argv[i];
         const int value = QByteArray(argv[i + 1]).toInt();
-        if (key == "--port") o.port = value;
+        if (key == "--ports") {
+            for (const QByteArray &p : QByteArray(argv[i + 1]).split(','))
+                o.ports.push_back(p.toInt());
+        } else if (key == "--primary") o.primary = value;
+        else if (key == "--miss-percent") o.missPercent = value;
         else if (key == "--first-index") o.firstIndex = value;
         else if (key == "--stride") o.stride = value;
         else if (key == "--count") o.count = value;
@@ -243,13 +264,17 @@ int main(int argc, char *argv[])
     const auto roomSize = option("room-size", "Members per room (default 10).", "n");
     const auto warmup = option("warmup", "Seconds of load before measuring (default 15).", "s");
     const auto duration = option("duration", "Seconds measured (default 60).", "s");
+    const auto misses = option("miss-percent", "Connections that use another instance's token (default 1).", "percent");
     const auto redis = option("redis", "Take this cluster's Redis instead of starting a cluster.", "url");
     const auto instance = option("instance", "An instance of the cluster taken (repeatable).", "url");
     const auto key = option("operator-key", "The operator key of the cluster taken.", "key");
     const auto screenshot = option("screenshot", "Save the console window at the end.", "file");
     const auto json = option("json", "Append the result as one JSON line.", "file");
     const auto hold = option("hold", "After measuring, keep the cluster and the load running until Ctrl-C.");
-    const auto noConsole = option("no-console", "Load only: do not run the console here (use with --hold).");
+    const auto noConsole = option("no-console", "No console window here, only the load (use with --hold).");
+    const auto drain = option("drain", "Drain this instance (0-based) from the console during the measurement.", "index");
+    const auto drainAt = option("drain-at", "Seconds into the measurement for --drain (default 10).", "s");
+    const auto hideDock = option("hide-dock", "Hide this dock (MapDock, ChartsDock, …) to see what it costs; repeatable.", "name");
     const auto traceSlow = option("trace-slow", "List events that took longer than this (ms) on the GUI thread.", "ms");
     parser.process(app);
 
@@ -260,6 +285,7 @@ int main(int argc, char *argv[])
     if (parser.isSet(roomSize)) o.roomSize = std::max(1, parser.value(roomSize).toInt());
     if (parser.isSet(warmup)) o.warmupS = parser.value(warmup).toInt();
     if (parser.isSet(duration)) o.durationS = parser.value(duration).toInt();
+    if (parser.isSet(misses)) o.missPercent = parser.value(misses).toInt();
     o.redisUrl = parser.value(redis);
     for (const QString &u : parser.values(instance))
         o.instanceUrls.append(QUrl(u));
@@ -269,6 +295,10 @@ int main(int argc, char *argv[])
     o.hold = parser.isSet(hold);
     o.noConsole = parser.isSet(noConsole);
     app.setThreshold(parser.value(traceSlow).toDouble());
+    if (parser.isSet(drain))
+        o.drainIndex = parser.value(drain).toInt();
+    if (parser.isSet(drainAt))
+        o.drainAtS = parser.value(drainAt).toInt();
 
     const QString loadBefore = machineLoad();
     say(QStringLiteral("machine before: %1").arg(loadBefore));
@@ -303,16 +333,22 @@ int main(int argc, char *argv[])
     std::unique_ptr<sb::console::OperatorSession> session;
     std::unique_ptr<sb::console::MainWindow> window;
     LoopProbe probe;
+    session = std::make_unique<sb::console::OperatorSession>();
+    session->setOperatorKey(o.operatorKey);
+    session->setRedis(*sb::RedisAddress::fromUrl(o.redisUrl));
+    for (const QUrl &u : std::as_const(o.instanceUrls))
+        session->addInstance(u);
     if (!o.noConsole) {
-        session = std::make_unique<sb::console::OperatorSession>();
-        session->setOperatorKey(o.operatorKey);
-        session->setRedis(*sb::RedisAddress::fromUrl(o.redisUrl));
-        for (const QUrl &u : std::as_const(o.instanceUrls))
-            session->addInstance(u);
         window = std::make_unique<sb::console::MainWindow>(*session);
         window->resize(1600, 1000);
-        session->start();
+    }
+    session->start();
+    if (window) {
         window->show();
+        for (const QString &name : parser.values(hideDock)) {
+            if (auto *dock = window->findChild<QDockWidget *>(name))
+                dock->hide();
+        }
     }
     probe.start();
     double cpuMark = LoopProbe::cpuSeconds();
@@ -323,6 +359,9 @@ int main(int argc, char *argv[])
     const int rooms = std::max(1, o.connections / o.roomSize);
     std::vector<std::unique_ptr<QProcess>> workers;
     std::vector<WorkerStatus> status(static_cast<std::size_t>(instanceCount));
+    QStringList ports;
+    for (const QUrl &u : std::as_const(o.instanceUrls))
+        ports.append(QString::number(u.port()));
     for (int i = 0; i < instanceCount; ++i) {
         auto worker = std::make_unique<QProcess>();
         worker->setProcessChannelMode(QProcess::SeparateChannels);
@@ -346,7 +385,9 @@ int main(int argc, char *argv[])
             std::fprintf(stderr, "worker: %s", text.constData());
         });
         worker->start(QCoreApplication::applicationFilePath(),
-                      {QStringLiteral("--load-worker"), QStringLiteral("--port"), QString::number(o.instanceUrls[i].port()),
+                      {QStringLiteral("--load-worker"), QStringLiteral("--ports"), ports.join(QLatin1Char(',')),
+                       QStringLiteral("--primary"), QString::number(i), QStringLiteral("--miss-percent"),
+                       QString::number(o.missPercent),
                        QStringLiteral("--first-index"), QString::number(i), QStringLiteral("--stride"),
                        QString::number(instanceCount), QStringLiteral("--count"), QString::number(count),
                        QStringLiteral("--rooms"), QString::number(rooms), QStringLiteral("--text-size"),
@@ -402,6 +443,7 @@ int main(int argc, char *argv[])
     wait(o.warmupS * 1000);
 
     probe.reset();
+    app.report(QStringLiteral("ramp and warm-up"));
     app.clearSlow();
     cpuMark = LoopProbe::cpuSeconds();
     phaseClock.restart();
@@ -409,7 +451,16 @@ int main(int argc, char *argv[])
     const WorkerStatus loadMark = totals();
     const qint64 envelopesMark = session ? session->redis().envelopesSeen() : 0;
     say(QStringLiteral("measuring %1 s…").arg(o.durationS));
-    wait(o.durationS * 1000);
+    if (session && o.drainIndex >= 0 && o.drainIndex < instanceCount && o.drainAtS < o.durationS) {
+        wait(o.drainAtS * 1000);
+        say(QStringLiteral("draining %1 from the console").arg(o.instanceUrls[o.drainIndex].toString()));
+        session->drain(o.instanceUrls[o.drainIndex], session.get(), [](const sb::console::Reply &reply) {
+            say(reply.ok ? QStringLiteral("drain acknowledged") : QStringLiteral("drain failed: %1").arg(reply.text));
+        });
+        wait((o.durationS - o.drainAtS) * 1000);
+    } else {
+        wait(o.durationS * 1000);
+    }
     const double seconds = double(phaseClock.elapsed()) / 1000.0;
     const Percentiles steady = probe.lateness();
     const double steadyCpu = (LoopProbe::cpuSeconds() - cpuMark) / seconds;
@@ -464,20 +515,23 @@ int main(int argc, char *argv[])
             .arg(steadyCpu, 0, 'f', 2)
             .arg(machineBusy * 100, 0, 'f', 0));
     say(QStringLiteral("machine after: %1").arg(loadAfter));
-    if (!app.slow().isEmpty()) {
-        say(QStringLiteral("slow events during the steady phase (count, max wall ms, max CPU ms, total CPU ms):"));
-        for (auto it = app.slow().cbegin(); it != app.slow().cend(); ++it)
-            say(QStringLiteral("  %1 × %2: wall %3, cpu %4, total cpu %5")
-                    .arg(it->count, 5)
-                    .arg(it.key())
-                    .arg(it->maxWallMs, 0, 'f', 1)
-                    .arg(it->maxCpuMs, 0, 'f', 1)
-                    .arg(it->totalCpuMs, 0, 'f', 0));
-    }
+    app.report(QStringLiteral("steady"));
 
     if (window && !o.screenshot.isEmpty()) {
-        const bool saved = window->grab().save(o.screenshot);
-        say(QStringLiteral("%1 %2").arg(saved ? QStringLiteral("saved") : QStringLiteral("could not save"), o.screenshot));
+        // The window as it is, then with each tabbed dock in front (name-stickiness.png, …).
+        const auto save = [&window](const QString &file) {
+            const bool saved = window->grab().save(file);
+            say(QStringLiteral("%1 %2").arg(saved ? QStringLiteral("saved") : QStringLiteral("could not save"), file));
+        };
+        save(o.screenshot);
+        const QString stem = o.screenshot.endsWith(QLatin1StringView(".png")) ? o.screenshot.chopped(4) : o.screenshot;
+        for (const auto &[dock, suffix] : {std::pair{"StickinessDock", "-stickiness.png"}, std::pair{"FlowDock", "-flow.png"}}) {
+            if (auto *d = window->findChild<QDockWidget *>(QString::fromLatin1(dock))) {
+                d->raise();
+                wait(1500);
+                save(stem + QLatin1String(suffix));
+            }
+        }
     }
 
     if (o.hold) {

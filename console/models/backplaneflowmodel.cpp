@@ -116,11 +116,16 @@ void BackplaneFlowModel::addEnvelopes(const QList<BackplaneEnvelope> &envelopes)
         return;
     }
     m_pending.append(envelopes);
-    // Never hold more than one tick's share of the buffer while waiting.
-    if (m_pending.size() > m_capacity) {
-        const qsizetype drop = m_pending.size() - m_capacity;
-        m_pending.remove(0, drop);
-        m_sampledOut += drop;
+    // Never hold much more than a tick keeps: halve what waits, evenly, so
+    // the sample still spans the whole tick.
+    const qsizetype limit = std::max<qsizetype>(64, 4 * tickBudget());
+    while (m_pending.size() > limit) {
+        QList<BackplaneEnvelope> half;
+        half.reserve(m_pending.size() / 2 + 1);
+        for (qsizetype i = 0; i < m_pending.size(); i += 2)
+            half.append(std::move(m_pending[i]));
+        m_sampledOut += m_pending.size() - half.size();
+        m_pending = std::move(half);
     }
     if (!m_tick.isActive())
         m_tick.start();
@@ -134,7 +139,7 @@ void BackplaneFlowModel::flush()
     QList<BackplaneEnvelope> arrived = std::exchange(m_pending, {});
 
     // Keep at most this tick's share, spread evenly over what arrived.
-    const qsizetype budget = std::max<qsizetype>(1, static_cast<qsizetype>(m_rowsPerSecond) * kTickMs / 1000);
+    const qsizetype budget = tickBudget();
     QList<BackplaneEnvelope> batch;
     if (arrived.size() <= budget) {
         batch = std::move(arrived);
@@ -169,6 +174,11 @@ void BackplaneFlowModel::flush()
     if (vocabulary)
         Q_EMIT vocabularyChanged();
     Q_EMIT countersChanged();
+}
+
+qsizetype BackplaneFlowModel::tickBudget() const
+{
+    return std::max<qsizetype>(1, static_cast<qsizetype>(m_rowsPerSecond) * kTickMs / 1000);
 }
 
 void BackplaneFlowModel::clear()

@@ -57,6 +57,8 @@ Q_SIGNALS:
     void vocabularyChanged(); // a new origin or type appeared
 
 private:
+    qsizetype tickBudget() const; // rows kept per tick
+
     QList<BackplaneEnvelope> m_rows;
     QList<BackplaneEnvelope> m_pending;
     QTimer m_tick;

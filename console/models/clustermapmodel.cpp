@@ -67,13 +67,16 @@ ClusterMapModel::ClusterMapModel(const InstancesModel &instances, const Connecti
 
 void ClusterMapModel::onConnectionsBatch(int added, int removed, int updated)
 {
-    // Arrivals and departures show within half a second; counters and rooms
-    // (re-sent every few seconds) need not be counted again more often.
-    const int delay = added > 0 || removed > 0 ? 500 : 3000;
+    // Arrivals and departures show within half a second, but a pass over every
+    // row runs at most every two seconds (a drain is thousands of them);
+    // counters and rooms (re-sent every few seconds) wait three.
     if (added == 0 && removed == 0 && updated == 0)
         return;
+    qint64 delay = added > 0 || removed > 0 ? 500 : 3000;
+    if (m_sinceCount.isValid())
+        delay = std::max(delay, 2000 - m_sinceCount.elapsed());
     if (!m_countTimer.isActive() || m_countTimer.remainingTime() > delay)
-        m_countTimer.start(delay);
+        m_countTimer.start(static_cast<int>(delay));
 }
 
 void ClusterMapModel::setRedisState(bool configured, const QString &state, const QString &address)
@@ -114,6 +117,7 @@ QStringList ClusterMapModel::instancesOf(quint64 bits) const
 void ClusterMapModel::countConnections()
 {
     m_countTimer.stop();
+    m_sinceCount.start();
     m_counts.clear();
     m_roomInstances.clear();
     m_clientIndexStale = true;

@@ -6,15 +6,16 @@
 // message flow between instances as bursts (origin -> the instances that
 // receive it, with a count) instead of single messages. Reads InstancesModel
 // when it changes, and counts ConnectionsModel's rows again only after
-// connections came or went (within half a second) or, for room changes, at
-// most every few seconds: one pass over 10 000 rows costs a few
-// milliseconds. Takes envelopes from the Redis monitor or, without Redis,
+// connections came or went (within half a second, at most every two seconds)
+// or, for room changes, every three: one pass over 10 000 rows costs about
+// ten milliseconds. Takes envelopes from the Redis monitor or, without Redis,
 // the instances' own publish samples. Owned by OperatorSession;
 // ClusterMapView paints it.
 
 #include "services/backplanetypes.h"
 
 #include <QColor>
+#include <QElapsedTimer>
 #include <QHash>
 #include <QList>
 #include <QObject>
@@ -130,6 +131,7 @@ private:
     int m_maxRooms = 12;
     bool m_flowFromRedis = false;
     bool m_clientIndexStale = true;
+    QElapsedTimer m_sinceCount;
     QTimer m_instancesTimer;
     QTimer m_countTimer;
     QTimer m_flowTimer;

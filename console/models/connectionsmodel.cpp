@@ -194,16 +194,19 @@ void ConnectionsModel::apply(const QList<Change> &queue)
     }
 
     // Removals, highest rows first, one call per contiguous block.
+    QStringList removedIds;
     QList<int> removeRows;
     QList<ConnectionInfo> inserts;
     int firstChanged = INT_MAX;
     int lastChanged = -1;
     for (auto it = outcome.cbegin(); it != outcome.cend(); ++it) {
-        const int row = m_index.value(it.key(), -1);
+        const int row = rowOf(it.key());
         const ConnectionInfo *c = it.value();
         if (!c) {
-            if (row >= 0)
+            if (row >= 0) {
                 removeRows.append(row);
+                removedIds.append(it.key());
+            }
         } else if (row >= 0) {
             if (!(m_rows[row] == *c)) {
                 m_rows[row] = *c;
@@ -226,12 +229,22 @@ void ConnectionsModel::apply(const QList<Change> &queue)
         while (j < removeRows.size() && removeRows[j] == first - 1)
             first = removeRows[j++];
         beginRemoveRows({}, first, last);
+        for (int row = first; row <= last; ++row)
+            m_freeSlots.push_back(m_slotOfRow.at(row));
         m_rows.remove(first, last - first + 1);
+        m_slotOfRow.remove(first, last - first + 1);
         endRemoveRows();
         i = j;
     }
-    if (!removeRows.isEmpty())
-        rebuildIndex();
+    if (!removeRows.isEmpty()) {
+        for (const QString &id : std::as_const(removedIds))
+            m_slotOfSession.remove(id);
+        for (const int slot : std::as_const(m_freeSlots))
+            m_rowOfSlot[static_cast<std::size_t>(slot)] = -1;
+        // Only the rows after the first removed one moved: plain integers, no hashing.
+        for (int row = removeRows.constLast(); row < m_rows.size(); ++row)
+            m_rowOfSlot[static_cast<std::size_t>(m_slotOfRow.at(row))] = row;
+    }
 
     if (!inserts.isEmpty()) {
         std::sort(inserts.begin(), inserts.end(),
@@ -239,7 +252,17 @@ void ConnectionsModel::apply(const QList<Change> &queue)
         const int first = static_cast<int>(m_rows.size());
         beginInsertRows({}, first, first + static_cast<int>(inserts.size()) - 1);
         for (const ConnectionInfo &c : std::as_const(inserts)) {
-            m_index.insert(c.sessionId, static_cast<int>(m_rows.size()));
+            int slot;
+            if (m_freeSlots.empty()) {
+                slot = static_cast<int>(m_rowOfSlot.size());
+                m_rowOfSlot.push_back(-1);
+            } else {
+                slot = m_freeSlots.back();
+                m_freeSlots.pop_back();
+            }
+            m_slotOfSession.insert(c.sessionId, slot);
+            m_rowOfSlot[static_cast<std::size_t>(slot)] = static_cast<int>(m_rows.size());
+            m_slotOfRow.append(slot);
             m_rows.append(c);
         }
         endInsertRows();
@@ -247,17 +270,15 @@ void ConnectionsModel::apply(const QList<Change> &queue)
     Q_EMIT batchApplied(static_cast<int>(inserts.size()), static_cast<int>(removeRows.size()), updated);
 }
 
-void ConnectionsModel::rebuildIndex()
+int ConnectionsModel::rowOf(const QString &sessionId) const
 {
-    m_index.clear();
-    m_index.reserve(m_rows.size());
-    for (int i = 0; i < m_rows.size(); ++i)
-        m_index.insert(m_rows.at(i).sessionId, i);
+    const int slot = m_slotOfSession.value(sessionId, -1);
+    return slot < 0 ? -1 : m_rowOfSlot[static_cast<std::size_t>(slot)];
 }
 
 std::optional<ConnectionInfo> ConnectionsModel::connection(const QString &sessionId) const
 {
-    const int row = m_index.value(sessionId, -1);
+    const int row = rowOf(sessionId);
     if (row < 0)
         return std::nullopt;
     return m_rows.at(row);

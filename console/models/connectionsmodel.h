@@ -18,6 +18,7 @@
 #include <QTimer>
 
 #include <optional>
+#include <vector>
 
 namespace sb::console {
 
@@ -49,7 +50,7 @@ public:
 
     const ConnectionInfo &connectionAt(int row) const { return m_rows.at(row); }
     std::optional<ConnectionInfo> connection(const QString &sessionId) const;
-    int rowOf(const QString &sessionId) const { return m_index.value(sessionId, -1); }
+    int rowOf(const QString &sessionId) const;
     QStringList knownRooms() const;
     QStringList knownClients() const;
 
@@ -68,10 +69,14 @@ private:
     // The tick: what is queued up to and including the first snapshot.
     void applyNextBatch();
     void apply(const QList<Change> &queue);
-    void rebuildIndex();
 
     QList<ConnectionInfo> m_rows;
-    QHash<QString, int> m_index; // session id -> row
+    // session id -> slot -> row: a removal renumbers plain integers
+    // (m_rowOfSlot) instead of rehashing every session after it.
+    QHash<QString, int> m_slotOfSession;
+    std::vector<int> m_rowOfSlot;   // -1: free
+    QList<int> m_slotOfRow;         // parallel to m_rows
+    std::vector<int> m_freeSlots;
     QList<Change> m_queue;
     QTimer m_tick;
 };

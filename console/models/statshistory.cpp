@@ -25,7 +25,7 @@ RingBuffer<QPointF> &StatsHistory::buffer(const QString &instance, Series series
     auto it = m_buffers.find(instance);
     if (it == m_buffers.end()) {
         it = m_buffers.insert(instance, {});
-        m_order.append(instance);
+        m_order.insert(std::lower_bound(m_order.begin(), m_order.end(), instance), instance);
     }
     auto b = it->find(static_cast<int>(series));
     if (b == it->end())

@@ -30,13 +30,39 @@ StickinessModel::StickinessModel(const ConnectionsModel &connections, QObject *p
     m_liveTimer.setSingleShot(true);
     m_liveTimer.setInterval(1000);
     connect(&m_liveTimer, &QTimer::timeout, this, &StickinessModel::refreshLive);
-    connect(&connections, &ConnectionsModel::batchApplied, this, [this](int added, int removed, int) {
-        if (added == 0 && removed == 0)
-            return; // counters and rooms changed: nothing for stickiness
-        m_liveDirty = true;
-        if (!m_liveTimer.isActive())
-            m_liveTimer.start();
+    // A session's client, instance and stickiness never change: follow the
+    // rows that come and go, and only the clients they belong to.
+    connect(&connections, &QAbstractItemModel::rowsInserted, this,
+            [this](const QModelIndex &, int first, int last) { trackRows(first, last, true); });
+    connect(&connections, &QAbstractItemModel::rowsAboutToBeRemoved, this,
+            [this](const QModelIndex &, int first, int last) { trackRows(first, last, false); });
+    connect(&connections, &QAbstractItemModel::modelReset, this, [this] {
+        for (auto it = m_live.cbegin(); it != m_live.cend(); ++it)
+            m_liveChanged.insert(it.key());
+        m_live.clear();
+        trackRows(0, m_connections.rowCount() - 1, true);
     });
+    trackRows(0, connections.rowCount() - 1, true);
+}
+
+void StickinessModel::trackRows(int first, int last, bool added)
+{
+    for (int row = first; row <= last; ++row) {
+        const ConnectionInfo &c = m_connections.connectionAt(row);
+        if (c.role == QLatin1StringView("operator") || c.clientId.isEmpty())
+            continue;
+        QList<LiveSession> &sessions = m_live[c.clientId];
+        if (added) {
+            sessions.append({c.sessionId, c.user, c.instance, c.sticky, c.connectedAt});
+        } else {
+            sessions.removeIf([&c](const LiveSession &s) { return s.sessionId == c.sessionId; });
+            if (sessions.isEmpty())
+                m_live.remove(c.clientId);
+        }
+        m_liveChanged.insert(c.clientId);
+    }
+    if (!m_liveChanged.isEmpty() && !m_liveTimer.isActive())
+        m_liveTimer.start();
 }
 
 int StickinessModel::rowCount(const QModelIndex &parent) const
@@ -225,7 +251,6 @@ void StickinessModel::recordOpen(const ConnectionInfo &connection)
         return;
     // Applied with the next live refresh, in one batch with the others.
     m_pendingOpens.append(connection);
-    m_liveDirty = true;
     if (!m_liveTimer.isActive())
         m_liveTimer.start();
 }
@@ -277,9 +302,8 @@ void StickinessModel::noteInstanceState(const QString &instance, const QString &
 void StickinessModel::refreshLive()
 {
     m_liveTimer.stop();
-    if (!m_liveDirty)
+    if (m_liveChanged.isEmpty() && m_pendingOpens.isEmpty())
         return;
-    m_liveDirty = false;
     QSet<QString> changed;
     QHash<QString, Row> added;
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
@@ -301,70 +325,49 @@ void StickinessModel::refreshLive()
         queueRead(c.clientId);
     }
 
-    // Where every client is now.
-    struct Live
-    {
-        QString user;
+    // Where the clients whose sessions came or went are now.
+    for (const QString &client : std::exchange(m_liveChanged, {})) {
+        const QList<LiveSession> sessions = m_live.value(client);
         QString instances;
-        int sessions = 0;
+        QString user;
         int misses = 0;
         ClientVisit newest;
-    };
-    QHash<QString, Live> live;
-    live.reserve(m_connections.rowCount());
-    for (int i = 0; i < m_connections.rowCount(); ++i) {
-        const ConnectionInfo &c = m_connections.connectionAt(i);
-        if (c.role == QLatin1StringView("operator") || c.clientId.isEmpty())
-            continue;
-        Live &l = live[c.clientId];
-        l.user = c.user;
-        if (l.instances.isEmpty())
-            l.instances = c.instance;
-        else if (!l.instances.split(QStringLiteral(", ")).contains(c.instance))
-            l.instances += QStringLiteral(", ") + c.instance;
-        ++l.sessions;
-        l.misses += c.sticky ? 0 : 1;
-        if (c.connectedAt >= l.newest.at)
-            l.newest = {c.instance, c.connectedAt};
-    }
-    const auto applyLive = [&](Row &r, const Live *l) {
-        const QString instances = l ? l->instances : QString();
-        const int sessions = l ? l->sessions : 0;
-        const int misses = l ? l->misses : 0;
-        if (r.liveSessions == sessions && r.liveMisses == misses && r.liveInstances == instances
-            && (!l || r.user == l->user))
-            return false;
-        r.liveSessions = sessions;
-        r.liveMisses = misses;
-        r.liveInstances = instances;
-        if (l) {
-            r.user = l->user;
-            r.lastSeen = now;
+        for (const LiveSession &s : sessions) {
+            if (instances.isEmpty())
+                instances = s.instance;
+            else if (!instances.split(QStringLiteral(", ")).contains(s.instance))
+                instances += QStringLiteral(", ") + s.instance;
+            misses += s.sticky ? 0 : 1;
+            user = s.user;
+            if (s.connectedAt >= newest.at)
+                newest = {s.instance, s.connectedAt};
         }
-        return true;
-    };
-    for (Row &r : m_rows) {
-        const auto it = live.constFind(r.clientId);
-        const Live *l = it == live.cend() ? nullptr : &*it;
-        if (applyLive(r, l))
-            changed.insert(r.clientId);
+        const int row = m_index.value(client, -1);
+        if (row < 0 && sessions.isEmpty() && !added.contains(client))
+            continue;
+        Row &r = row >= 0 ? m_rows[row] : added[client];
+        if (r.clientId.isEmpty())
+            r.clientId = client;
+        const int liveSessions = static_cast<int>(sessions.size());
+        if (r.liveSessions != liveSessions || r.liveMisses != misses || r.liveInstances != instances
+            || (!user.isEmpty() && r.user != user)) {
+            r.liveSessions = liveSessions;
+            r.liveMisses = misses;
+            r.liveInstances = instances;
+            if (!user.isEmpty())
+                r.user = user;
+            if (liveSessions > 0)
+                r.lastSeen = now;
+            if (row >= 0)
+                changed.insert(client);
+        }
         // A connection that opened before the console watched, or between reads.
-        if (l && !r.visits.contains(l->newest)) {
-            mergeVisit(r, l->newest);
-            changed.insert(r.clientId);
-            queueRead(r.clientId);
+        if (liveSessions > 0 && !r.visits.contains(newest)) {
+            mergeVisit(r, newest);
+            if (row >= 0)
+                changed.insert(client);
+            queueRead(client);
         }
-    }
-    for (auto it = live.cbegin(); it != live.cend(); ++it) {
-        if (m_index.contains(it.key()))
-            continue;
-        Row &r = added[it.key()];
-        if (r.clientId.isEmpty()) {
-            r.clientId = it.key();
-            mergeVisit(r, it->newest);
-        }
-        applyLive(r, &*it);
-        queueRead(r.clientId);
     }
     QList<Row> rows = added.values();
     std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {

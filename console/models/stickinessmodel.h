@@ -7,10 +7,11 @@
 // miss, and how often and why it moved (failover when the instance it left
 // died, drain when it was draining, else the load balancer moved it). Also
 // the cluster's stickiness ratio and its history for the chart. Live state
-// comes from ConnectionsModel, read again (at most once a second) only when
-// connections came or went: a session's client, instance and stickiness never
-// change. Rows change in one insertion and one dataChanged range per update.
-// Owned by OperatorSession.
+// follows ConnectionsModel's rows as they come and go (a session's client,
+// instance and stickiness never change), and the clients concerned are
+// updated at most once a second, in one insertion and one dataChanged range,
+// so a drain of thousands costs only the clients that moved. Owned by
+// OperatorSession.
 
 #include "ringbuffer.h"
 #include "services/backplanetypes.h"
@@ -67,7 +68,8 @@ public:
     void recordOpen(const ConnectionInfo &connection);
     // An instance was seen in `state` ("dead", "draining", "ready") at `at`.
     void noteInstanceState(const QString &instance, const QString &state, qint64 at);
-    // Reads the live connections again if they changed (at most once a second).
+    // Applies the connections that came or went since the last call (the
+    // timer does so at most once a second).
     void refreshLive();
     // Appends one point per chart series at `now` (the session calls this every second).
     void sampleChart(qint64 now);
@@ -101,11 +103,20 @@ private:
         QList<Move> moves;         // newest first
         qint64 lastSeen = 0;
     };
+    struct LiveSession
+    {
+        QString sessionId;
+        QString user;
+        QString instance;
+        bool sticky = true;
+        qint64 connectedAt = 0;
+    };
     struct InstanceEvent
     {
         qint64 at;
         QString state;
     };
+    void trackRows(int first, int last, bool added);
     void recomputeMoves(Row &row) const;
     void mergeVisit(Row &row, const ClientVisit &visit);
     void queueRead(const QString &clientId);
@@ -122,7 +133,8 @@ private:
     QList<ConnectionInfo> m_pendingOpens;
     QList<QString> m_readQueue;
     QSet<QString> m_queued;
-    bool m_liveDirty = true;
+    QHash<QString, QList<LiveSession>> m_live; // client id -> its live participant sessions
+    QSet<QString> m_liveChanged;               // clients whose sessions came or went
     QTimer m_liveTimer;
     Summary m_summary;
     RingBuffer<QPointF> m_ratioSeries{300};

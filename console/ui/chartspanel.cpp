@@ -46,7 +46,7 @@ ChartsPanel::ChartsPanel(StatsHistory &history, QWidget *parent)
     m_connChart = makeChart(tr("Connections per instance"), &m_connX, &m_connY);
     m_framesChart = makeChart(tr("Frames/s (solid in, dashed out)"), &m_framesX, &m_framesY);
     m_rttChart = makeChart(tr("Backplane round trip (ms)"), &m_rttX, &m_rttY);
-    m_latencyChart = makeChart(tr("Delivery latency, ms (solid p50, dashed p99)"), &m_latencyX, &m_latencyY);
+    m_latencyChart = makeChart(tr("Delivery latency, ms (p50, p99 dashed)"), &m_latencyX, &m_latencyY);
     // One legend names the colours; the titles say what solid and dashed mean.
     for (QChart *chart : {m_framesChart, m_rttChart, m_latencyChart})
         chart->legend()->hide();

@@ -3,12 +3,14 @@
 #include "app/operatorsession.h"
 #include "clustermapview.h"
 
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace sb::console {
@@ -48,7 +50,8 @@ ClusterMapPanel::ClusterMapPanel(OperatorSession &session, QWidget *parent)
     , m_title(new QLabel(this))
     , m_detailView(new QTableView(this))
 {
-    m_proxy->setSourceModel(&session.connections());
+    // The proxy follows the connections only while its list is shown: with
+    // nothing selected it would track 10 000 rows for nothing.
     m_proxy->setSortRole(ConnectionsModel::SortRole);
     m_proxy->setDynamicSortFilter(true);
     m_detailView->setModel(m_proxy);
@@ -58,22 +61,32 @@ ClusterMapPanel::ClusterMapPanel(OperatorSession &session, QWidget *parent)
     m_detailView->verticalHeader()->hide();
     m_detailView->verticalHeader()->setDefaultSectionSize(m_detailView->fontMetrics().height() + 4);
     m_detailView->setWordWrap(false);
-    for (int column : {int(ConnectionsModel::Role), int(ConnectionsModel::Instance), int(ConnectionsModel::Remote),
-                       int(ConnectionsModel::FramesIn), int(ConnectionsModel::FramesOut), int(ConnectionsModel::Queue)})
-        m_detailView->hideColumn(column);
-    m_detailView->setColumnWidth(ConnectionsModel::User, 70);
-    m_detailView->setColumnWidth(ConnectionsModel::ClientId, 90);
-    m_detailView->setColumnWidth(ConnectionsModel::Rooms, 70);
-    m_detailView->setColumnWidth(ConnectionsModel::ConnectedSince, 65);
     m_detailView->horizontalHeader()->setStretchLastSection(true);
     m_detailView->setToolTip(tr("Double-click a connection for its client's instance history."));
     m_title->setWordWrap(true);
 
-    auto *detail = new QWidget(this);
+    m_detail = new QWidget(this);
+    auto *detail = m_detail;
+    auto *close = new QToolButton(detail);
+    close->setText(QStringLiteral("×"));
+    close->setAutoRaise(true);
+    close->setToolTip(tr("Hide the list"));
+    auto *titleRow = new QHBoxLayout;
+    titleRow->addWidget(m_title, 1);
+    titleRow->addWidget(close, 0, Qt::AlignTop);
     auto *detailLayout = new QVBoxLayout(detail);
     detailLayout->setContentsMargins(0, 0, 0, 0);
-    detailLayout->addWidget(m_title);
+    detailLayout->addLayout(titleRow);
     detailLayout->addWidget(m_detailView, 1);
+    // Details on demand: the list shows once something on the map is clicked.
+    detail->hide();
+    connect(close, &QToolButton::clicked, this, [this] {
+        m_detail->hide();
+        m_map->setSelection({}, {});
+        m_proxy->setSourceModel(nullptr);
+        m_instance.clear();
+        m_room.clear();
+    });
 
     auto *split = new QSplitter(Qt::Horizontal, this);
     split->addWidget(m_map);
@@ -81,7 +94,7 @@ ClusterMapPanel::ClusterMapPanel(OperatorSession &session, QWidget *parent)
     split->setStretchFactor(0, 4);
     split->setStretchFactor(1, 1);
     split->setChildrenCollapsible(false);
-    detail->setMinimumWidth(170);
+    detail->setMinimumWidth(220);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);
@@ -101,8 +114,20 @@ void ClusterMapPanel::showDetail(const QString &instance, const QString &room)
 {
     m_instance = instance;
     m_room = room;
+    if (!m_proxy->sourceModel()) {
+        m_proxy->setSourceModel(&m_session.connections());
+        // Columns exist once there is a source: keep the few that matter here.
+        for (int column : {int(ConnectionsModel::Role), int(ConnectionsModel::Instance), int(ConnectionsModel::Remote),
+                           int(ConnectionsModel::FramesIn), int(ConnectionsModel::FramesOut), int(ConnectionsModel::Queue)})
+            m_detailView->hideColumn(column);
+        m_detailView->setColumnWidth(ConnectionsModel::User, 70);
+        m_detailView->setColumnWidth(ConnectionsModel::ClientId, 90);
+        m_detailView->setColumnWidth(ConnectionsModel::Rooms, 70);
+        m_detailView->setColumnWidth(ConnectionsModel::ConnectedSince, 65);
+    }
     m_proxy->setScope(instance, room);
     m_map->setSelection(instance, room);
+    m_detail->show();
     updateTitle();
 }
 

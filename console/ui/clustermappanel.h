@@ -42,6 +42,7 @@ private:
     ConnectionFilterProxy *m_proxy;
     QLabel *m_title;
     QTableView *m_detailView;
+    QWidget *m_detail = nullptr;
     QString m_instance;
     QString m_room;
 };

@@ -81,9 +81,22 @@ ClusterMapView::ClusterMapView(ClusterMapModel &model, QWidget *parent)
     m_frameTimer.setObjectName(QStringLiteral("ClusterMapView.frame"));
     m_frameTimer.setInterval(kFrameMs);
     connect(&m_frameTimer, &QTimer::timeout, this, &ClusterMapView::animate);
-    connect(&model, &ClusterMapModel::changed, this, [this] {
+    // The still picture is redrawn at most twice a second, however often the
+    // aggregate changes (stats, rates and counts each have their own pace).
+    m_stillTimer.setObjectName(QStringLiteral("ClusterMapView.still"));
+    m_stillTimer.setSingleShot(true);
+    m_stillTimer.setInterval(500);
+    connect(&m_stillTimer, &QTimer::timeout, this, [this] {
         m_stillDirty = true;
         update();
+    });
+    connect(&model, &ClusterMapModel::changed, this, [this] {
+        if (m_still.isNull()) {
+            m_stillDirty = true;
+            update();
+        } else if (!m_stillTimer.isActive()) {
+            m_stillTimer.start();
+        }
     });
     connect(&model, &ClusterMapModel::flowBursts, this, &ClusterMapView::onBursts);
 }
@@ -113,7 +126,10 @@ void ClusterMapView::layoutNodes()
     const QRectF body = area.adjusted(0, lbHeight + 12, 0, 0);
     const QPointF center = body.center();
     const qreal redisRadius = std::clamp(std::min(body.width(), body.height()) * 0.10, 30.0, 52.0);
-    m_redis = QRectF(center.x() - redisRadius * 1.45, center.y() - redisRadius, redisRadius * 2.9, redisRadius * 2);
+    // Wide enough for its longest line ("local backplane", "unreachable", "12,345 msg/s").
+    const qreal textWidth = QFontMetricsF(font()).horizontalAdvance(tr("local backplane")) + 28;
+    const qreal redisWidth = std::max(redisRadius * 2.9, textWidth);
+    m_redis = QRectF(center.x() - redisWidth / 2, center.y() - redisRadius, redisWidth, redisRadius * 2);
 
     const QList<ClusterMapModel::Instance> &instances = m_model.instances();
     const auto n = static_cast<int>(instances.size());
@@ -137,6 +153,17 @@ void ClusterMapView::layoutNodes()
     }
 }
 
+void ClusterMapView::computeFlowRegion()
+{
+    constexpr int pad = 20; // the largest pulse with its halo
+    m_flowRegion = QRegion();
+    for (auto it = m_cards.cbegin(); it != m_cards.cend(); ++it) {
+        const QPointF a = anchorTowardsRedis(it.key());
+        const QPointF b = pointOnEllipse(m_redis, a);
+        m_flowRegion += QRectF(a, b).normalized().toAlignedRect().adjusted(-pad, -pad, pad, pad);
+    }
+}
+
 QPointF ClusterMapView::anchorTowardsRedis(const QString &instance) const
 {
     const QRectF card = m_cards.value(instance);
@@ -149,10 +176,14 @@ void ClusterMapView::renderStill()
 {
     m_stillDirty = false;
     layoutNodes();
+    computeFlowRegion();
     m_hits.clear();
     const qreal dpr = devicePixelRatioF();
-    m_still = QPixmap((QSizeF(size()) * dpr).toSize());
-    m_still.setDevicePixelRatio(dpr);
+    const QSize pixels = (QSizeF(size()) * dpr).toSize();
+    if (m_still.size() != pixels || !qFuzzyCompare(m_still.devicePixelRatio(), dpr)) {
+        m_still = QPixmap(pixels);
+        m_still.setDevicePixelRatio(dpr);
+    }
     m_still.fill(palette().color(QPalette::Base));
     QPainter p(&m_still);
     p.setRenderHint(QPainter::Antialiasing);
@@ -213,6 +244,15 @@ void ClusterMapView::renderStill()
         const QString key = instance.id.isEmpty() ? instance.url.toString() : instance.id;
         if (m_cards.contains(key))
             paintCard(p, instance, m_cards.value(key));
+    }
+    if (!instances.isEmpty()) {
+        QFont small = font();
+        small.setPointSizeF(small.pointSizeF() * 0.85);
+        p.setFont(small);
+        p.setPen(kMuted);
+        p.drawText(QRectF(rect()).adjusted(8, 0, -8, -4), Qt::AlignLeft | Qt::AlignBottom,
+                   tr("Flow: %1 · click an instance or a room for its connections").arg(m_model.flowSource()));
+        p.setFont(font());
     }
     if (instances.isEmpty()) {
         p.setPen(kMuted);
@@ -332,19 +372,20 @@ void ClusterMapView::paintCard(QPainter &p, const ClusterMapModel::Instance &ins
     const QLocale locale;
     QRectF text(card.left() + pad, band.bottom() + 3, card.width() - 2 * pad, line);
     p.setPen(kInk);
-    const QString load = alive ? tr("%1 connections · %2 in/s · %3 out/s")
-                                     .arg(locale.toString(instance.connections), number(instance.framesInPerS),
-                                          number(instance.framesOutPerS))
+    const QString connections = instance.connections == 1 ? tr("1 connection")
+                                                          : tr("%1 connections").arg(locale.toString(instance.connections));
+    const QString load = alive ? tr("%1 · %2 in/s · %3 out/s")
+                                     .arg(connections, number(instance.framesInPerS), number(instance.framesOutPerS))
                                : tr("no operator link");
     p.drawText(text, Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(load, Qt::ElideRight, text.width()));
     text.translate(0, line);
-    QStringList second;
-    if (instance.sharedBackplane && alive)
-        second.append(tr("publishes %1/s · RTT %2 ms").arg(number(instance.publishPerS), locale.toString(instance.rttMs, 'f', 1)));
-    if (instance.stickyMisses > 0)
-        second.append(tr("%1 sticky misses").arg(locale.toString(instance.stickyMisses)));
-    p.setPen(instance.stickyMisses > 0 ? kRed : kMuted);
-    p.drawText(text, Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(second.join(QStringLiteral(" · ")), Qt::ElideRight, text.width()));
+    if (instance.sharedBackplane && alive) {
+        p.setPen(kMuted);
+        p.drawText(text, Qt::AlignLeft | Qt::AlignVCenter,
+                   fm.elidedText(tr("publishes %1/s · RTT %2 ms")
+                                     .arg(number(instance.publishPerS), locale.toString(instance.rttMs, 'f', 1)),
+                                 Qt::ElideRight, text.width()));
+    }
 
     m_hits.append({card, instance.id, QString(),
                    tr("%1 (%2)\n%3 participants in %4 rooms, %5 operators\nClick for its connections.")
@@ -368,8 +409,20 @@ void ClusterMapView::paintRooms(QPainter &p, const ClusterMapModel::Instance &in
     p.setPen(kMuted);
     const QString summary = instance.participants == 0
                                 ? tr("no clients")
-                                : tr("%1 clients in %2 rooms").arg(locale.toString(instance.participants), locale.toString(instance.roomCount));
-    p.drawText(QRectF(area.left(), area.top(), area.width(), line), Qt::AlignLeft | Qt::AlignVCenter, summary);
+                                : tr("%1 · %2").arg(instance.participants == 1 ? tr("1 client")
+                                                                                : tr("%1 clients").arg(locale.toString(instance.participants)),
+                                                    instance.roomCount == 1 ? tr("1 room")
+                                                                            : tr("%1 rooms").arg(locale.toString(instance.roomCount)));
+    const QRectF summaryBox(area.left(), area.top(), area.width(), line);
+    p.drawText(summaryBox, Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(summary, Qt::ElideRight, summaryBox.width()));
+    if (instance.stickyMisses > 0) {
+        // Sticky misses in red after the summary: clients the load balancer sent to the wrong instance.
+        const QString misses = tr(" · %1 sticky misses").arg(locale.toString(instance.stickyMisses));
+        const qreal x0 = area.left() + fm.horizontalAdvance(summary);
+        p.setPen(kRed);
+        p.drawText(QRectF(x0, area.top(), std::max(0.0, area.right() - x0), line), Qt::AlignLeft | Qt::AlignVCenter,
+                   fm.elidedText(misses, Qt::ElideRight, std::max(0.0, area.right() - x0)));
+    }
     if (instance.rooms.isEmpty())
         return;
 
@@ -431,7 +484,7 @@ void ClusterMapView::paintEvent(QPaintEvent *)
     if (m_stillDirty || m_still.size() != (QSizeF(size()) * devicePixelRatioF()).toSize())
         renderStill();
     QPainter p(this);
-    p.drawPixmap(0, 0, m_still);
+    p.drawPixmap(0, 0, m_still); // clipped to what needs repainting: usually only the flow paths
     if (m_pulses.isEmpty())
         return;
     p.setRenderHint(QPainter::Antialiasing);
@@ -501,7 +554,11 @@ void ClusterMapView::animate()
     m_pulses = std::move(next);
     if (m_pulses.isEmpty())
         m_frameTimer.stop();
-    update();
+    // Pulses only ever fly along the instance-Redis links: repaint just those.
+    if (m_stillDirty)
+        update();
+    else
+        update(m_flowRegion);
 }
 
 bool ClusterMapView::hitTest(const QPointF &pos, QString *instance, QString *room) const

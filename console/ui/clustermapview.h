@@ -7,8 +7,9 @@
 // ratio, and message flow as pulses: publish from an instance to Redis, then
 // fan-out to the instances that have receivers. The still picture is
 // rendered into a pixmap only when the aggregate changes (at most twice a
-// second); animation frames (30/s, only while pulses fly) just add the
-// pulses on top, so the map stays smooth at any number of connections.
+// second); animation frames (30/s, only while pulses fly) repaint just the
+// links the pulses fly along, so the map stays smooth at any number of
+// connections.
 // Clicking an instance or a room asks for its details. Owned by
 // ClusterMapPanel; reads ClusterMapModel.
 
@@ -16,6 +17,7 @@
 
 #include <QElapsedTimer>
 #include <QPixmap>
+#include <QRegion>
 #include <QTimer>
 #include <QWidget>
 
@@ -72,6 +74,7 @@ private:
     };
 
     void layoutNodes();
+    void computeFlowRegion();
     void renderStill();
     void paintCard(QPainter &p, const ClusterMapModel::Instance &instance, const QRectF &card);
     void paintRooms(QPainter &p, const ClusterMapModel::Instance &instance, const QRectF &area);
@@ -89,9 +92,11 @@ private:
     QRectF m_redis;
     QRectF m_loadBalancer;
     QList<Hit> m_hits;
+    QRegion m_flowRegion; // where pulses can be
     QList<Pulse> m_pulses;
     QElapsedTimer m_clock;
     QTimer m_frameTimer;
+    QTimer m_stillTimer;
     qint64 m_pulsesStarted = 0;
     QString m_selectedInstance;
     QString m_selectedRoom;

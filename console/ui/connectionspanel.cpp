@@ -6,6 +6,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
@@ -133,8 +134,9 @@ void ConnectionsPanel::updateCount()
 {
     const int total = m_session.connections().rowCount();
     const int shown = m_proxy->rowCount();
-    const QString connections = total == 1 ? tr("1 connection") : tr("%1 connections").arg(total);
-    m_count->setText(shown == total ? connections : tr("%1 of %2").arg(shown).arg(connections));
+    const QLocale locale;
+    const QString connections = total == 1 ? tr("1 connection") : tr("%1 connections").arg(locale.toString(total));
+    m_count->setText(shown == total ? connections : tr("%1 of %2").arg(locale.toString(shown), connections));
     updateButtons();
 }
 

@@ -176,8 +176,8 @@ void MainWindow::defaultSizes()
     const int w = width();
     const int h = height();
     resizeDocks({m_mapDock, m_chartsDock}, {w * 60 / 100, w * 40 / 100}, Qt::Horizontal);
-    resizeDocks({m_instancesDock}, {qMax(120, h * 14 / 100)}, Qt::Vertical);
-    resizeDocks({m_mapDock, m_connectionsDock}, {h * 46 / 100, h * 36 / 100}, Qt::Vertical);
+    resizeDocks({m_instancesDock}, {qMax(100, h * 11 / 100)}, Qt::Vertical);
+    resizeDocks({m_mapDock, m_connectionsDock}, {h * 45 / 100, h * 40 / 100}, Qt::Vertical);
     resizeDocks({m_chartsDock, m_injectDock}, {h * 64 / 100, h * 18 / 100}, Qt::Vertical);
 }
 

@@ -102,13 +102,13 @@ StickinessPanel::StickinessPanel(OperatorSession &session, QWidget *parent)
     m_view->verticalHeader()->setDefaultSectionSize(m_view->fontMetrics().height() + 6);
     m_view->setWordWrap(false);
     m_view->setTextElideMode(Qt::ElideRight);
-    m_view->setColumnWidth(StickinessModel::Client, 110);
-    m_view->setColumnWidth(StickinessModel::User, 70);
-    m_view->setColumnWidth(StickinessModel::NowOn, 65);
-    m_view->setColumnWidth(StickinessModel::Sticky, 50);
+    m_view->setColumnWidth(StickinessModel::Client, 90);
+    m_view->setColumnWidth(StickinessModel::User, 60);
+    m_view->setColumnWidth(StickinessModel::NowOn, 60);
+    m_view->setColumnWidth(StickinessModel::Sticky, 45);
     m_view->setColumnWidth(StickinessModel::Visits, 80);
-    m_view->setColumnWidth(StickinessModel::Moves, 50);
-    m_view->setColumnWidth(StickinessModel::LastMove, 230);
+    m_view->setColumnWidth(StickinessModel::Moves, 48);
+    m_view->setColumnWidth(StickinessModel::LastMove, 210);
     m_view->horizontalHeader()->setStretchLastSection(true);
 
     m_show->addItem(tr("All clients"), static_cast<int>(Show::All));
@@ -129,7 +129,7 @@ StickinessPanel::StickinessPanel(OperatorSession &session, QWidget *parent)
     detailScroll->setMinimumWidth(200);
 
     // Ratio (left axis, %) and moves per minute (right axis).
-    m_chart->setTitle(tr("Stickiness over time (solid: sticky connections %, dashed: moves in the last minute)"));
+    m_chart->setTitle(tr("Sticky connections % (solid, left) and moves in the last minute (dashed, right)"));
     QFont titleFont = m_chart->titleFont();
     titleFont.setBold(true);
     m_chart->setTitleFont(titleFont);
@@ -148,13 +148,13 @@ StickinessPanel::StickinessPanel(OperatorSession &session, QWidget *parent)
     m_x->setTickType(QValueAxis::TicksDynamic);
     m_x->setTickAnchor(0);
     m_x->setTickInterval(60);
-    m_x->setLabelFormat(QStringLiteral("%d s"));
+    m_x->setLabelFormat(QStringLiteral("%ds"));
     m_ratioAxis->setRange(0, 100);
     m_ratioAxis->setLabelFormat(QStringLiteral("%d %%"));
-    m_ratioAxis->setTickCount(5);
+    m_ratioAxis->setTickCount(3);
     m_movesAxis->setRange(0, 5);
     m_movesAxis->setLabelFormat(QStringLiteral("%d"));
-    m_movesAxis->setTickCount(6);
+    m_movesAxis->setTickCount(3);
     m_chart->addAxis(m_x, Qt::AlignBottom);
     m_chart->addAxis(m_ratioAxis, Qt::AlignLeft);
     m_chart->addAxis(m_movesAxis, Qt::AlignRight);
@@ -164,26 +164,27 @@ StickinessPanel::StickinessPanel(OperatorSession &session, QWidget *parent)
     m_movesLine->attachAxis(m_movesAxis);
     auto *chartView = new QChartView(m_chart, this);
     chartView->setRenderHint(QPainter::Antialiasing);
-    chartView->setMinimumHeight(140);
+    chartView->setMinimumSize(300, 130);
 
     auto *top = new QHBoxLayout;
     top->addWidget(m_summary, 1);
     top->addWidget(m_show);
     top->addWidget(m_filter);
-    auto *tableAndDetail = new QSplitter(Qt::Horizontal, this);
-    tableAndDetail->addWidget(m_view);
-    tableAndDetail->addWidget(detailScroll);
-    tableAndDetail->setStretchFactor(0, 3);
-    tableAndDetail->setStretchFactor(1, 1);
-    auto *vertical = new QSplitter(Qt::Vertical, this);
-    vertical->addWidget(tableAndDetail);
-    vertical->addWidget(chartView);
-    vertical->setStretchFactor(0, 3);
-    vertical->setStretchFactor(1, 2);
+    // The table over the chart on the left; the selected client's story on the right.
+    auto *left = new QSplitter(Qt::Vertical, this);
+    left->addWidget(m_view);
+    left->addWidget(chartView);
+    left->setStretchFactor(0, 3);
+    left->setStretchFactor(1, 2);
+    auto *split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(left);
+    split->addWidget(detailScroll);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 1);
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 6, 6);
     layout->addLayout(top);
-    layout->addWidget(vertical, 1);
+    layout->addWidget(split, 1);
 
     connect(m_show, &QComboBox::currentIndexChanged, this,
             [this] { m_proxy->setShow(static_cast<Show>(m_show->currentData().toInt())); });
@@ -360,7 +361,7 @@ void StickinessPanel::refreshChart()
     for (const QPointF &p : ratio)
         low = std::min(low, p.y());
     m_ratioAxis->setRange(low >= 90 ? 90 : (low >= 50 ? 50 : 0), 100);
-    const double top = std::max(5.0, std::ceil(movesMax * 1.2 / 5.0) * 5.0);
+    const double top = std::max(4.0, std::ceil(movesMax * 1.2 / 2.0) * 2.0);
     m_movesAxis->setRange(0, top);
 }
 
