@@ -29,6 +29,9 @@ const QList<SettingInfo> &settings()
         {"SB_MAX_QUEUE", "1048576", "Largest unsent outbound bytes per connection; more closes with 1013"},
         {"SB_HEARTBEAT_MS", "25000", "WebSocket ping interval; a peer silent for 2 intervals is dropped"},
         {"SB_HISTORY", "1000", "Chat messages retained per room (at least)"},
+        {"SB_PRESENCE_LIMIT", "200", "Rooms with more members get batched presence (one frame per second)"},
+        {"SB_MAX_ROOMS", "100", "Rooms one session may be a member of; more gets limit_exceeded"},
+        {"SB_MAX_TODOS", "1000", "Todos one client_id may hold; more gets limit_exceeded"},
         {"SB_TICKER", "5-20", "Ticker interval MIN-MAX seconds, or off"},
         {"SB_DRAIN_S", "30", "Seconds over which a drain spreads its closes"},
         {"SB_LOG", "text", "Log format: text or json"},
@@ -238,6 +241,9 @@ ConfigResult parseConfig(const QStringList &args, const QStringList &environment
         {"SB_MAX_QUEUE", 1024, 1024 * 1024 * 1024, [&](int v) { c.maxQueue = v; }},
         {"SB_HEARTBEAT_MS", 100, 3600000, [&](int v) { c.heartbeatMs = v; }},
         {"SB_HISTORY", 1, 10000000, [&](int v) { c.history = v; }},
+        {"SB_PRESENCE_LIMIT", 1, 1000000, [&](int v) { c.presenceLimit = v; }},
+        {"SB_MAX_ROOMS", 1, 100000, [&](int v) { c.maxRooms = v; }},
+        {"SB_MAX_TODOS", 1, 10000000, [&](int v) { c.maxTodos = v; }},
         {"SB_DRAIN_S", 0, 3600, [&](int v) { c.drainS = v; }},
     };
     for (const IntSetting &s : ints) {

@@ -46,6 +46,9 @@ struct Config
     qint64 maxQueue = 1048576;
     int heartbeatMs = 25000;
     int history = 1000;
+    int presenceLimit = 200;
+    int maxRooms = 100;
+    int maxTodos = 1000;
     bool tickerEnabled = true;
     int tickerMinS = 5;
     int tickerMaxS = 20;

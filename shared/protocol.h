@@ -112,9 +112,10 @@ enum class ErrorCode : std::uint8_t {
     BackplaneUnavailable,
     StoreUnavailable,
     Internal,
+    LimitExceeded,
 };
 
-inline constexpr std::array<QLatin1StringView, 12> errorCodeNames{{
+inline constexpr std::array<QLatin1StringView, 13> errorCodeNames{{
     QLatin1StringView("bad_json"),
     QLatin1StringView("bad_request"),
     QLatin1StringView("unknown_type"),
@@ -127,6 +128,7 @@ inline constexpr std::array<QLatin1StringView, 12> errorCodeNames{{
     QLatin1StringView("backplane_unavailable"),
     QLatin1StringView("store_unavailable"),
     QLatin1StringView("internal"),
+    QLatin1StringView("limit_exceeded"),
 }};
 
 constexpr QLatin1StringView name(ErrorCode code)

@@ -1,10 +1,26 @@
 #include "metrics.h"
 
+#include <QFile>
+
 #include <cmath>
+
+#include <unistd.h>
 
 namespace sb {
 
 namespace {
+
+// Resident pages from /proc/self/statm (Linux) times the page size; 0 elsewhere.
+double residentSetBytes()
+{
+    QFile statm(QStringLiteral("/proc/self/statm"));
+    if (!statm.open(QIODevice::ReadOnly))
+        return 0;
+    const QList<QByteArray> fields = statm.readAll().split(' ');
+    if (fields.size() < 2)
+        return 0;
+    return static_cast<double>(fields[1].toLongLong()) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
 
 QByteArray formatValue(double v)
 {
@@ -190,6 +206,13 @@ Metrics::Metrics()
     bytesIn = counter(QStringLiteral("sb_ws_bytes_in_total"), QStringLiteral("WebSocket payload bytes received"));
     bytesOut = counter(QStringLiteral("sb_ws_bytes_out_total"), QStringLiteral("WebSocket payload bytes sent"));
     gapFills = counter(QStringLiteral("sb_gap_fills_total"), QStringLiteral("Chat messages an instance fetched from the store to close a sequence gap"));
+    limitExceeded = counter(QStringLiteral("sb_limit_exceeded_total"), QStringLiteral("Requests refused with limit_exceeded, by limit"), {QStringLiteral("kind")});
+    limitExceeded->inc({QStringLiteral("rooms")}, 0);
+    limitExceeded->inc({QStringLiteral("todos")}, 0);
+    presenceBatches = counter(QStringLiteral("sb_presence_batches_total"), QStringLiteral("Batched presence frames sent for rooms above SB_PRESENCE_LIMIT"));
+    backplaneFailovers = counter(QStringLiteral("sb_backplane_failovers_total"), QStringLiteral("Times the backplane followed a Redis failover to a new master or node"));
+    residentBytes = gauge(QStringLiteral("sb_process_resident_bytes"), QStringLiteral("Resident set size of this process"));
+    residentBytes->setCallback([] { return residentSetBytes(); });
 }
 
 MetricFamily *Metrics::add(std::unique_ptr<MetricFamily> family)

@@ -95,6 +95,10 @@ public:
     MetricFamily *gapFills;
     MetricFamily *bytesIn;
     MetricFamily *bytesOut;
+    MetricFamily *limitExceeded;
+    MetricFamily *presenceBatches;
+    MetricFamily *backplaneFailovers;
+    MetricFamily *residentBytes;
 
 private:
     MetricFamily *add(std::unique_ptr<MetricFamily> family);
