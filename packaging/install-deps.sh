@@ -3,12 +3,23 @@
 # skipping the ones already present. Safe to run repeatedly.
 set -euo pipefail
 
+# What each package is for: README.md, "Dependencies".
 packages=(
+    # the build
     cmake ninja-build g++ pkg-config
-    qt6-base-dev qt6-websockets-dev qt6-charts-dev qtkeychain-qt6-dev
+    # Qt; Qt6Charts' CMake package requires Qt6OpenGL, whose CMake files are in
+    # libqt6opengl6-dev, only a Recommends of qt6-base-dev
+    qt6-base-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev qtkeychain-qt6-dev
     libsqlite3-dev libhiredis-dev libpq-dev
-    redis-server postgresql haproxy
-    xvfb xauth prometheus curl procps
+    # the fuzzers (libFuzzer and its sanitizer runtimes, llvm-symbolizer)
+    clang llvm-14 libclang-rt-14-dev
+    # real services for the tests and the local cluster; promtool (prometheus)
+    # checks /metrics
+    redis-server postgresql haproxy prometheus
+    # tests/services.sh (free ports: python3; PostgreSQL as its own user: runuser)
+    python3 util-linux
+    # console screenshots; the run scripts
+    xvfb xauth curl procps
 )
 
 missing=()
