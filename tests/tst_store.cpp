@@ -50,6 +50,22 @@ StoreResult<AppendResult> append(Store &store, const ChatDraft &d)
     return await<AppendResult>([&](auto done) { store.appendChat(d, done); });
 }
 
+StoreResult<TodoAddResult> addTodo(Store &store, const QString &client, const QString &title, qint64 now,
+                                   int limit = 1000)
+{
+    return await<TodoAddResult>([&](auto done) { store.todoAdd(client, title, limit, now, done); });
+}
+
+// An add under the limit: the stored item, or the error.
+StoreResult<TodoItem> addedTodo(Store &store, const QString &client, const QString &title, qint64 now)
+{
+    const StoreResult<TodoAddResult> added = addTodo(store, client, title, now);
+    StoreResult<TodoItem> item{added.ok && !added.value.limitReached, added.error, added.value.item};
+    if (added.ok && added.value.limitReached)
+        item.error = QStringLiteral("limit reached");
+    return item;
+}
+
 QList<qint64> seqs(const QList<ChatMessage> &messages)
 {
     QList<qint64> out;
@@ -96,6 +112,20 @@ private Q_SLOTS:
     void concurrentResendsAreStoredOnce();
     void cleanupCounts_data() { addBackends(); }
     void cleanupCounts();
+    void nonceIsUniqueAcrossRooms_data() { addBackends(); }
+    void nonceIsUniqueAcrossRooms();
+    void concurrentResendsToOtherRoomsAreStoredOnce_data() { addBackends(); }
+    void concurrentResendsToOtherRoomsAreStoredOnce();
+    void unicodeRoundTrips_data() { addBackends(); }
+    void unicodeRoundTrips();
+    void unstorableTextIsRefused_data() { addBackends(); }
+    void unstorableTextIsRefused();
+    void todoLimitHoldsUnderConcurrentAdds_data() { addBackends(); }
+    void todoLimitHoldsUnderConcurrentAdds();
+    void bigReadsDoNotHoldAppendsBack_data() { addBackends(); }
+    void bigReadsDoNotHoldAppendsBack();
+    void cleanupDoesNotHoldAppendsBack_data() { addBackends(); }
+    void cleanupDoesNotHoldAppendsBack();
     void restartPostgres();
     void unreachableServerAnswersAtOnce();
     void databaseUrlPasswordIsMasked_data();
@@ -105,6 +135,9 @@ private:
     static void addBackends();
     std::unique_ptr<Store> openStore();
     QString runOnDatabase(const QString &sql); // error text, empty on success
+    // Stores `count` messages in `room` straight into the database, far
+    // faster than appendChat; the room's last_seq follows.
+    void prefill(const QString &room, int count);
 
     Config m_config;
     std::unique_ptr<QTemporaryDir> m_dataDir;
@@ -359,7 +392,7 @@ void TestStore::todosAreCrudAndPerClient()
     const QString a = QStringLiteral("client-a");
     const QString b = QStringLiteral("client-b");
     auto add = [&](const QString &client, const QString &title, qint64 now) {
-        return await<TodoItem>([&](auto done) { store->todoAdd(client, title, now, done); });
+        return addedTodo(*store, client, title, now);
     };
     auto list = [&](const QString &client) {
         return await<QList<TodoItem>>([&](auto done) { store->todoList(client, done); });
@@ -432,8 +465,7 @@ void TestStore::dataSurvivesReopen()
         QVERIFY(store);
         for (int i = 1; i <= 3; ++i)
             QVERIFY(append(*store, draft(QStringLiteral("lobby"), QStringLiteral("m%1").arg(i))).ok);
-        const auto todo = await<TodoItem>(
-            [&](auto done) { store->todoAdd(QStringLiteral("client-a"), QStringLiteral("persist"), kNow, done); });
+        const auto todo = addedTodo(*store, QStringLiteral("client-a"), QStringLiteral("persist"), kNow);
         QVERIFY(todo.ok);
         todoId = todo.value.id;
     }
@@ -591,6 +623,285 @@ void TestStore::cleanupCounts()
     }
 }
 
+void TestStore::prefill(const QString &room, int count)
+{
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    try {
+        SqlTransaction transaction(*connection);
+        connection->exec(QStringLiteral("WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $2)"
+                                        " INSERT INTO messages (room, seq, from_user, client_id, text, ts, origin)"
+                                        " SELECT CAST($1 AS TEXT), n, 'bulk', 'bulk', CAST($3 AS TEXT), $4, 'app-1'"
+                                        " FROM s"),
+                         {room, count, QString(200, QLatin1Char('x')), kNow});
+        connection->exec(QStringLiteral("INSERT INTO rooms (name, last_seq) VALUES ($1, $2)"), {room, count});
+        transaction.commit();
+    } catch (const SqlError &e) {
+        QFAIL(qPrintable(e.message()));
+    }
+}
+
+void TestStore::nonceIsUniqueAcrossRooms()
+{
+    // A resend of a nonce to another room is the same message: the answer
+    // names the room and seq it was first stored with, and nothing is stored
+    // in the other room (not even a seq is used up).
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const auto original = append(*store, draft(QStringLiteral("first"), QStringLiteral("original"), QStringLiteral("n1")));
+    QVERIFY2(original.ok, qPrintable(original.error));
+    QVERIFY(append(*store, draft(QStringLiteral("second"), QStringLiteral("unrelated"))).ok);
+
+    const auto resend = append(*store, draft(QStringLiteral("second"), QStringLiteral("resent"), QStringLiteral("n1"),
+                                             kNow + 9 * kMinute));
+    QVERIFY2(resend.ok, qPrintable(resend.error));
+    QVERIFY(resend.value.duplicate);
+    QCOMPARE(resend.value.message.room, QStringLiteral("first"));
+    QCOMPARE(resend.value.message.seq, 1);
+    QCOMPARE(resend.value.message.text, QStringLiteral("original"));
+    QCOMPARE(seqs(await<QList<ChatMessage>>([&](auto done) { store->history(QStringLiteral("second"), 0, 50, done); })
+                      .value),
+             range(1, 1));
+    QCOMPARE(await<qint64>([&](auto done) { store->lastSeq(QStringLiteral("second"), done); }).value, 1);
+    const auto next = append(*store, draft(QStringLiteral("second"), QStringLiteral("next")));
+    QCOMPARE(next.value.message.seq, 2);
+
+    // Still the original when retention already dropped the message itself.
+    QVERIFY(await<CleanupStats>([&](auto done) { store->cleanup(kNow, kMinute, 0, done); }).ok);
+    const auto late = append(*store, draft(QStringLiteral("third"), QStringLiteral("again"), QStringLiteral("n1"),
+                                           kNow + 9 * kMinute));
+    QVERIFY(late.value.duplicate);
+    QCOMPARE(late.value.message.room, QStringLiteral("first"));
+    QCOMPARE(late.value.message.seq, 1);
+}
+
+void TestStore::concurrentResendsToOtherRoomsAreStoredOnce()
+{
+    // Each nonce sent at once to room "east" through one store and to room
+    // "west" through another (two instances): stored once, in one of the two
+    // rooms, and both answers carry that room and seq.
+    const std::unique_ptr<Store> first = openStore();
+    const std::unique_ptr<Store> second = openStore();
+    QVERIFY(first && second);
+    constexpr int nonces = 40;
+    QHash<QString, QList<QPair<QString, qint64>>> answers;
+    QStringList errors;
+    int answered = 0;
+    for (int i = 0; i < nonces; ++i) {
+        const QString nonce = QStringLiteral("n%1").arg(i);
+        const QList<QPair<Store *, QString>> sends{{first.get(), QStringLiteral("east")},
+                                                   {second.get(), QStringLiteral("west")}};
+        for (const auto &[store, room] : sends) {
+            store->appendChat(draft(room, room + nonce, nonce), [&, nonce](StoreResult<AppendResult> r) {
+                ++answered;
+                if (!r.ok)
+                    errors.append(r.error);
+                else
+                    answers[nonce].append({r.value.message.room, r.value.message.seq});
+            });
+        }
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 2 * nonces, 60000);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1StringView("; "))));
+    QSet<QPair<QString, qint64>> stored;
+    for (auto it = answers.cbegin(); it != answers.cend(); ++it) {
+        QCOMPARE(it.value().size(), 2);
+        QCOMPARE(it.value().at(0), it.value().at(1));
+        stored.insert(it.value().at(0));
+    }
+    QCOMPARE(stored.size(), nonces);
+    const auto east = await<QList<ChatMessage>>([&](auto done) { first->history(QStringLiteral("east"), 0, 200, done); });
+    const auto west = await<QList<ChatMessage>>([&](auto done) { first->history(QStringLiteral("west"), 0, 200, done); });
+    QCOMPARE(east.value.size() + west.value.size(), nonces);
+    // Gap-free in both rooms: a losing resend gave its seq back.
+    QCOMPARE(seqs(east.value), range(1, east.value.size()));
+    QCOMPARE(seqs(west.value), range(1, west.value.size()));
+}
+
+void TestStore::unicodeRoundTrips()
+{
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QStringList texts{
+        QString::fromUtf8("emoji \xF0\x9F\x98\x80\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD"), // skin tone modifier
+        QString::fromUtf8("family \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7 flag "
+                          "\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA"),                      // ZWJ sequence, regional indicators
+        QString::fromUcs4(U"astral \U0001D11E \U00020B9F \U0010FFFD"),               // G clef, CJK ext. B, last plane
+        QString::fromUtf8("RTL \xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7 \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D"
+                          " \xE2\x80\x8F\xE2\x80\xAE mixed"),                           // Arabic, Hebrew, RLM, RLO
+        QString::fromUtf8("combining e\xCC\x81 n\xCC\x83 Z\xCD\x91\xCD\xAB\xCC\x93\xCD\xAA"), // not normalised
+        QString::fromUtf8("e\xCC\x81 vs \xC3\xA9"),                                    // NFD and NFC stay distinct
+        QString::fromUtf8("\xEF\xBB\xBFzero\xE2\x80\x8Bwidth\xE2\x80\x8C\xE2\x80\x8D and U+FFFF \xEF\xBF\xBF"),
+        QString::fromUtf8("quotes ' \" \\ $1 ?1 %s"),
+    };
+    const QString room = QStringLiteral("unicode");
+    for (qsizetype i = 0; i < texts.size(); ++i) {
+        const QString &text = texts.at(i);
+        const auto r = append(*store, draft(room, text, QStringLiteral("u%1").arg(i)));
+        QVERIFY2(r.ok, qPrintable(r.error));
+        QCOMPARE(r.value.message.text.toUtf8(), text.toUtf8());
+        const auto todo = addedTodo(*store, QStringLiteral("client-u"), text, kNow);
+        QVERIFY2(todo.ok, qPrintable(todo.error));
+        QCOMPARE(todo.value.title.toUtf8(), text.toUtf8());
+    }
+    const auto history = await<QList<ChatMessage>>([&](auto done) { store->history(room, 0, 50, done); });
+    const auto since = await<RangeResult>([&](auto done) { store->messagesSince(room, 0, 50, done); });
+    const auto todos = await<QList<TodoItem>>([&](auto done) { store->todoList(QStringLiteral("client-u"), done); });
+    QVERIFY(history.ok && since.ok && todos.ok);
+    QCOMPARE(history.value.size(), texts.size());
+    QCOMPARE(since.value.messages.size(), texts.size());
+    QCOMPARE(todos.value.size(), texts.size());
+    for (qsizetype i = 0; i < texts.size(); ++i) {
+        QCOMPARE(history.value.at(i).text.toUtf8(), texts.at(i).toUtf8());
+        QCOMPARE(since.value.messages.at(i).text.toUtf8(), texts.at(i).toUtf8());
+        QCOMPARE(todos.value.at(i).title.toUtf8(), texts.at(i).toUtf8());
+    }
+    // A resend still finds the nonce's message, with its text intact.
+    const auto resend = append(*store, draft(room, QStringLiteral("again"), QStringLiteral("u2")));
+    QVERIFY(resend.value.duplicate);
+    QCOMPARE(resend.value.message.text.toUtf8(), texts.at(2).toUtf8());
+}
+
+void TestStore::unstorableTextIsRefused()
+{
+    // The codec refuses these at the wire; should one get this far, the store
+    // refuses it too instead of storing something else (PostgreSQL would cut
+    // the text at U+0000).
+    QFETCH(QString, backend);
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const QString withNul = QStringLiteral("before") + QChar(0) + QStringLiteral("after");
+    const QString loneSurrogate = QStringLiteral("broken ") + QChar(0xD83D) + QStringLiteral(" pair");
+    const QString room = QStringLiteral("refusals");
+    for (const QString &text : {withNul, loneSurrogate}) {
+        const auto chat = append(*store, draft(room, text));
+        QVERIFY(!chat.ok);
+        QVERIFY2(chat.error.contains(text == withNul ? QLatin1StringView("U+0000") : QLatin1StringView("surrogate")),
+                 qPrintable(chat.error));
+        QVERIFY(!append(*store, draft(room, QStringLiteral("fine"), text)).ok); // as a nonce
+        const auto todo = addTodo(*store, QStringLiteral("client-r"), text, kNow);
+        QVERIFY(!todo.ok);
+        QVERIFY2(!todo.error.isEmpty(), "a refusal says why");
+    }
+    QCOMPARE(await<qint64>([&](auto done) { store->lastSeq(room, done); }).value, 0); // no seq used
+    QVERIFY(await<QList<TodoItem>>([&](auto done) { store->todoList(QStringLiteral("client-r"), done); }).value.isEmpty());
+
+    const auto kept = addedTodo(*store, QStringLiteral("client-r"), QStringLiteral("kept"), kNow);
+    QVERIFY(kept.ok);
+    const auto renamed = await<std::optional<TodoItem>>([&](auto done) {
+        store->todoUpdate(QStringLiteral("client-r"), kept.value.id, withNul, std::nullopt, kNow + 1, done);
+    });
+    QVERIFY(!renamed.ok);
+    QCOMPARE(await<QList<TodoItem>>([&](auto done) { store->todoList(QStringLiteral("client-r"), done); })
+                 .value.at(0)
+                 .title,
+             QStringLiteral("kept"));
+
+    if (backend == QLatin1StringView("postgres")) {
+        // Beneath the store, the connection itself refuses to truncate.
+        const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+        QString error;
+        QVERIFY2(connection->open(&error), qPrintable(error));
+        try {
+            connection->exec(QStringLiteral("SELECT $1::text"), {withNul});
+            QFAIL("a parameter with U+0000 was sent");
+        } catch (const SqlError &e) {
+            QVERIFY2(e.message().contains(QLatin1StringView("U+0000")), qPrintable(e.message()));
+            QVERIFY(!e.connectionLost());
+        }
+    }
+}
+
+void TestStore::todoLimitHoldsUnderConcurrentAdds()
+{
+    // Two stores (two instances) add for one client at once: never more than
+    // the limit, and each refusal is a "limit reached", not an error.
+    const std::unique_ptr<Store> first = openStore();
+    const std::unique_ptr<Store> second = openStore();
+    QVERIFY(first && second);
+    constexpr int limit = 7;
+    constexpr int perStore = 10;
+    int answered = 0;
+    int stored = 0;
+    int refused = 0;
+    QStringList errors;
+    for (int i = 0; i < perStore; ++i) {
+        for (Store *store : {first.get(), second.get()}) {
+            store->todoAdd(QStringLiteral("client-l"), QStringLiteral("t%1").arg(i), limit, kNow,
+                           [&](StoreResult<TodoAddResult> r) {
+                               ++answered;
+                               if (!r.ok)
+                                   errors.append(r.error);
+                               else if (r.value.limitReached)
+                                   ++refused;
+                               else
+                                   ++stored;
+                           });
+        }
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 2 * perStore, 30000);
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1StringView("; "))));
+    QCOMPARE(stored, limit);
+    QCOMPARE(refused, 2 * perStore - limit);
+    QCOMPARE(await<QList<TodoItem>>([&](auto done) { second->todoList(QStringLiteral("client-l"), done); }).value.size(),
+             limit);
+    // The limit is per client.
+    const auto other = addTodo(*first, QStringLiteral("client-m"), QStringLiteral("mine"), kNow, limit);
+    QVERIFY(other.ok && !other.value.limitReached);
+    QVERIFY(addTodo(*first, QStringLiteral("client-l"), QStringLiteral("more"), kNow, limit).value.limitReached);
+}
+
+void TestStore::bigReadsDoNotHoldAppendsBack()
+{
+    // Reads have their own connection and thread: a chat appended while a
+    // read of 100 000 messages runs is acknowledged before that read answers.
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    prefill(QStringLiteral("big"), 100000);
+    QVERIFY(append(*store, draft(QStringLiteral("hot"), QStringLiteral("warm-up"))).ok);
+
+    bool readAnswered = false;
+    qsizetype readRows = 0;
+    store->messagesSince(QStringLiteral("big"), 0, 100000, [&](StoreResult<RangeResult> r) {
+        readAnswered = true;
+        readRows = r.value.messages.size();
+    });
+    QTest::qWait(5); // the read is under way
+    const auto appended = append(*store, draft(QStringLiteral("hot"), QStringLiteral("during the read")));
+    QVERIFY2(appended.ok, qPrintable(appended.error));
+    QVERIFY2(!readAnswered, "the append waited for the read");
+    QTRY_VERIFY_WITH_TIMEOUT(readAnswered, kWaitMs);
+    QCOMPARE(readRows, 100000);
+}
+
+void TestStore::cleanupDoesNotHoldAppendsBack()
+{
+    // Cleanup deletes in small batches: appends are stored between two of
+    // them, long before the cleanup of 100 000 messages is over.
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    prefill(QStringLiteral("big"), 100000);
+    std::optional<StoreResult<CleanupStats>> cleaned;
+    store->cleanup(kNow, kMinute, 10, [&](StoreResult<CleanupStats> r) { cleaned = std::move(r); });
+    QTest::qWait(20); // batches are being deleted
+    QElapsedTimer timer;
+    timer.start();
+    for (int i = 0; i < 3; ++i) {
+        const auto appended = append(*store, draft(QStringLiteral("hot"), QStringLiteral("during cleanup %1").arg(i)));
+        QVERIFY2(appended.ok, qPrintable(appended.error));
+    }
+    QVERIFY2(!cleaned.has_value(), "the appends waited for the whole cleanup");
+    QVERIFY2(timer.elapsed() < 1000, qPrintable(QStringLiteral("3 appends took %1 ms").arg(timer.elapsed())));
+    QTRY_VERIFY_WITH_TIMEOUT(cleaned.has_value(), 60000);
+    QVERIFY2(cleaned->ok, qPrintable(cleaned->error));
+    QCOMPARE(cleaned->value.messages, 100000 - 10);
+    const auto kept = await<QList<ChatMessage>>([&](auto done) { store->history(QStringLiteral("big"), 0, 50, done); });
+    QCOMPARE(seqs(kept.value), range(100000 - 9, 100000));
+    const auto since = await<RangeResult>([&](auto done) { store->messagesSince(QStringLiteral("big"), 0, 50, done); });
+    QVERIFY(!since.value.complete);
+}
+
 void TestStore::restartPostgres()
 {
     const QString pgCtl = qEnvironmentVariable("SB_TEST_PG_CTL");
@@ -629,6 +940,10 @@ void TestStore::restartPostgres()
     const auto after = append(*store, draft(room, QStringLiteral("after")));
     QVERIFY2(after.ok, qPrintable(after.error));
     QCOMPARE(after.value.message.seq, 2);
+    // Reads work again too (on the reader once it is back, on the writer until then).
+    QTRY_VERIFY_WITH_TIMEOUT(
+        seqs(await<QList<ChatMessage>>([&](auto done) { store->history(room, 0, 10, done); }).value) == range(1, 2),
+        10000);
 }
 
 void TestStore::unreachableServerAnswersAtOnce()

@@ -72,6 +72,8 @@ private Q_SLOTS:
     void wrongFieldTypesAreBadRequests_data();
     void wrongFieldTypesAreBadRequests();
     void todosSurviveARestart();
+    void todoLimitHoldsAcrossTabsAndInstances_data();
+    void todoLimitHoldsAcrossTabsAndInstances();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -308,6 +310,100 @@ void TstTodos::todosSurviveARestart()
                             .value(QStringLiteral("id")).toInteger();
     for (const QJsonValue &old : before)
         QVERIFY(old.toObject().value(QStringLiteral("id")).toInteger() != next);
+}
+
+void TstTodos::todoLimitHoldsAcrossTabsAndInstances_data()
+{
+    QTest::addColumn<QString>("backend");
+    QTest::addRow("embedded") << QStringLiteral("embedded");
+    QTest::addRow("postgres") << QStringLiteral("postgres");
+}
+
+void TstTodos::todoLimitHoldsAcrossTabsAndInstances()
+{
+    // SB_MAX_TODOS is 5. Two tabs of one client_id add 5 todos each at once,
+    // on one instance (embedded store) or on two instances sharing PostgreSQL:
+    // exactly 5 are stored, the other 5 get limit_exceeded.
+    QFETCH(QString, backend);
+    QTemporaryDir dataDir;
+    QVERIFY(dataDir.isValid());
+    QStringList flags{QStringLiteral("--connect-rate"), QStringLiteral("1000/60"), QStringLiteral("--msg-rate"),
+                      QStringLiteral("0"), QStringLiteral("--max-todos"), QStringLiteral("5")};
+    if (backend == QLatin1StringView("postgres")) {
+        const QString url = qEnvironmentVariable("SB_TEST_DATABASE_URL");
+        if (url.isEmpty()) {
+            if (qEnvironmentVariableIsSet("CI"))
+                QFAIL("CI is set but SB_TEST_DATABASE_URL is not: the PostgreSQL store must be tested in CI");
+            QSKIP("SB_TEST_DATABASE_URL is not set");
+        }
+        flags << QStringLiteral("--database-url") << url;
+    }
+    TestServer first(flags, dataDir.path());
+    std::unique_ptr<TestServer> secondInstance;
+    if (backend == QLatin1StringView("postgres"))
+        secondInstance = std::make_unique<TestServer>(flags);
+    TestServer &second = secondInstance ? *secondInstance : first;
+    // The PostgreSQL database outlives the test: a client of its own each run.
+    const QString clientId = QStringLiteral("todo-limit-%1-%2").arg(backend).arg(QDateTime::currentMSecsSinceEpoch());
+    TestClient tabA;
+    TestClient tabB;
+    QVERIFY(tabA.connectAs(first.port(), QStringLiteral("alice"), clientId));
+    QVERIFY(tabB.connectAs(second.port(), QStringLiteral("alice"), clientId));
+    const QString limitLabel = QStringLiteral("kind=\"todos\"");
+    auto refusals = [&] {
+        double sum = metricValue(first.port(), QStringLiteral("sb_limit_exceeded_total"), {limitLabel});
+        if (secondInstance)
+            sum += metricValue(second.port(), QStringLiteral("sb_limit_exceeded_total"), {limitLabel});
+        return sum;
+    };
+    const double refusedBefore = refusals();
+
+    for (int i = 0; i < 5; ++i) {
+        for (TestClient *tab : {&tabA, &tabB}) {
+            tab->send({{QStringLiteral("type"), QStringLiteral("todo.add")},
+                       {QStringLiteral("title"), QStringLiteral("t%1").arg(i)},
+                       {QStringLiteral("ref"), QStringLiteral("limit-%1").arg(i)}});
+        }
+    }
+    int acks = 0;
+    int refused = 0;
+    for (TestClient *tab : {&tabA, &tabB}) {
+        for (int i = 0; i < 5; ++i) {
+            const QString ref = QStringLiteral("limit-%1").arg(i);
+            const QJsonObject answer = tab->waitFor(
+                [&ref](const QJsonObject &f) { return f.value(QStringLiteral("ref")).toString() == ref; });
+            const QString answered = code(answer);
+            if (answered == QLatin1StringView("ack")) {
+                ++acks;
+            } else {
+                QCOMPARE(answered, QStringLiteral("limit_exceeded"));
+                QVERIFY(!answer.value(QStringLiteral("message")).toString().isEmpty());
+                ++refused;
+            }
+        }
+    }
+    QCOMPARE(acks, 5);
+    QCOMPARE(refused, 5);
+    const QJsonArray stored = listTodos(tabA);
+    QCOMPARE(stored.size(), 5);
+    QCOMPARE(listTodos(tabB), stored);
+    QCOMPARE(refusals() - refusedBefore, 5.0);
+    // A refused add announces nothing: every todo.changed is of a stored item.
+    // (Without a shared backplane the instances do not hear each other's.)
+    QTest::qWait(100);
+    for (TestClient *tab : {&tabA, &tabB}) {
+        for (const QJsonObject &change : tab->framesOfType(QStringLiteral("todo.changed")))
+            QVERIFY(stored.contains(change.value(QStringLiteral("item")).toObject()));
+    }
+    if (!secondInstance)
+        QCOMPARE(tabA.framesOfType(QStringLiteral("todo.changed")).size(), 5);
+
+    // Room again after a delete.
+    const qint64 id = listTodos(tabA).at(0).toObject().value(QStringLiteral("id")).toInteger();
+    QCOMPARE(code(tabA.request({{QStringLiteral("type"), QStringLiteral("todo.delete")}, {QStringLiteral("id"), id}})),
+             QStringLiteral("ack"));
+    QCOMPARE(code(addTodo(tabB, QStringLiteral("again"))), QStringLiteral("ack"));
+    QCOMPARE(code(addTodo(tabA, QStringLiteral("one too many"))), QStringLiteral("limit_exceeded"));
 }
 
 QTEST_GUILESS_MAIN(TstTodos)

@@ -47,8 +47,9 @@ void PostgresConnection::ConnectionCloser::operator()(pg_conn *connection) const
     PQfinish(connection);
 }
 
-PostgresConnection::PostgresConnection(QString url)
+PostgresConnection::PostgresConnection(QString url, SqlAccess access)
     : m_url(std::move(url))
+    , m_access(access)
 {
 }
 
@@ -56,7 +57,7 @@ PostgresConnection::~PostgresConnection() = default;
 
 QString PostgresConnection::describe() const
 {
-    return maskDatabaseUrl(m_url);
+    return maskDatabaseUrl(m_url) + (m_access == SqlAccess::ReadOnly ? QStringLiteral(" (read-only)") : QString());
 }
 
 bool PostgresConnection::open(QString *error)
@@ -68,7 +69,15 @@ bool PostgresConnection::open(QString *error)
     // the store's queue) for minutes.
     const char *const keywords[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
                                     "tcp_user_timeout", "application_name", "dbname", "client_encoding", nullptr};
-    const char *const values[] = {"5", "10", "5", "3", "10000", "switchboard", url.constData(), "UTF8", nullptr};
+    const char *const values[] = {"5",
+                                  "10",
+                                  "5",
+                                  "3",
+                                  "10000",
+                                  m_access == SqlAccess::ReadOnly ? "switchboard-reader" : "switchboard",
+                                  url.constData(),
+                                  "UTF8",
+                                  nullptr};
     m_connection.reset(PQconnectdbParams(keywords, values, 1));
     if (!m_connection) {
         *error = QStringLiteral("out of memory");
@@ -82,7 +91,11 @@ bool PostgresConnection::open(QString *error)
     m_lastNotice.clear();
     PQsetNoticeProcessor(m_connection.get(), &PostgresConnection::onNotice, this);
     // A server that accepts but never answers must not hold the store's queue forever.
-    std::unique_ptr<PGresult, decltype(&PQclear)> set(PQexec(m_connection.get(), "SET statement_timeout = '10s'"), &PQclear);
+    // The reader refuses writes, so a misrouted one fails loudly.
+    const char *settings = m_access == SqlAccess::ReadOnly
+                               ? "SET statement_timeout = '10s'; SET default_transaction_read_only = on"
+                               : "SET statement_timeout = '10s'";
+    std::unique_ptr<PGresult, decltype(&PQclear)> set(PQexec(m_connection.get(), settings), &PQclear);
     if (PQresultStatus(set.get()) != PGRES_COMMAND_OK) {
         *error = oneLine(PQerrorMessage(m_connection.get()));
         m_connection.reset();
@@ -173,6 +186,10 @@ SqlResult PostgresConnection::run(const QString &sql, const QVariantList &params
             storage[slot] = value.toString().toUtf8();
             break;
         }
+        // libpq passes text parameters as C strings: everything after a NUL
+        // would be dropped without a word. Refuse instead of truncating.
+        if (storage[slot].contains('\0'))
+            throw SqlError(QStringLiteral("parameter $%1 contains U+0000, which PostgreSQL text cannot hold").arg(i + 1));
         values[slot] = storage[slot].constData();
     }
 

@@ -17,7 +17,7 @@ namespace sb {
 class PostgresConnection final : public SqlConnection
 {
 public:
-    explicit PostgresConnection(QString url);
+    explicit PostgresConnection(QString url, SqlAccess access = SqlAccess::ReadWrite);
     ~PostgresConnection() override;
 
     SqlDialect dialect() const override { return SqlDialect::Postgres; }
@@ -26,6 +26,8 @@ public:
     void close() override;
     bool isOpen() const override;
     SqlResult run(const QString &sql, const QVariantList &params = {}) override;
+    // REPEATABLE READ: every statement of the transaction sees one snapshot.
+    void beginRead() override { run(QStringLiteral("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")); }
     qintptr idleSocket() const override;
     bool checkAlive(QString *error) override;
 
@@ -38,6 +40,7 @@ private:
     static void onNotice(void *self, const char *message);
 
     QString m_url;
+    SqlAccess m_access;
     QString m_lastNotice;
     std::unique_ptr<pg_conn, ConnectionCloser> m_connection;
 };

@@ -15,10 +15,13 @@ SqlError::SqlError(QString message, bool connectionLost)
 {
 }
 
-SqlTransaction::SqlTransaction(SqlConnection &connection)
+SqlTransaction::SqlTransaction(SqlConnection &connection, Kind kind)
     : m_connection(connection)
 {
-    m_connection.begin();
+    if (kind == Kind::Read)
+        m_connection.beginRead();
+    else
+        m_connection.begin();
 }
 
 SqlTransaction::~SqlTransaction()

@@ -21,6 +21,10 @@ Q_DECLARE_LOGGING_CATEGORY(lcSqlite)
 
 enum class SqlDialect { Sqlite, Postgres };
 
+// A store has one ReadWrite connection (the writer) and one ReadOnly
+// connection for reads, each on its own thread.
+enum class SqlAccess { ReadWrite, ReadOnly };
+
 using SqlRow = QVariantList;
 using SqlRows = QList<SqlRow>;
 
@@ -76,6 +80,8 @@ public:
 
     // Transaction control; prefer SqlTransaction over calling these directly.
     virtual void begin() { run(QStringLiteral("BEGIN")); }
+    // A transaction that only reads, whose statements all see one snapshot.
+    virtual void beginRead() { run(QStringLiteral("BEGIN")); }
     virtual void commit() { run(QStringLiteral("COMMIT")); }
     virtual void rollback() { run(QStringLiteral("ROLLBACK")); }
 
@@ -96,7 +102,8 @@ public:
 class SqlTransaction final
 {
 public:
-    explicit SqlTransaction(SqlConnection &connection);
+    enum class Kind { Write, Read };
+    explicit SqlTransaction(SqlConnection &connection, Kind kind = Kind::Write);
     ~SqlTransaction();
     SqlTransaction(const SqlTransaction &) = delete;
     SqlTransaction &operator=(const SqlTransaction &) = delete;

@@ -29,8 +29,9 @@ void SqliteConnection::StatementFinalizer::operator()(sqlite3_stmt *statement) c
     sqlite3_finalize(statement);
 }
 
-SqliteConnection::SqliteConnection(QString dataDir)
+SqliteConnection::SqliteConnection(QString dataDir, SqlAccess access)
     : m_dataDir(std::move(dataDir))
+    , m_access(access)
 {
 }
 
@@ -46,7 +47,8 @@ QString SqliteConnection::fileName(const QString &dataDir)
 
 QString SqliteConnection::describe() const
 {
-    return QStringLiteral("sqlite:") + fileName(m_dataDir);
+    return QStringLiteral("sqlite:") + fileName(m_dataDir)
+           + (m_access == SqlAccess::ReadOnly ? QStringLiteral(" (read-only)") : QString());
 }
 
 bool SqliteConnection::open(QString *error)
@@ -56,9 +58,12 @@ bool SqliteConnection::open(QString *error)
         *error = QStringLiteral("cannot create data directory %1").arg(m_dataDir);
         return false;
     }
+    const bool readOnly = m_access == SqlAccess::ReadOnly;
     sqlite3 *raw = nullptr;
     const int rc = sqlite3_open_v2(fileName(m_dataDir).toUtf8().constData(), &raw,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                                   (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+                                       | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
     m_db.reset(raw); // sqlite hands out a handle even on failure; it must be closed
     if (rc != SQLITE_OK) {
         *error = QStringLiteral("cannot open %1: %2").arg(fileName(m_dataDir), errorText(raw));
@@ -68,11 +73,16 @@ bool SqliteConnection::open(QString *error)
     sqlite3_extended_result_codes(raw, 1);
     try {
         sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-        const SqlRows mode = exec(QStringLiteral("PRAGMA journal_mode=WAL"));
+        // The reader cannot switch modes; the writer (opened first) already did.
+        const SqlRows mode = exec(readOnly ? QStringLiteral("PRAGMA journal_mode") : QStringLiteral("PRAGMA journal_mode=WAL"));
         if (mode.isEmpty() || mode.first().value(0).toString().compare(QLatin1StringView("wal"), Qt::CaseInsensitive) != 0)
             throw SqlError(QStringLiteral("cannot switch to WAL journal mode"));
-        exec(QStringLiteral("PRAGMA synchronous=FULL"));
-        qCDebug(lcSqlite).noquote() << "opened" << fileName(m_dataDir) << "(WAL, synchronous=FULL)";
+        if (readOnly) {
+            exec(QStringLiteral("PRAGMA query_only=1"));
+        } else {
+            exec(QStringLiteral("PRAGMA synchronous=FULL"));
+        }
+        qCDebug(lcSqlite).noquote() << "opened" << describe() << "(WAL, synchronous=FULL)";
     } catch (const SqlError &e) {
         *error = QStringLiteral("cannot configure %1: %2").arg(fileName(m_dataDir), e.message());
         close();

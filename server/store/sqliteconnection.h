@@ -3,7 +3,8 @@
 // SqliteConnection: the embedded store's database, one file
 // `<dataDir>/switchboard.db` opened through the sqlite3 C library. WAL mode
 // with synchronous=FULL, because an ack promises the message is on disk.
-// Owned and used by the SqlStore worker thread.
+// WAL also lets a ReadOnly connection (the store's reader, on its own thread)
+// read while the writer commits. Owned and used by one SqlStore worker thread.
 
 #include "sqlconnection.h"
 
@@ -18,7 +19,7 @@ namespace sb {
 class SqliteConnection final : public SqlConnection
 {
 public:
-    explicit SqliteConnection(QString dataDir);
+    explicit SqliteConnection(QString dataDir, SqlAccess access = SqlAccess::ReadWrite);
     ~SqliteConnection() override;
 
     static QString fileName(const QString &dataDir);
@@ -32,6 +33,7 @@ public:
     // IMMEDIATE takes the write lock up front: a deferred transaction that reads
     // and then writes can fail with SQLITE_BUSY without waiting.
     void begin() override { run(QStringLiteral("BEGIN IMMEDIATE")); }
+    void beginRead() override { run(QStringLiteral("BEGIN DEFERRED")); }
 
     // "$1" -> "?1" outside quoted literals and identifiers.
     static QString rewritePlaceholders(const QString &sql);
@@ -51,6 +53,7 @@ private:
     [[noreturn]] void fail(const QString &context) const;
 
     QString m_dataDir;
+    SqlAccess m_access;
     // Declared before the statement cache: members are destroyed in reverse
     // order, so every statement is finalized before the database closes.
     std::unique_ptr<sqlite3, DatabaseCloser> m_db;

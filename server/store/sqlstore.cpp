@@ -17,11 +17,35 @@ namespace {
 // A resent chat with the same (client_id, nonce) within this window is a duplicate.
 constexpr qint64 kNonceWindowMs = 10 * 60 * 1000;
 constexpr int kFirstRetryMs = 1000;
+// Rows one cleanup statement deletes at most: a few milliseconds of the writer.
+constexpr int kCleanupBatch = 500;
 constexpr int kMaxRetryMs = 5000;
 
 const QString kMessageColumns = QStringLiteral("room, seq, from_user, client_id, text, ts, origin");
 const QString kTodoColumns = QStringLiteral("id, title, done, created_at, updated_at");
 const QString kSavepoint = QStringLiteral("append_chat");
+// First key of the per-client advisory lock todoAdd() takes on PostgreSQL
+// (two-key advisory locks never collide with the one-key migration lock).
+constexpr int kTodoLockSpace = 0x746f646f; // "todo"
+
+// Why `text` cannot be stored byte for byte (empty: it can). PostgreSQL text
+// ends at U+0000, and a lone surrogate has no UTF-8 form: either would be
+// stored as something other than what was acknowledged.
+QString unstorableText(const QString &text)
+{
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        const QChar c = text.at(i);
+        if (c.isNull())
+            return QStringLiteral("contains U+0000");
+        if (c.isHighSurrogate() && i + 1 < text.size() && text.at(i + 1).isLowSurrogate()) {
+            ++i;
+            continue;
+        }
+        if (c.isSurrogate())
+            return QStringLiteral("contains an unpaired surrogate");
+    }
+    return {};
+}
 
 QString unavailable(const QString &reason)
 {
@@ -149,18 +173,20 @@ QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<Ch
 
 } // namespace
 
-// SqlWorker: the half of SqlStore that lives on the worker thread. It owns the
-// connection, opens it (migrating the schema), runs jobs on it, watches it
-// while idle, and reopens it after it is lost. It reports availability changes
-// through a callback called on its own thread.
+// SqlWorker: the part of SqlStore that lives on one worker thread (the writer's
+// or the reader's). It owns that connection, opens it (the writer also
+// migrates the schema), runs jobs on it, watches it while idle, and reopens it
+// after it is lost. It reports availability changes through a callback called
+// on its own thread.
 class SqlWorker final : public QObject
 {
 public:
     using AvailabilityHandler = std::function<void(bool up, const QString &reason)>;
 
-    SqlWorker(std::unique_ptr<SqlConnection> connection, AvailabilityHandler onAvailability)
+    SqlWorker(std::unique_ptr<SqlConnection> connection, bool migrates, AvailabilityHandler onAvailability)
         : m_connection(std::move(connection))
         , m_onAvailability(std::move(onAvailability))
+        , m_migrates(migrates)
     {
         m_retryTimer.setSingleShot(true);
         connect(&m_retryTimer, &QTimer::timeout, this, &SqlWorker::tryOpen);
@@ -210,7 +236,7 @@ private:
     void tryOpen()
     {
         QString error;
-        if (m_connection->open(&error)) {
+        if (m_connection->open(&error) && m_migrates) {
             try {
                 applyMigrations(*m_connection, QDateTime::currentMSecsSinceEpoch());
             } catch (const SqlError &e) {
@@ -290,6 +316,7 @@ private:
 
     std::unique_ptr<SqlConnection> m_connection;
     AvailabilityHandler m_onAvailability;
+    const bool m_migrates;
     QTimer m_retryTimer{this};
     std::unique_ptr<QSocketNotifier> m_socketNotifier;
     int m_retryDelayMs = kFirstRetryMs;
@@ -299,33 +326,45 @@ private:
     bool m_reportedUp = false;
 };
 
-SqlStore::SqlStore(std::unique_ptr<SqlConnection> connection, QObject *parent)
+SqlStore::SqlStore(std::unique_ptr<SqlConnection> writer, std::unique_ptr<SqlConnection> reader, QObject *parent)
     : Store(parent)
-    , m_dialect(connection->dialect())
+    , m_dialect(writer->dialect())
 {
-    Q_ASSERT(connection);
+    Q_ASSERT(writer);
     m_thread.setObjectName(QStringLiteral("sb-store-") + kind());
-    m_worker = new SqlWorker(std::move(connection), [this](bool up, const QString &reason) {
+    m_worker = new SqlWorker(std::move(writer), true, [this](bool up, const QString &reason) {
         QMetaObject::invokeMethod(
             this, [this, up, reason] { setAvailability(up, reason); }, Qt::QueuedConnection);
     });
     m_worker->moveToThread(&m_thread);
     m_thread.start();
+    if (!reader)
+        return;
+    m_readerThread.setObjectName(QStringLiteral("sb-store-") + kind() + QStringLiteral("-reader"));
+    m_reader = new SqlWorker(std::move(reader), false, [this](bool up, const QString &) {
+        QMetaObject::invokeMethod(this, [this, up] { setReaderAvailability(up); }, Qt::QueuedConnection);
+    });
+    m_reader->moveToThread(&m_readerThread);
+    m_readerThread.start();
 }
 
 SqlStore::~SqlStore()
 {
-    // Posted after every queued job, so those finish first; the worker and its
-    // connection are torn down on their own thread.
-    SqlWorker *worker = m_worker;
-    QMetaObject::invokeMethod(
-        worker,
-        [worker] {
-            worker->shutdown();
-            delete worker;
-            QThread::currentThread()->quit();
-        },
-        Qt::QueuedConnection);
+    // Posted after every queued job, so those finish first; each worker and
+    // its connection are torn down on their own thread.
+    for (SqlWorker *worker : {m_reader, m_worker}) {
+        if (!worker)
+            continue;
+        QMetaObject::invokeMethod(
+            worker,
+            [worker] {
+                worker->shutdown();
+                delete worker;
+                QThread::currentThread()->quit();
+            },
+            Qt::QueuedConnection);
+    }
+    m_readerThread.wait();
     m_thread.wait();
 }
 
@@ -351,11 +390,39 @@ void SqlStore::start()
 void SqlStore::setAvailability(bool up, const QString &reason)
 {
     m_downReason = reason;
+    // The reader opens once the writer has created and migrated the schema.
+    if (up && m_reader && !m_readerStarted) {
+        m_readerStarted = true;
+        SqlWorker *reader = m_reader;
+        QMetaObject::invokeMethod(reader, [reader] { reader->start(); }, Qt::QueuedConnection);
+    }
     const Availability next = up ? Availability::Up : Availability::Down;
     if (next == m_availability)
         return;
     m_availability = next;
     Q_EMIT upChanged(up);
+}
+
+void SqlStore::setReaderAvailability(bool up)
+{
+    if (up != m_readerUp)
+        qCInfo(lcStore).noquote() << "reader" << (up ? "up" : "down; reads run on the writer meanwhile");
+    m_readerUp = up;
+}
+
+template<typename T>
+void SqlStore::answerNow(const char *operation, const QString &error, std::function<void(StoreResult<T>)> &done)
+{
+    StoreResult<T> result;
+    result.error = error;
+    if (!done) {
+        qCWarning(lcStore).noquote() << operation << "dropped:" << result.error;
+        return;
+    }
+    qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
+    QMetaObject::invokeMethod(
+        this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
+        Qt::QueuedConnection);
 }
 
 template<typename T>
@@ -364,25 +431,44 @@ bool SqlStore::refuseWhileDown(const char *operation, std::function<void(StoreRe
     if (m_availability != Availability::Down)
         return false;
     // Known to be down: answer now rather than queue behind a reconnect.
-    StoreResult<T> result;
-    result.error = unavailable(m_downReason);
-    if (!done) {
-        qCWarning(lcStore).noquote() << operation << "dropped:" << result.error;
-        return true;
-    }
-    qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
-    QMetaObject::invokeMethod(
-        this, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
-        Qt::QueuedConnection);
+    answerNow(operation, unavailable(m_downReason), done);
     return true;
 }
 
+template<typename T>
+bool SqlStore::refuseUnstorable(const char *operation, std::initializer_list<const QString *> texts,
+                                std::function<void(StoreResult<T>)> &done)
+{
+    for (const QString *text : texts) {
+        const QString why = unstorableText(*text);
+        if (why.isEmpty())
+            continue;
+        qCWarning(lcStore).noquote() << operation << "refused: a text" << why;
+        answerNow(operation, QStringLiteral("refused: the text ") + why + QStringLiteral("; nothing was stored"), done);
+        return true;
+    }
+    return false;
+}
+
+template<typename T>
+std::function<void(StoreResult<T>)> SqlStore::trackTodoWrite(const QString &clientId,
+                                                             std::function<void(StoreResult<T>)> done)
+{
+    ++m_todoWritesInFlight[clientId];
+    return [this, clientId, done = std::move(done)](StoreResult<T> result) {
+        if (--m_todoWritesInFlight[clientId] <= 0)
+            m_todoWritesInFlight.remove(clientId);
+        if (done)
+            done(std::move(result));
+    };
+}
+
 template<typename T, typename Work>
-void SqlStore::submit(const char *operation, Work work, std::function<void(StoreResult<T>)> done)
+void SqlStore::submit(const char *operation, Route route, Work work, std::function<void(StoreResult<T>)> done)
 {
     if (refuseWhileDown(operation, done))
         return;
-    SqlWorker *worker = m_worker;
+    SqlWorker *worker = route == Route::Reader && m_reader && m_readerUp ? m_reader : m_worker;
     QMetaObject::invokeMethod(
         worker,
         [this, worker, operation, work = std::move(work), done = std::move(done)]() mutable {
@@ -400,7 +486,8 @@ void SqlStore::submit(const char *operation, Work work, std::function<void(Store
 
 void SqlStore::appendChat(const ChatDraft &draft, std::function<void(StoreResult<AppendResult>)> done)
 {
-    if (refuseWhileDown("appendChat", done))
+    if (refuseWhileDown("appendChat", done)
+        || refuseUnstorable("appendChat", {&draft.text, &draft.nonce, &draft.room, &draft.from, &draft.clientId}, done))
         return;
     {
         const std::lock_guard lock(m_pendingChatsMutex);
@@ -446,8 +533,11 @@ void SqlStore::messagesSince(const QString &room, qint64 since, int limit,
                              std::function<void(StoreResult<RangeResult>)> done)
 {
     submit<RangeResult>(
-        "messagesSince",
+        "messagesSince", Route::Reader,
         [room, since, limit](SqlConnection &db) {
+            // One snapshot for both reads: a cleanup committing between them
+            // could otherwise make a range look complete that is not.
+            SqlTransaction snapshot(db, SqlTransaction::Kind::Read);
             const SqlRows bounds = db.exec(QStringLiteral("SELECT r.last_seq, (SELECT MIN(m.seq) FROM messages m"
                                                           " WHERE m.room = $1) FROM rooms r WHERE r.name = $1"),
                                            {room});
@@ -463,6 +553,7 @@ void SqlStore::messagesSince(const QString &room, qint64 since, int limit,
             if (!range.messages.isEmpty())
                 range.lastSeq = std::max(range.lastSeq, range.messages.last().seq);
             range.complete = range.lastSeq <= since || (!minRetained.isNull() && minRetained.toLongLong() <= since + 1);
+            snapshot.commit();
             return range;
         },
         std::move(done));
@@ -472,7 +563,7 @@ void SqlStore::history(const QString &room, qint64 before, int limit,
                        std::function<void(StoreResult<QList<ChatMessage>>)> done)
 {
     submit<QList<ChatMessage>>(
-        "history",
+        "history", Route::Reader,
         [room, before, limit](SqlConnection &db) {
             const qint64 rowLimit = std::max(limit, 0);
             const SqlRows rows =
@@ -493,7 +584,7 @@ void SqlStore::history(const QString &room, qint64 before, int limit,
 void SqlStore::lastSeq(const QString &room, std::function<void(StoreResult<qint64>)> done)
 {
     submit<qint64>(
-        "lastSeq",
+        "lastSeq", Route::Reader,
         [room](SqlConnection &db) {
             return db.exec(QStringLiteral("SELECT last_seq FROM rooms WHERE name = $1"), {room})
                 .value(0)
@@ -505,8 +596,11 @@ void SqlStore::lastSeq(const QString &room, std::function<void(StoreResult<qint6
 
 void SqlStore::todoList(const QString &clientId, std::function<void(StoreResult<QList<TodoItem>>)> done)
 {
+    // Behind the client's own todo writes still in flight, on the writer;
+    // else on the reader (see the class comment).
+    const Route route = m_todoWritesInFlight.contains(clientId) ? Route::Writer : Route::Reader;
     submit<QList<TodoItem>>(
-        "todoList",
+        "todoList", route,
         [clientId](SqlConnection &db) {
             QList<TodoItem> items;
             const SqlRows rows = db.exec(QStringLiteral("SELECT ") + kTodoColumns
@@ -519,32 +613,51 @@ void SqlStore::todoList(const QString &clientId, std::function<void(StoreResult<
         std::move(done));
 }
 
-void SqlStore::todoAdd(const QString &clientId, const QString &title, qint64 now,
-                       std::function<void(StoreResult<TodoItem>)> done)
+void SqlStore::todoAdd(const QString &clientId, const QString &title, int limit, qint64 now,
+                       std::function<void(StoreResult<TodoAddResult>)> done)
 {
-    submit<TodoItem>(
-        "todoAdd",
-        [clientId, title, now](SqlConnection &db) {
+    if (refuseUnstorable("todoAdd", {&title, &clientId}, done))
+        return;
+    submit<TodoAddResult>(
+        "todoAdd", Route::Writer,
+        [clientId, title, limit, now, dialect = m_dialect](SqlConnection &db) {
+            TodoAddResult added;
+            // SQLite: BEGIN IMMEDIATE already holds the database's one write
+            // lock. PostgreSQL: a per-client advisory lock, because under READ
+            // COMMITTED two transactions could both count limit - 1 and insert.
+            SqlTransaction transaction(db);
+            if (dialect == SqlDialect::Postgres)
+                db.exec(QStringLiteral("SELECT pg_advisory_xact_lock(%1, hashtext($1))").arg(kTodoLockSpace), {clientId});
+            const qint64 held =
+                db.exec(QStringLiteral("SELECT COUNT(*) FROM todos WHERE client_id = $1"), {clientId}).value(0).value(0).toLongLong();
+            if (held >= limit) {
+                added.limitReached = true;
+                return added;
+            }
             const SqlRows rows = db.exec(QStringLiteral("INSERT INTO todos (client_id, title, done, created_at, updated_at)"
                                                         " VALUES ($1, $2, $3, $4, $4) RETURNING ")
                                              + kTodoColumns,
                                          {clientId, title, false, now});
             if (rows.isEmpty())
                 throw SqlError(QStringLiteral("insert returned no todo"));
-            return todoFromRow(rows.first());
+            transaction.commit();
+            added.item = todoFromRow(rows.first());
+            return added;
         },
-        std::move(done));
+        trackTodoWrite(clientId, std::move(done)));
 }
 
 void SqlStore::todoUpdate(const QString &clientId, qint64 id, std::optional<QString> title,
                           std::optional<bool> done, qint64 now,
                           std::function<void(StoreResult<std::optional<TodoItem>>)> callback)
 {
+    if (title && refuseUnstorable("todoUpdate", {&*title}, callback))
+        return;
     // A null parameter keeps the column as it is.
     const QVariant newTitle = title ? QVariant(*title) : QVariant();
     const QVariant newDone = done ? QVariant(*done) : QVariant();
     submit<std::optional<TodoItem>>(
-        "todoUpdate",
+        "todoUpdate", Route::Writer,
         [clientId, id, newTitle, newDone, now](SqlConnection &db) -> std::optional<TodoItem> {
             const SqlRows rows = db.exec(QStringLiteral("UPDATE todos SET title = COALESCE($3, title),"
                                                         " done = COALESCE($4, done), updated_at = $5"
@@ -555,23 +668,23 @@ void SqlStore::todoUpdate(const QString &clientId, qint64 id, std::optional<QStr
                 return std::nullopt;
             return todoFromRow(rows.first());
         },
-        std::move(callback));
+        trackTodoWrite(clientId, std::move(callback)));
 }
 
 void SqlStore::todoDelete(const QString &clientId, qint64 id, std::function<void(StoreResult<bool>)> done)
 {
     submit<bool>(
-        "todoDelete",
+        "todoDelete", Route::Writer,
         [clientId, id](SqlConnection &db) {
             return db.execCount(QStringLiteral("DELETE FROM todos WHERE id = $1 AND client_id = $2"), {id, clientId}) > 0;
         },
-        std::move(done));
+        trackTodoWrite(clientId, std::move(done)));
 }
 
 void SqlStore::sessionOpened(const SessionRecord &record)
 {
     submit<bool>(
-        "sessionOpened",
+        "sessionOpened", Route::Writer,
         [record](SqlConnection &db) {
             db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
                                    " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -586,7 +699,7 @@ void SqlStore::sessionOpened(const SessionRecord &record)
 void SqlStore::sessionClosed(const QString &sessionId, int closeCode, qint64 at)
 {
     submit<bool>(
-        "sessionClosed",
+        "sessionClosed", Route::Writer,
         [sessionId, closeCode, at](SqlConnection &db) {
             db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
                     {sessionId, at, closeCode});
@@ -599,7 +712,7 @@ void SqlStore::audit(const QString &actor, const QString &action, const QJsonObj
 {
     const QString detailsText = QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact));
     submit<bool>(
-        "audit",
+        "audit", Route::Writer,
         [actor, action, detailsText, at](SqlConnection &db) {
             db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
                     {at, actor, action, detailsText});
@@ -608,26 +721,143 @@ void SqlStore::audit(const QString &actor, const QString &action, const QJsonObj
         {});
 }
 
+// One cleanup() in progress: what is left to delete and what was deleted.
+struct SqlStore::CleanupRun
+{
+    struct RoomTrim
+    {
+        QString room;
+        qint64 from = 0; // oldest seq still stored
+        qint64 to = 0;   // newest seq to delete
+    };
+    enum class Stage { Plan, Sessions, Messages, Nonces };
+
+    qint64 now = 0;
+    qint64 sessionAgeMs = 0;
+    int historyPerRoom = 0;
+    std::function<void(StoreResult<CleanupStats>)> done;
+    Stage stage = Stage::Plan;
+    QList<RoomTrim> rooms; // messages still to delete, room by room
+    CleanupStats stats;
+};
+
 void SqlStore::cleanup(qint64 now, qint64 sessionAgeMs, int historyPerRoom,
                        std::function<void(StoreResult<CleanupStats>)> done)
 {
-    submit<CleanupStats>(
-        "cleanup",
-        [now, sessionAgeMs, historyPerRoom](SqlConnection &db) {
-            CleanupStats stats;
-            SqlTransaction transaction(db);
-            stats.sessions = int(db.execCount(QStringLiteral("DELETE FROM sessions WHERE disconnected_at IS NOT NULL"
-                                                             " AND disconnected_at < $1"),
-                                              {now - sessionAgeMs}));
-            stats.messages = int(db.execCount(QStringLiteral("DELETE FROM messages WHERE seq <= (SELECT r.last_seq"
-                                                             " FROM rooms r WHERE r.name = messages.room) - $1"),
-                                              {qint64(std::max(historyPerRoom, 0))}));
-            stats.nonces = int(db.execCount(QStringLiteral("DELETE FROM chat_nonces WHERE created_at < $1"),
-                                            {now - kNonceWindowMs}));
-            transaction.commit();
-            return stats;
-        },
-        std::move(done));
+    auto run = std::make_shared<CleanupRun>();
+    run->now = now;
+    run->sessionAgeMs = sessionAgeMs;
+    run->historyPerRoom = std::max(historyPerRoom, 0);
+    run->done = std::move(done);
+    cleanupStep(run);
+}
+
+// Each step is one job of at most kCleanupBatch rows in its own transaction;
+// the next is submitted only once this one is answered, so chats and other
+// writes queued meanwhile run between two batches.
+void SqlStore::cleanupStep(const std::shared_ptr<CleanupRun> &run)
+{
+    using Stage = CleanupRun::Stage;
+    auto next = [this, run](StoreResult<int> r) {
+        if (!r.ok) {
+            StoreResult<CleanupStats> failed;
+            failed.error = r.error;
+            failed.value = run->stats;
+            if (run->done)
+                run->done(std::move(failed));
+            return;
+        }
+        switch (run->stage) {
+        case Stage::Plan:
+            run->stage = Stage::Sessions;
+            break;
+        case Stage::Sessions:
+            run->stats.sessions += r.value;
+            if (r.value < kCleanupBatch)
+                run->stage = Stage::Messages;
+            break;
+        case Stage::Messages:
+            run->stats.messages += r.value;
+            break;
+        case Stage::Nonces:
+            run->stats.nonces += r.value;
+            if (r.value < kCleanupBatch) {
+                if (run->done)
+                    run->done({true, {}, run->stats});
+                return;
+            }
+            break;
+        }
+        if (run->stage == Stage::Messages && run->rooms.isEmpty())
+            run->stage = Stage::Nonces;
+        cleanupStep(run);
+    };
+
+    switch (run->stage) {
+    case Stage::Plan:
+        // Which rooms hold more than they keep, read on the reader.
+        submit<QList<CleanupRun::RoomTrim>>(
+            "cleanup", Route::Reader,
+            [keep = run->historyPerRoom](SqlConnection &db) {
+                QList<CleanupRun::RoomTrim> trims;
+                const SqlRows rows = db.exec(QStringLiteral("SELECT r.name, r.last_seq - $1, (SELECT MIN(m.seq)"
+                                                            " FROM messages m WHERE m.room = r.name) FROM rooms r"),
+                                             {qint64(keep)});
+                for (const SqlRow &row : rows) {
+                    if (!row.value(2).isNull() && row.value(2).toLongLong() <= row.value(1).toLongLong())
+                        trims.append({row.value(0).toString(), row.value(2).toLongLong(), row.value(1).toLongLong()});
+                }
+                return trims;
+            },
+            std::function<void(StoreResult<QList<CleanupRun::RoomTrim>>)>(
+                [run, next](StoreResult<QList<CleanupRun::RoomTrim>> r) {
+                    run->rooms = r.value;
+                    next({r.ok, r.error, 0});
+                }));
+        return;
+    case Stage::Sessions:
+        submit<int>(
+            "cleanup", Route::Writer,
+            [cutoff = run->now - run->sessionAgeMs](SqlConnection &db) {
+                return int(db.execCount(QStringLiteral("DELETE FROM sessions WHERE session_id IN (SELECT session_id"
+                                                       " FROM sessions WHERE disconnected_at IS NOT NULL"
+                                                       " AND disconnected_at < $1 LIMIT %1)")
+                                            .arg(kCleanupBatch),
+                                        {cutoff}));
+            },
+            std::function<void(StoreResult<int>)>(next));
+        return;
+    case Stage::Messages: {
+        // Seqs are gap-free, so a range of kCleanupBatch seqs is at most that many rows.
+        CleanupRun::RoomTrim &trim = run->rooms.first();
+        const QString room = trim.room;
+        const qint64 from = trim.from;
+        const qint64 to = std::min(trim.to, trim.from + kCleanupBatch - 1);
+        trim.from = to + 1;
+        if (trim.from > trim.to)
+            run->rooms.removeFirst();
+        submit<int>(
+            "cleanup", Route::Writer,
+            [room, from, to](SqlConnection &db) {
+                return int(db.execCount(QStringLiteral("DELETE FROM messages WHERE room = $1 AND seq >= $2 AND seq <= $3"),
+                                        {room, from, to}));
+            },
+            std::function<void(StoreResult<int>)>(next));
+        return;
+    }
+    case Stage::Nonces:
+        submit<int>(
+            "cleanup", Route::Writer,
+            [cutoff = run->now - kNonceWindowMs](SqlConnection &db) {
+                return int(db.execCount(QStringLiteral("DELETE FROM chat_nonces WHERE (client_id, nonce) IN"
+                                                       " (SELECT client_id, nonce FROM chat_nonces"
+                                                       " WHERE created_at < $1 LIMIT %1)")
+                                            .arg(kCleanupBatch),
+                                        {cutoff}));
+            },
+            std::function<void(StoreResult<int>)>(next));
+        return;
+    }
 }
 
 } // namespace sb

@@ -1,21 +1,32 @@
 #pragma once
 
 // SqlStore: the Store on top of any SqlConnection (SQLite or PostgreSQL). It
-// owns a worker thread; every call becomes a job on that thread, which alone
-// touches the connection, and the job's callback is posted back to the thread
-// that owns the SqlStore. It also keeps the connection up: a lost connection
-// marks the store down (upChanged(false)) and is reopened with backoff, and
-// while down every call fails at once with "store unavailable: ...".
-// Chats are group-committed: every appendChat() queued while the worker is
-// busy is stored in the worker's next transaction, so one commit (one fsync)
-// covers them all; each callback still runs only after that commit.
+// owns two worker threads, each alone touching its own connection: the writer
+// (appendChat, todo writes, session and audit records, cleanup's deletes) and
+// the reader (history, messagesSince, lastSeq, todoList, cleanup's plan), so a
+// big read never holds an acknowledged chat back. Every call becomes a job on
+// one of them; its callback is posted back to the thread that owns the
+// SqlStore. Reads see every write acknowledged before they were issued (the
+// writer commits before the ack; the reader's next statement sees the
+// commit); todoList() also sees the client's own todo writes still in flight,
+// because it runs on the writer, after them, while there are any.
+// It keeps both connections up: a lost connection is reopened with backoff.
+// The store is up while the writer is: a lost writer marks the store down
+// (upChanged(false)) and while down every call fails at once with "store
+// unavailable: ..."; while only the reader is down, reads run on the writer.
+// Chats are group-committed: every appendChat() queued while the writer is
+// busy is stored in its next transaction, so one commit (one fsync) covers
+// them all; each callback still runs only after that commit. cleanup()
+// deletes in batches of 500 rows, each its own job, so appends queued
+// meanwhile are stored between two batches.
 // Owned by whoever made it (see makeStore()); destroying it lets queued jobs
-// finish, closes the connection on the worker thread and drops the callbacks
+// finish, closes the connections on their threads and drops the callbacks
 // not yet delivered.
 
 #include "sqlconnection.h"
 #include "store.h"
 
+#include <QHash>
 #include <QThread>
 
 #include <memory>
@@ -30,7 +41,9 @@ class SqlStore final : public Store
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(SqlStore)
 public:
-    explicit SqlStore(std::unique_ptr<SqlConnection> connection, QObject *parent = nullptr);
+    // Without a reader, reads run on the writer.
+    explicit SqlStore(std::unique_ptr<SqlConnection> writer, std::unique_ptr<SqlConnection> reader = {},
+                      QObject *parent = nullptr);
     ~SqlStore() override;
 
     QString kind() const override;
@@ -45,8 +58,8 @@ public:
     void lastSeq(const QString &room, std::function<void(StoreResult<qint64>)> done) override;
 
     void todoList(const QString &clientId, std::function<void(StoreResult<QList<TodoItem>>)> done) override;
-    void todoAdd(const QString &clientId, const QString &title, qint64 now,
-                 std::function<void(StoreResult<TodoItem>)> done) override;
+    void todoAdd(const QString &clientId, const QString &title, int limit, qint64 now,
+                 std::function<void(StoreResult<TodoAddResult>)> done) override;
     void todoUpdate(const QString &clientId, qint64 id, std::optional<QString> title, std::optional<bool> done,
                     qint64 now, std::function<void(StoreResult<std::optional<TodoItem>>)> callback) override;
     void todoDelete(const QString &clientId, qint64 id, std::function<void(StoreResult<bool>)> done) override;
@@ -60,6 +73,8 @@ public:
 
 private:
     enum class Availability { Starting, Up, Down };
+    enum class Route { Writer, Reader };
+    struct CleanupRun;
 
     struct PendingChat
     {
@@ -67,24 +82,44 @@ private:
         std::function<void(StoreResult<AppendResult>)> done;
     };
 
-    // Runs `work(SqlConnection &) -> T` on the worker; `done` (may be empty)
-    // gets the result on this object's thread.
+    // Runs `work(SqlConnection &) -> T` on the writer, or on the reader while
+    // it is up; `done` (may be empty) gets the result on this object's thread.
     template<typename T, typename Work>
-    void submit(const char *operation, Work work, std::function<void(StoreResult<T>)> done);
+    void submit(const char *operation, Route route, Work work, std::function<void(StoreResult<T>)> done);
+    // Answers `done` (may be empty) with `error` from the event loop, not from
+    // inside the call.
+    template<typename T>
+    void answerNow(const char *operation, const QString &error, std::function<void(StoreResult<T>)> &done);
     // While the store is known to be down: answers `done` at once with the
     // reason and returns true.
     template<typename T>
     bool refuseWhileDown(const char *operation, std::function<void(StoreResult<T>)> &done);
-    // On the worker thread: stores every pending chat in one transaction.
+    // Text the store cannot keep byte for byte (U+0000, unpaired surrogates):
+    // answers `done` with why and returns true.
+    template<typename T>
+    bool refuseUnstorable(const char *operation, std::initializer_list<const QString *> texts,
+                          std::function<void(StoreResult<T>)> &done);
+    // Counts the client's todo writes until their answers are delivered, so
+    // that todoList() can follow them on the writer.
+    template<typename T>
+    std::function<void(StoreResult<T>)> trackTodoWrite(const QString &clientId, std::function<void(StoreResult<T>)> done);
+    // On the writer thread: stores every pending chat in one transaction.
     void commitPendingChats();
+    void cleanupStep(const std::shared_ptr<CleanupRun> &run);
     void setAvailability(bool up, const QString &reason);
+    void setReaderAvailability(bool up);
 
     const SqlDialect m_dialect;
     QThread m_thread;
-    SqlWorker *m_worker = nullptr; // lives on m_thread, which deletes it
+    SqlWorker *m_worker = nullptr; // the writer; lives on m_thread, which deletes it
+    QThread m_readerThread;
+    SqlWorker *m_reader = nullptr; // null: reads run on the writer; lives on m_readerThread
     Availability m_availability = Availability::Starting;
     QString m_downReason;
     bool m_started = false;
+    bool m_readerStarted = false;
+    bool m_readerUp = false;
+    QHash<QString, int> m_todoWritesInFlight; // client_id -> todo writes not yet answered
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes
     QList<PendingChat> m_pendingChats;
 };

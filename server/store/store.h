@@ -51,6 +51,13 @@ struct RangeResult
     qint64 lastSeq = 0;
 };
 
+struct TodoAddResult
+{
+    TodoItem item;
+    // The client already held `limit` todos: nothing was stored.
+    bool limitReached = false;
+};
+
 struct SessionRecord
 {
     QString sessionId;
@@ -93,8 +100,11 @@ public:
     virtual void lastSeq(const QString &room, std::function<void(StoreResult<qint64>)> done) = 0;
 
     virtual void todoList(const QString &clientId, std::function<void(StoreResult<QList<TodoItem>>)> done) = 0;
-    virtual void todoAdd(const QString &clientId, const QString &title, qint64 now,
-                         std::function<void(StoreResult<TodoItem>)> done) = 0;
+    // Counts the client's todos and stores the new one in one transaction
+    // (serialised per client_id, also across instances), so concurrent adds
+    // never leave more than `limit`.
+    virtual void todoAdd(const QString &clientId, const QString &title, int limit, qint64 now,
+                         std::function<void(StoreResult<TodoAddResult>)> done) = 0;
     // value nullopt: no such item for this client.
     virtual void todoUpdate(const QString &clientId, qint64 id, std::optional<QString> title,
                             std::optional<bool> done, qint64 now,

@@ -23,7 +23,7 @@ TodoService::TodoService(Server *server)
 
 void TodoService::list(Session *session, const Request &request)
 {
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->store().todoList(session->info().clientId, [this, guard, ref](const StoreResult<QList<TodoItem>> &r) {
         if (!guard)
@@ -42,21 +42,31 @@ void TodoService::add(Session *session, const Request &request)
     QString title;
     if (auto e = fields::text(request.body, QLatin1StringView("title"), Limits::MaxTodoTitle, &title))
         return m_server->fail(session, request.ref, *e);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
-    m_server->store().todoAdd(clientId, title, QDateTime::currentMSecsSinceEpoch(),
-                              [this, guard, ref, clientId](const StoreResult<TodoItem> &r) {
-                                  if (!r.ok) {
-                                      if (guard)
-                                          m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
-                                      return;
-                                  }
-                                  m_server->metrics().todosCreated->inc();
-                                  if (guard)
-                                      m_server->reply(guard, ref, {{QLatin1StringView("item"), r.value.toJson()}});
-                                  changed(clientId, QStringLiteral("added"), r.value.toJson());
-                              });
+    const int limit = m_server->config().maxTodos;
+    m_server->store().todoAdd(
+        clientId, title, limit, QDateTime::currentMSecsSinceEpoch(),
+        [this, guard, ref, clientId, limit](const StoreResult<TodoAddResult> &r) {
+            if (!r.ok) {
+                if (guard)
+                    m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                return;
+            }
+            if (r.value.limitReached) {
+                m_server->metrics().limitExceeded->inc({QStringLiteral("todos")});
+                if (guard)
+                    m_server->fail(guard, ref, ErrorCode::LimitExceeded,
+                                   QStringLiteral("this client already holds %1 todos (SB_MAX_TODOS)").arg(limit));
+                return;
+            }
+            m_server->metrics().todosCreated->inc();
+            const QJsonObject item = r.value.item.toJson();
+            if (guard)
+                m_server->reply(guard, ref, {{QLatin1StringView("item"), item}});
+            changed(clientId, QStringLiteral("added"), item);
+        });
 }
 
 void TodoService::update(Session *session, const Request &request)
@@ -70,7 +80,7 @@ void TodoService::update(Session *session, const Request &request)
         return m_server->fail(session, request.ref, *e);
     if (auto e = fields::optionalBool(request.body, QLatin1StringView("done"), &done))
         return m_server->fail(session, request.ref, *e);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
     m_server->store().todoUpdate(clientId, id, title, done, QDateTime::currentMSecsSinceEpoch(),
@@ -99,7 +109,7 @@ void TodoService::remove(Session *session, const Request &request)
     qint64 id = 0;
     if (auto e = fields::requiredInt(request.body, QLatin1StringView("id"), &id))
         return m_server->fail(session, request.ref, *e);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
     m_server->store().todoDelete(clientId, id, [this, guard, ref, clientId, id](const StoreResult<bool> &r) {
