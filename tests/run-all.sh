@@ -16,3 +16,4 @@ sb_services_start
 export CI=${CI:-}
 cd "$build"
 ctest --output-on-failure --timeout 600 -j 2 "$@"
+if [ -n "$CI" ] || [ "${SB_FUZZ:-}" = 1 ]; then "$root/fuzz/run.sh"; fi  # libFuzzer targets, ~5 min (docs/reliability.md)

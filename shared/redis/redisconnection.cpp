@@ -141,6 +141,7 @@ void RedisConnection::startConnect(const QString &ip)
     }
     m_ctx = ctx;
     m_contextGone = false;
+    limitReplySize(ctx->c.reader);
     ctx->data = this;
     ctx->ev.data = this;
     ctx->ev.addRead = &RedisConnection::hookAddRead;

@@ -6,6 +6,36 @@
 
 namespace sb {
 
+namespace {
+
+redisReplyObjectFunctions hiredisFunctions{}; // hiredis' defaults, copied from the first reader
+redisReplyObjectFunctions limitedFunctions{};
+
+void *createLimitedArray(const redisReadTask *task, int elements)
+{
+    if (elements > MaxReplyElements)
+        return nullptr; // the reader fails with "Out of memory"
+    return hiredisFunctions.createArray(task, elements);
+}
+
+} // namespace
+
+void limitReplySize(redisReader *reader)
+{
+    // Only hiredis' own functions are wrapped: their reply objects are what
+    // freeReplyObject() and fromHiredis() expect.
+    if (!reader || !reader->fn || reader->fn == &limitedFunctions || reader->fn->freeObject != &freeReplyObject)
+        return;
+    static const bool copied = [reader] {
+        hiredisFunctions = *reader->fn;
+        limitedFunctions = hiredisFunctions;
+        limitedFunctions.createArray = &createLimitedArray;
+        return true;
+    }();
+    Q_UNUSED(copied);
+    reader->fn = &limitedFunctions;
+}
+
 RedisReply RedisReply::fromHiredis(const redisReply *reply)
 {
     RedisReply out;

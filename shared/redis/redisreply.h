@@ -11,8 +11,20 @@
 #include <vector>
 
 struct redisReply;
+struct redisReader;
 
 namespace sb {
+
+// The most elements one multi-bulk reply may claim. The backplane's largest
+// replies (HGETALL of a room's members, SCAN batches) stay far below it.
+inline constexpr int MaxReplyElements = 1 << 20;
+
+// Makes a hiredis reader (one using hiredis' own reply objects) refuse a
+// multi-bulk reply that claims more than MaxReplyElements elements: hiredis
+// 0.14 callocs count x 8 bytes as soon as it has read the header, so the 13
+// bytes "*2147483647\r\n" alone would ask for 16 GiB. The refusal is a reader
+// error ("Out of memory"), which drops the connection like any protocol error.
+void limitReplySize(redisReader *reader);
 
 class RedisReply
 {

@@ -1,0 +1,135 @@
+// Fuzzes settings and URL parsing: sb::parseConfig over an environment and a
+// command line (shared/config.cpp), its helpers parseSubnets/parseRate,
+// RedisAddress::fromUrl (shared/redis/redisaddress.cpp, what the backplane
+// and the console parse SB_REDIS_URL / --redis with) and libpq's
+// PQconninfoParse on the database URL (what PostgresConnection hands the URL
+// to with expand_dbname).
+//
+// Input: lines. A line starting with "SB_" is an environment entry
+// (SB_FOO=value); any other line is one command-line argument. Every line is
+// also tried on its own as a Redis URL, a database URL, a CIDR list and a rate.
+//
+// Invariants besides crashes, UB and leaks:
+// - an accepted Config has its values inside the documented ranges;
+// - parsing is deterministic and flags win: the same input parses the same way twice;
+// - a RedisAddress without a password survives toString() and fromUrl()
+//   unchanged, and toString() never shows a password.
+
+#include "config.h"
+#include "redisaddress.h"
+
+#include <libpq-fe.h>
+
+#include <QHostAddress>
+#include <QStringList>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+using namespace sb;
+
+namespace {
+
+[[noreturn]] void fail(const char *what, const QString &detail = {})
+{
+    std::fprintf(stderr, "fuzz_config invariant broken: %s %s\n", what, qPrintable(detail.left(200)));
+    std::abort();
+}
+
+void checkConfig(const Config &c)
+{
+    if (c.instanceId.isEmpty() || c.instanceId.contains(QLatin1Char('|')))
+        fail("bad instance id accepted", c.instanceId);
+    if (c.color.isEmpty())
+        fail("empty colour accepted");
+    if (c.connectRate.count < 0 || c.connectRate.seconds <= 0)
+        fail("bad connect rate accepted");
+    if (c.msgRate < 0 || c.tokenTtlS < 1 || c.maxFrame < 128 || c.maxQueue < 1024 || c.heartbeatMs < 100
+        || c.history < 1 || c.presenceLimit < 1 || c.maxRooms < 1 || c.maxTodos < 1 || c.drainS < 0)
+        fail("an integer setting outside its range was accepted");
+    if (c.tickerEnabled && (c.tickerMinS < 1 || c.tickerMinS > c.tickerMaxS))
+        fail("bad ticker range accepted");
+    if (!c.redisUrl.isEmpty() && !c.redisUrl.startsWith(QLatin1StringView("redis://")))
+        fail("a Redis URL with another scheme was accepted", c.redisUrl);
+    for (const Subnet &net : c.trustedProxies) {
+        const int max = net.network.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32;
+        if (net.network.isNull() || net.prefix < 0 || net.prefix > max)
+            fail("a bad trusted proxy range was accepted", net.network.toString());
+    }
+    for (const char *address : {"127.0.0.1", "::1", "::ffff:10.1.2.3", "192.168.1.1", "fe80::1"})
+        (void)c.isTrustedProxy(QHostAddress(QString::fromLatin1(address)));
+}
+
+void checkRedisUrl(const QString &url)
+{
+    QString error;
+    const std::optional<RedisAddress> address = RedisAddress::fromUrl(url, &error);
+    if (!address) {
+        if (error.isEmpty())
+            fail("a refused Redis URL without a reason", url);
+        return;
+    }
+    if (address->host.isEmpty() || address->port == 0 || address->db < 0)
+        fail("a Redis address without host, port or db", url);
+    const QString shown = address->toString();
+    if (!address->password.isEmpty()) {
+        if (address->password.size() >= 4 && shown.contains(QString::fromUtf8(address->password)))
+            fail("RedisAddress::toString() shows the password", url);
+        return;
+    }
+    const std::optional<RedisAddress> again = RedisAddress::fromUrl(shown);
+    if (!again || !(*again == *address))
+        fail("a Redis address does not survive toString()/fromUrl()", url + QStringLiteral(" -> ") + shown);
+}
+
+void checkDatabaseUrl(const QByteArray &url)
+{
+    char *error = nullptr;
+    PQconninfoOption *options = PQconninfoParse(url.constData(), &error);
+    if (options)
+        PQconninfoFree(options);
+    PQfreemem(error);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const QString text = QString::fromUtf8(reinterpret_cast<const char *>(data), static_cast<qsizetype>(size));
+    const QStringList lines = text.split(QLatin1Char('\n'));
+
+    QStringList environment;
+    QStringList args;
+    for (const QString &line : lines) {
+        if (line.startsWith(QLatin1StringView("SB_")))
+            environment.append(line);
+        else
+            args.append(line);
+        checkRedisUrl(line);
+        checkDatabaseUrl(line.toUtf8());
+        if (const auto subnets = parseSubnets(line)) {
+            for (const Subnet &net : *subnets)
+                (void)QHostAddress(QHostAddress::LocalHost).isInSubnet(net.network, net.prefix);
+        }
+        if (const auto rate = parseRate(line); rate && (rate->count < 0 || rate->seconds <= 0))
+            fail("parseRate accepted a bad rate", line);
+    }
+    // Keep QStandardPaths out of it (it would read the real HOME); SB_DATA wins anyway.
+    environment.prepend(QStringLiteral("SB_DATA=/nonexistent"));
+
+    const ConfigResult first = parseConfig(args, environment);
+    const ConfigResult second = parseConfig(args, environment);
+    if (first.config.has_value() != second.config.has_value() || first.error != second.error)
+        fail("parseConfig is not deterministic");
+    if (first.config) {
+        checkConfig(*first.config);
+        if (!first.config->databaseUrl.isEmpty())
+            checkDatabaseUrl(first.config->databaseUrl.toUtf8());
+        if (!first.config->redisUrl.isEmpty())
+            checkRedisUrl(first.config->redisUrl);
+    } else if (first.error.isEmpty()) {
+        fail("parseConfig refused without a message");
+    }
+    return 0;
+}
