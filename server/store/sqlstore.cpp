@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 namespace sb {
 
@@ -390,12 +391,23 @@ void SqlStore::start()
 void SqlStore::setAvailability(bool up, const QString &reason)
 {
     m_downReason = reason;
-    // The reader opens once the writer has created and migrated the schema.
+    m_writerUp = up;
+    // The reader opens once the writer has created and migrated the schema,
+    // and the store first comes up once the reader has answered too (up, or
+    // down: then reads run on the writer), so that reads never start out
+    // queued behind writes.
     if (up && m_reader && !m_readerStarted) {
         m_readerStarted = true;
         SqlWorker *reader = m_reader;
         QMetaObject::invokeMethod(reader, [reader] { reader->start(); }, Qt::QueuedConnection);
     }
+    if (up && m_reader && !m_readerReported)
+        return;
+    applyAvailability(up);
+}
+
+void SqlStore::applyAvailability(bool up)
+{
     const Availability next = up ? Availability::Up : Availability::Down;
     if (next == m_availability)
         return;
@@ -405,9 +417,11 @@ void SqlStore::setAvailability(bool up, const QString &reason)
 
 void SqlStore::setReaderAvailability(bool up)
 {
-    if (up != m_readerUp)
+    if (up != m_readerUp || !m_readerReported)
         qCInfo(lcStore).noquote() << "reader" << (up ? "up" : "down; reads run on the writer meanwhile");
     m_readerUp = up;
+    if (!std::exchange(m_readerReported, true) && m_writerUp)
+        applyAvailability(true);
 }
 
 template<typename T>

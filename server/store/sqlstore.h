@@ -106,7 +106,8 @@ private:
     // On the writer thread: stores every pending chat in one transaction.
     void commitPendingChats();
     void cleanupStep(const std::shared_ptr<CleanupRun> &run);
-    void setAvailability(bool up, const QString &reason);
+    void setAvailability(bool up, const QString &reason); // the writer's
+    void applyAvailability(bool up);
     void setReaderAvailability(bool up);
 
     const SqlDialect m_dialect;
@@ -117,7 +118,9 @@ private:
     Availability m_availability = Availability::Starting;
     QString m_downReason;
     bool m_started = false;
+    bool m_writerUp = false;
     bool m_readerStarted = false;
+    bool m_readerReported = false;
     bool m_readerUp = false;
     QHash<QString, int> m_todoWritesInFlight; // client_id -> todo writes not yet answered
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes
