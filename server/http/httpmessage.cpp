@@ -45,14 +45,16 @@ ParseOutcome parseRequestHead(const QByteArray &data, qsizetype maxHeaderBytes, 
 {
     if (!couldStartRequestLine(data))
         return {ParseStatus::Malformed, QStringLiteral("not an HTTP request")};
+    // A request line must look like one as soon as it arrives: 8 KiB without
+    // its CRLF is too long. Judged before anything else and on whole heads
+    // too, so that the verdict never depends on how TCP cut the bytes.
+    const qsizetype firstLine = data.indexOf("\r\n");
+    if (firstLine >= 8192 || (firstLine < 0 && data.size() > 8192))
+        return {ParseStatus::Malformed, QStringLiteral("request line too long")};
     const qsizetype end = data.indexOf("\r\n\r\n");
     if (end < 0) {
         if (data.size() > maxHeaderBytes)
             return {ParseStatus::TooLarge, QStringLiteral("request head too large")};
-        // A request line must look like one as soon as it arrives.
-        const qsizetype firstLine = data.indexOf("\r\n");
-        if (firstLine < 0 && data.size() > 8192)
-            return {ParseStatus::Malformed, QStringLiteral("request line too long")};
         return {ParseStatus::Incomplete, {}};
     }
     if (end + 4 > maxHeaderBytes)
