@@ -2,8 +2,22 @@
 # The whole test suite on a fresh Debian 12 machine: installs what is missing,
 # builds, starts a private Redis and PostgreSQL on free loopback ports, runs
 # every CTest test against them, and stops everything it started.
+#
+# It fails when a test fails, when fewer tests ran than the suite defines, or
+# when a QtTest case skipped: a test whose service or tool is missing fails by
+# itself (SB_REQUIRE_SERVICE, tests/support/testsupport.h) unless
+# SB_ALLOW_SKIP=1, which a developer may set (never honoured under CI).
+# Under CI (env CI non-empty) or with SB_SANITIZE=1 the suite then runs a
+# second time in build-asan, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer, where any finding fails its test.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+CI=${CI:-}
+if [ -n "$CI" ] && [ "${SB_ALLOW_SKIP:-0}" != 0 ]; then
+    echo "run-all: SB_ALLOW_SKIP is ignored under CI: every test must run" >&2
+fi
+[ -z "$CI" ] || export SB_ALLOW_SKIP=0
+
 "$root/packaging/install-deps.sh"
 "$root/packaging/build.sh"
 build=${SB_BUILD_DIR:-$root/build}
@@ -12,8 +26,63 @@ source "$root/tests/services.sh"
 trap sb_services_stop EXIT
 sb_services_start
 
-# In CI a test that needs a service must run, never skip.
-export CI=${CI:-}
-cd "$build"
-ctest --output-on-failure --timeout 600 -j 2 "$@"
+# run_suite DIR [ctest arguments…]: runs the tests of DIR, then checks from
+# ctest's JUnit report that every test the suite defines (with the same
+# arguments) ran, and that no QtTest case skipped.
+run_suite() {
+    local dir=$1
+    shift
+    local report="$dir/ctest-junit.xml" defined status=0
+    defined=$(cd "$dir" && ctest -N "$@" | sed -n 's/^Total Tests: *//p')
+    rm -f "$report"
+    # Passed tests' output is kept whole (ctest cuts it at 1 KiB) so that
+    # their SKIP lines reach the report.
+    (cd "$dir" && ctest --output-on-failure --timeout 600 -j 2 --output-junit "$report" \
+        --test-output-size-passed 16000000 "$@") || status=$?
+    python3 - "$report" "${defined:-0}" "${SB_ALLOW_SKIP:-0}" "$dir" <<'PY' || status=1
+import re, sys, xml.etree.ElementTree as ET
+report, defined, allow_skip, where = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+try:
+    cases = list(ET.parse(report).getroot().iter("testcase"))
+except (OSError, ET.ParseError) as e:
+    sys.exit(f"run-all: FAILED: no test report from ctest in {where} ({e})")
+ran = [c for c in cases if c.get("status") in ("run", "fail")]
+problems = [f"{c.get('name')} did not run (ctest status {c.get('status')})" for c in cases if c not in ran]
+skipped = []
+for c in ran:
+    out = "".join(e.text or "" for e in c.iter("system-out"))
+    lines = [l[len("SKIP   :"):].strip() for l in out.splitlines() if l.startswith("SKIP   :")]
+    totals = sum(int(n) for n in re.findall(r"^Totals: .*?(\d+) skipped", out, re.M))
+    if lines or totals:
+        skipped.append((c.get("name"), max(len(lines), totals), lines))
+if len(ran) < defined:
+    problems.insert(0, f"only {len(ran)} of the {defined} tests the suite defines ran")
+for name, count, lines in skipped:
+    print(f"run-all: {name}: {count} case(s) skipped" + "".join(f"\n    {l}" for l in lines), file=sys.stderr)
+if skipped and not allow_skip:
+    problems.append(f"{len(skipped)} test program(s) skipped cases; in this suite a skip is a failure "
+                    "(install what they name, or set SB_ALLOW_SKIP=1 on a developer machine)")
+if problems:
+    sys.exit(f"run-all: FAILED in {where}:\n  " + "\n  ".join(problems))
+print(f"run-all: {len(ran)} of {defined} tests ran in {where}" + (", some cases skipped (SB_ALLOW_SKIP=1)" if skipped else ", none skipped"))
+PY
+    return "$status"
+}
+
+run_suite "$build" "$@"
 if [ -n "$CI" ] || [ "${SB_FUZZ:-}" = 1 ]; then "$root/fuzz/run.sh"; fi  # libFuzzer targets, ~5 min (docs/reliability.md)
+
+if [ -n "$CI" ] || [ "${SB_SANITIZE:-0}" = 1 ]; then
+    # The same suite on an ASan+UBSan build: a memory error, a leak in our code
+    # or undefined behaviour stops the process and fails its test.
+    # Qt's and the system libraries' own one-time allocations are suppressed
+    # in tests/lsan.supp; our code is never.
+    asan=${SB_ASAN_BUILD_DIR:-$root/build-asan}
+    sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer"
+    SB_BUILD_DIR=$asan SB_BUILD_TYPE=Debug "$root/packaging/build.sh" \
+        -DCMAKE_CXX_FLAGS="$sanitize" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DSB_BUILD_BENCH=OFF
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
+    export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1"
+    run_suite "$asan" "$@"
+fi

@@ -56,8 +56,8 @@ private Q_SLOTS:
         QCoreApplication::setOrganizationName(QStringLiteral("SwitchboardTest"));
         QCoreApplication::setApplicationName(QStringLiteral("tst_console_failover"));
         QSettings().clear();
-        if (qEnvironmentVariableIsEmpty("CI") && QStandardPaths::findExecutable(QStringLiteral("haproxy")).isEmpty())
-            QSKIP("HAProxy is not installed (in CI this test must run)");
+        SB_REQUIRE_SERVICE(!QStandardPaths::findExecutable(QStringLiteral("haproxy")).isEmpty(),
+                           "HAProxy is not installed");
     }
 
     void init()

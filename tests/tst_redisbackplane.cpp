@@ -1,13 +1,14 @@
 // RedisBackplane and the RedisConnection adapter against a real Redis.
 //
 // Most cases use the server in SB_TEST_REDIS_URL, each under its own random
-// key prefix. Without it they skip, except under CI (env CI set), where a skip
-// would hide a broken build, so they fail. The cases that kill, pause or
+// key prefix. Without it they fail (SB_REQUIRE_SERVICE), or skip when
+// SB_ALLOW_SKIP=1. The cases that kill, pause or
 // restart Redis start a redis-server of their own on a free loopback port in
 // 56380-56399 (they need the redis-server binary, with the same skip/fail rule).
 
 #include "backplane/redisbackplane.h"
 #include "redisconnection.h"
+#include "support/testsupport.h"
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -35,14 +36,7 @@ char *toString(const RedisReply &reply)
 
 namespace {
 
-#define SB_REQUIRE(condition, why)                                                                     \
-    do {                                                                                               \
-        if (!(condition)) {                                                                            \
-            if (qEnvironmentVariableIsSet("CI"))                                                       \
-                QFAIL(why);                                                                            \
-            QSKIP(why);                                                                                \
-        }                                                                                              \
-    } while (false)
+#define SB_REQUIRE(condition, why) SB_REQUIRE_SERVICE(condition, why)
 
 // A free loopback port in 56380-56399, or 0.
 quint16 freePort()

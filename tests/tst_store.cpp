@@ -6,6 +6,7 @@
 
 #include "store/migrations.h"
 #include "store/storefactory.h"
+#include "support/testsupport.h"
 
 #include <QElapsedTimer>
 #include <QProcess>
@@ -164,11 +165,7 @@ void TestStore::init()
         return;
     }
     m_baseUrl = qEnvironmentVariable("SB_TEST_DATABASE_URL");
-    if (m_baseUrl.isEmpty()) {
-        if (qEnvironmentVariableIsSet("CI"))
-            QFAIL("CI is set but SB_TEST_DATABASE_URL is not: the PostgreSQL store must be tested in CI");
-        QSKIP("SB_TEST_DATABASE_URL is not set");
-    }
+    SB_REQUIRE_SERVICE(!m_baseUrl.isEmpty(), "SB_TEST_DATABASE_URL is not set: the PostgreSQL store is not tested");
     // A schema of its own per test: no leftovers, and other runs against the
     // same database are not disturbed.
     m_schema = QStringLiteral("sb_test_%1_%2")
@@ -905,8 +902,7 @@ void TestStore::cleanupDoesNotHoldAppendsBack()
 void TestStore::restartPostgres()
 {
     const QString pgCtl = qEnvironmentVariable("SB_TEST_PG_CTL");
-    if (pgCtl.isEmpty())
-        QSKIP("SB_TEST_PG_CTL is not set");
+    SB_REQUIRE_SERVICE(!pgCtl.isEmpty(), "SB_TEST_PG_CTL is not set: PostgreSQL cannot be restarted");
     const std::unique_ptr<Store> store = openStore();
     QVERIFY(store);
     QCOMPARE(store->kind(), QStringLiteral("postgres"));

@@ -13,10 +13,35 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QTemporaryDir>
+#include <QTest>
 #include <QWebSocket>
 
 #include <functional>
 #include <memory>
+
+namespace sbtest {
+
+// True when env SB_ALLOW_SKIP is 1: a developer without Redis, PostgreSQL,
+// HAProxy or promtool chose to skip the tests that need them.
+inline bool skipAllowed()
+{
+    return qEnvironmentVariableIntValue("SB_ALLOW_SKIP") == 1;
+}
+
+} // namespace sbtest
+
+// The one rule for a test that needs a service or a tool: when `condition`
+// is false it fails, so a green run means every test ran; with SB_ALLOW_SKIP=1
+// it skips instead. Header-only, so tests that link only sb_server can use it.
+#define SB_REQUIRE_SERVICE(condition, why)                                                             \
+    do {                                                                                               \
+        if (!(condition)) {                                                                            \
+            const QByteArray sbRequireWhy_(why);                                                       \
+            if (::sbtest::skipAllowed())                                                               \
+                QSKIP(sbRequireWhy_.constData());                                                      \
+            QFAIL(QByteArray(sbRequireWhy_ + " (set SB_ALLOW_SKIP=1 to skip instead)").constData());   \
+        }                                                                                              \
+    } while (false)
 
 namespace sbtest {
 
