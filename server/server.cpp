@@ -6,6 +6,8 @@
 #include "chat/chatservice.h"
 #include "store/storefactory.h"
 #include "todo/todoservice.h"
+#include "ws/closehandshake.h"
+#include "ws/handshake.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
@@ -31,6 +33,20 @@ QString newToken()
     QByteArray bytes(32, Qt::Uninitialized);
     QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
     return QString::fromLatin1(bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
+
+// Compares every byte whatever the first difference, so the time taken says
+// nothing about how much of a guess was right.
+bool constantTimeEquals(const QByteArray &given, const QByteArray &expected)
+{
+    const qsizetype n = qMax(given.size(), expected.size());
+    unsigned diff = given.size() == expected.size() ? 0u : 1u;
+    for (qsizetype i = 0; i < n; ++i) {
+        const auto a = i < given.size() ? static_cast<uchar>(given[i]) : 0u;
+        const auto b = i < expected.size() ? static_cast<uchar>(expected[i]) : 0u;
+        diff |= a ^ b;
+    }
+    return diff == 0;
 }
 
 bool isValidClientId(const QString &id)
@@ -309,6 +325,24 @@ void Server::handleHttp(const HttpRequest &request, QTcpSocket *socket, HttpServ
 
 void Server::handleTokenRequest(const HttpRequest &request, const QString &remote, HttpServer::Responder answer)
 {
+    // Every request counts toward SB_CONNECT_RATE, whatever its answer: a
+    // wrong operator key costs an attempt like any other.
+    m_backplane->hitRateLimit(remote, m_config.connectRate, [this, request, remote, answer](bool allowed, int retry) {
+        if (!allowed) {
+            m_metrics.rateLimited->inc();
+            m_metrics.tokensRejected->inc({QStringLiteral("rate_limited")});
+            HttpResponse r = HttpResponse::error(429, QStringLiteral("rate_limited"),
+                                                 QStringLiteral("too many connection attempts"));
+            r.headers.append(qMakePair(QByteArray("Retry-After"), QByteArray(QByteArray::number(retry))));
+            answer(r);
+            return;
+        }
+        answerTokenRequest(request, remote, answer);
+    });
+}
+
+void Server::answerTokenRequest(const HttpRequest &request, const QString &remote, const HttpServer::Responder &answer)
+{
     const auto bad = [this, answer](const QString &message) {
         m_metrics.tokensRejected->inc({QStringLiteral("bad_request")});
         answer(HttpResponse::error(400, QStringLiteral("bad_request"), message));
@@ -349,7 +383,7 @@ void Server::handleTokenRequest(const HttpRequest &request, const QString &remot
     if (roleName == QLatin1StringView("operator")) {
         const QByteArray expected = "Bearer " + m_config.operatorKey.toUtf8();
         const QByteArray given = request.header("authorization");
-        if (m_config.operatorKey.isEmpty() || given.size() != expected.size() || given != expected) {
+        if (m_config.operatorKey.isEmpty() || !constantTimeEquals(given, expected)) {
             m_metrics.tokensRejected->inc({QStringLiteral("operator_key")});
             qCWarning(lcServer).noquote() << "operator token refused for" << remote << "(wrong or missing key)";
             answer(HttpResponse::error(403, QStringLiteral("forbidden"), QStringLiteral("operator key required")));
@@ -359,28 +393,17 @@ void Server::handleTokenRequest(const HttpRequest &request, const QString &remot
 
     const TokenRecord record{user, clientId.value_or(QUuid::createUuid().toString(QUuid::WithoutBraces)), roleName,
                              m_config.instanceId};
-    m_backplane->hitRateLimit(remote, m_config.connectRate, [this, record, answer, remote](bool allowed, int retry) {
-        if (!allowed) {
-            m_metrics.rateLimited->inc();
-            m_metrics.tokensRejected->inc({QStringLiteral("rate_limited")});
-            HttpResponse r = HttpResponse::error(429, QStringLiteral("rate_limited"),
-                                                 QStringLiteral("too many connection attempts"));
-            r.headers.append(qMakePair(QByteArray("Retry-After"), QByteArray(QByteArray::number(retry))));
-            answer(r);
+    const QString token = newToken();
+    m_backplane->storeToken(token, record, m_config.tokenTtlS, [this, token, record, answer](bool ok) {
+        if (!ok) {
+            answer(HttpResponse::error(503, QStringLiteral("backplane_unavailable"),
+                                       QStringLiteral("cannot issue tokens while the backplane is down")));
             return;
         }
-        const QString token = newToken();
-        m_backplane->storeToken(token, record, m_config.tokenTtlS, [this, token, record, answer](bool ok) {
-            if (!ok) {
-                answer(HttpResponse::error(503, QStringLiteral("backplane_unavailable"),
-                                           QStringLiteral("cannot issue tokens while the backplane is down")));
-                return;
-            }
-            answer(HttpResponse::json(200, encode({{QLatin1StringView("token"), token},
-                                                   {QLatin1StringView("expires_in"), m_config.tokenTtlS},
-                                                   {QLatin1StringView("client_id"), record.clientId},
-                                                   {QLatin1StringView("instance"), m_config.instanceId}})));
-        });
+        answer(HttpResponse::json(200, encode({{QLatin1StringView("token"), token},
+                                               {QLatin1StringView("expires_in"), m_config.tokenTtlS},
+                                               {QLatin1StringView("client_id"), record.clientId},
+                                               {QLatin1StringView("instance"), m_config.instanceId}})));
     });
 }
 
@@ -398,17 +421,10 @@ void Server::handleUpgrade(const HttpRequest &request, QTcpSocket *socket)
         HttpServer::respond(socket, HttpResponse::error(404, QStringLiteral("not_found")));
         return;
     }
-    const QString origin = QString::fromUtf8(request.header("origin"));
-    if (!origin.isEmpty() && !m_config.allowedOrigins.isEmpty() && !m_config.allowedOrigins.contains(origin)) {
-        qCInfo(lcServer).noquote() << "upgrade refused: origin" << origin << "not allowed";
-        refuseUpgrade(socket, 403, QStringLiteral("origin"),
-                      HttpResponse::error(403, QStringLiteral("forbidden"), QStringLiteral("origin not allowed")));
-        return;
-    }
     const QString remote = clientAddress(socket, request);
-    const QString token = request.query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
     QPointer<QTcpSocket> guard(socket);
-    m_backplane->hitRateLimit(remote, m_config.connectRate, [this, guard, remote, token](bool allowed, int retry) {
+    // Every attempt counts toward SB_CONNECT_RATE, whatever its answer.
+    m_backplane->hitRateLimit(remote, m_config.connectRate, [this, guard, request, remote](bool allowed, int retry) {
         if (!guard)
             return;
         if (!allowed) {
@@ -419,40 +435,69 @@ void Server::handleUpgrade(const HttpRequest &request, QTcpSocket *socket)
             refuseUpgrade(guard, 429, QStringLiteral("rate_limited"), r);
             return;
         }
-        const auto proceed = [this, guard, remote](std::optional<TokenRecord> record) {
-            if (!guard)
-                return;
-            if (m_draining && (!record || record->role != QLatin1StringView("operator"))) {
-                refuseUpgrade(guard, 503, QStringLiteral("draining"),
-                              HttpResponse::error(503, QStringLiteral("draining"),
-                                                  QStringLiteral("this instance is draining; connect to another")));
-                return;
-            }
-            m_metrics.httpRequests->inc({QStringLiteral("/ws"), QStringLiteral("101")});
-            m_pendingUpgrades.insert(peerKey(guard->peerAddress(), guard->peerPort()), {record, remote});
-            // Frames are small and each one is due now: without TCP_NODELAY, Nagle holds
-            // a frame until the peer's (delayed, up to 40 ms) ACK of the previous one.
-            guard->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-            m_wsServer.handleConnection(guard);
-        };
-        if (token.isEmpty()) {
-            m_metrics.tokensRejected->inc({QStringLiteral("missing")});
-            proceed(std::nullopt);
+        const QString origin = QString::fromUtf8(request.header("origin"));
+        if (!origin.isEmpty() && !m_config.allowedOrigins.isEmpty() && !m_config.allowedOrigins.contains(origin)) {
+            qCInfo(lcServer).noquote() << "upgrade refused: origin" << origin << "not allowed";
+            refuseUpgrade(guard, 403, QStringLiteral("origin"),
+                          HttpResponse::error(403, QStringLiteral("forbidden"), QStringLiteral("origin not allowed")));
             return;
         }
-        m_backplane->takeToken(token, [this, guard, proceed](bool ok, std::optional<TokenRecord> record) {
-            if (!guard)
-                return;
-            if (!ok) {
-                refuseUpgrade(guard, 503, QStringLiteral("backplane_down"),
-                              HttpResponse::error(503, QStringLiteral("backplane_unavailable"),
-                                                  QStringLiteral("cannot check tokens while the backplane is down")));
-                return;
-            }
-            if (!record)
-                m_metrics.tokensRejected->inc({QStringLiteral("invalid")});
-            proceed(record);
+        // Checked before the token is taken: a refused handshake spends nothing.
+        const QString problem = upgradeProblem(request);
+        if (!problem.isEmpty()) {
+            refuseUpgrade(guard, 400, QStringLiteral("bad_handshake"),
+                          HttpResponse::error(400, QStringLiteral("bad_request"), problem));
+            return;
+        }
+        checkToken(request, guard, remote);
+    });
+}
+
+void Server::checkToken(const HttpRequest &request, QTcpSocket *socket, const QString &remote)
+{
+    QPointer<QTcpSocket> guard(socket);
+    const auto proceed = [this, guard, remote](std::optional<TokenRecord> record) {
+        if (!guard)
+            return;
+        if (m_draining && (!record || record->role != QLatin1StringView("operator"))) {
+            refuseUpgrade(guard, 503, QStringLiteral("draining"),
+                          HttpResponse::error(503, QStringLiteral("draining"),
+                                              QStringLiteral("this instance is draining; connect to another")));
+            return;
+        }
+        m_metrics.httpRequests->inc({QStringLiteral("/ws"), QStringLiteral("101")});
+        const QString key = peerKey(guard->peerAddress(), guard->peerPort());
+        m_pendingUpgrades.insert(key, {record, remote, guard});
+        // Should Qt still refuse the handshake, the entry goes with the socket.
+        QTcpSocket *raw = guard.data();
+        connect(raw, &QObject::destroyed, &m_pendingUpgradesContext, [this, key, raw] {
+            auto it = m_pendingUpgrades.find(key);
+            if (it != m_pendingUpgrades.end() && (it->tcp.isNull() || it->tcp.data() == raw))
+                m_pendingUpgrades.erase(it);
         });
+        // Frames are small and each one is due now: without TCP_NODELAY, Nagle holds
+        // a frame until the peer's (delayed, up to 40 ms) ACK of the previous one.
+        guard->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        m_wsServer.handleConnection(guard);
+    };
+    const QString token = request.query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+    if (token.isEmpty()) {
+        m_metrics.tokensRejected->inc({QStringLiteral("missing")});
+        proceed(std::nullopt);
+        return;
+    }
+    m_backplane->takeToken(token, [this, guard, proceed](bool ok, std::optional<TokenRecord> record) {
+        if (!guard)
+            return;
+        if (!ok) {
+            refuseUpgrade(guard, 503, QStringLiteral("backplane_down"),
+                          HttpResponse::error(503, QStringLiteral("backplane_unavailable"),
+                                              QStringLiteral("cannot check tokens while the backplane is down")));
+            return;
+        }
+        if (!record)
+            m_metrics.tokensRejected->inc({QStringLiteral("invalid")});
+        proceed(record);
     });
 }
 
@@ -461,17 +506,19 @@ void Server::onWebSocket()
     while (QWebSocket *socket = m_wsServer.nextPendingConnection()) {
         const auto pending = m_pendingUpgrades.take(peerKey(socket->peerAddress(), socket->peerPort()));
         if (!pending.record) {
+            // Refused, but the limits hold all the same until the handshake ends.
+            socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(m_config.maxFrame));
+            socket->setMaxAllowedIncomingFrameSize(static_cast<quint64>(m_config.maxFrame));
             m_metrics.closes->inc({QString::number(CloseCode::Unauthorized)});
-            socket->close(static_cast<QWebSocketProtocol::CloseCode>(CloseCode::Unauthorized), QStringLiteral("unauthorized"));
             connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
-            QTimer::singleShot(5000, socket, [socket] { socket->abort(); socket->deleteLater(); });
+            CloseHandshake::start(socket, pending.tcp, CloseCode::Unauthorized, QStringLiteral("unauthorized"));
             continue;
         }
-        openSession(socket, *pending.record, pending.remote);
+        openSession(socket, pending.tcp, *pending.record, pending.remote);
     }
 }
 
-void Server::openSession(QWebSocket *socket, const TokenRecord &record, const QString &remote)
+void Server::openSession(QWebSocket *socket, QTcpSocket *tcp, const TokenRecord &record, const QString &remote)
 {
     SessionInfo info;
     info.sessionId = QUuid::createUuid().toString(QUuid::WithoutBraces);
@@ -483,7 +530,7 @@ void Server::openSession(QWebSocket *socket, const TokenRecord &record, const QS
     info.connectedAt = QDateTime::currentMSecsSinceEpoch();
     info.sticky = record.instance == m_config.instanceId;
 
-    auto *session = new Session(socket, info, m_config, &m_metrics, this);
+    auto *session = new Session(socket, tcp, info, m_config, &m_metrics, this);
     m_sessions.insert(info.sessionId, session);
     m_byClient[info.clientId].insert(session);
     connect(session, &Session::textReceived, this, &Server::onText);
@@ -589,7 +636,11 @@ void Server::fail(Session *session, const QString &ref, ErrorCode code, const QS
 {
     m_metrics.errors->inc({QString(name(code))});
     session->sendFrame(makeError(ref, code, message));
-    if (session->countError()) {
+    // Only what the client caused counts toward 1008: an outage of a
+    // dependency must not disconnect well-behaved clients.
+    const bool clientsFault = code != ErrorCode::BackplaneUnavailable && code != ErrorCode::StoreUnavailable
+                              && code != ErrorCode::Internal;
+    if (clientsFault && session->countError()) {
         qCInfo(lcServer).noquote() << "session" << session->id() << "sent too many bad frames; closing with 1008";
         session->close(CloseCode::PolicyViolation, QStringLiteral("too many errors"));
     }
@@ -607,6 +658,12 @@ void Server::onText(Session *session, const QString &text)
     DecodeResult decoded = decodeRequest(utf8);
     m_metrics.framesIn->inc({decoded.typeName});
     if (!decoded.ok()) {
+        if (decoded.error.code == ErrorCode::UnknownType && !session->isOperator()
+            && decoded.sentType.startsWith(QLatin1StringView("admin."))) {
+            // Any admin.* name, known or not, tells a participant the same.
+            fail(session, decoded.ref, ErrorCode::Forbidden, QStringLiteral("operator requests need an operator token"));
+            return;
+        }
         fail(session, decoded.ref, decoded.error);
         return;
     }
@@ -756,8 +813,7 @@ void Server::onClusterCommand(const Envelope &envelope)
 
 void Server::heartbeatTick()
 {
-    const auto sessions = m_sessions.values();
-    for (Session *s : sessions) {
+    for (Session *s : std::as_const(m_sessions)) {
         if (!s->heartbeat(m_config.heartbeatMs)) {
             qCInfo(lcServer).noquote() << "session" << s->id() << "answered no ping for two intervals; dropping";
             s->close(1001, QStringLiteral("heartbeat timeout"));
@@ -778,6 +834,9 @@ void Server::secondTick()
                   {QStringLiteral("draining"), m_draining ? QStringLiteral("1") : QStringLiteral("0")}};
     m_backplane->putInstance(fields);
     m_admin->tick();
+    // A connection that never reads is judged even while nothing is sent to it.
+    for (Session *s : std::as_const(m_sessions))
+        s->checkBacklog();
 }
 
 void Server::sampleFlow(const char *dir, const QString &frameType, const QString &room, const QString &sessionId,
@@ -859,8 +918,25 @@ void Server::drainNext()
         for (Session *s : std::as_const(m_sessions))
             s->close(1001, QStringLiteral("shutting down"));
         m_backplane->removeInstance();
-        QTimer::singleShot(200, qApp, [] { QCoreApplication::exit(0); });
+        exitWhenHandshakesDone();
     }
+}
+
+void Server::exitWhenHandshakesDone()
+{
+    // Clients that answer the close frame are let go cleanly; none may hold
+    // the exit back by more than one handshake timeout.
+    auto *clock = new QElapsedTimer;
+    clock->start();
+    auto *poll = new QTimer(this);
+    connect(poll, &QTimer::timeout, this, [poll, clock] {
+        if (CloseHandshake::inProgress() > 0 && clock->elapsed() < CloseHandshake::TimeoutMs)
+            return;
+        poll->stop();
+        delete clock;
+        QCoreApplication::exit(0);
+    });
+    poll->start(20);
 }
 
 } // namespace sb

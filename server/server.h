@@ -96,7 +96,9 @@ private:
     void handleUpgrade(const HttpRequest &request, QTcpSocket *socket);
     void refuseUpgrade(QTcpSocket *socket, int status, const QString &reason, const HttpResponse &response);
     void onWebSocket();
-    void openSession(QWebSocket *socket, const TokenRecord &record, const QString &remote);
+    void openSession(QWebSocket *socket, QTcpSocket *tcp, const TokenRecord &record, const QString &remote);
+    void checkToken(const HttpRequest &request, QTcpSocket *socket, const QString &remote);
+    void answerTokenRequest(const HttpRequest &request, const QString &remote, const HttpServer::Responder &answer);
     void onText(Session *session, const QString &text);
     void onSessionClosed(Session *session);
     void onBackplaneMessage(const QString &channel, const QByteArray &payload);
@@ -104,6 +106,7 @@ private:
     void heartbeatTick();
     void secondTick();
     void drainNext();
+    void exitWhenHandshakesDone();
     QString clientAddress(QTcpSocket *socket, const HttpRequest &request) const;
     void registerHandlers();
 
@@ -122,8 +125,14 @@ private:
     {
         std::optional<TokenRecord> record;
         QString remote;
+        QPointer<QTcpSocket> tcp;
     };
-    QHash<QString, PendingUpgrade> m_pendingUpgrades; // by peer "address|port"
+    // By peer "address|port", from the hand-over to QWebSocketServer until the
+    // QWebSocket appears; an entry goes with its TCP socket when Qt refuses.
+    QHash<QString, PendingUpgrade> m_pendingUpgrades;
+    // Context of the sockets' destroyed() handlers: declared after the table, so
+    // it dies first and no handler runs against a destroyed table.
+    QObject m_pendingUpgradesContext;
     QHash<QString, Session *> m_sessions;
     QHash<QString, QSet<Session *>> m_byClient;
     QHash<QString, int> m_channelRefs;

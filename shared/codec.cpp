@@ -20,6 +20,13 @@ QString quoted(QLatin1StringView key)
     return QLatin1Char('"') + key + QLatin1Char('"');
 }
 
+std::optional<ProtocolError> checkStorable(QLatin1StringView key, const QString &value)
+{
+    if (isStorableText(value))
+        return std::nullopt;
+    return badRequest(quoted(key) + QStringLiteral(" must not contain U+0000 or unpaired surrogates"));
+}
+
 } // namespace
 
 DecodeResult decodeRequest(const QByteArray &utf8)
@@ -41,7 +48,7 @@ DecodeResult decodeRequest(const QByteArray &utf8)
 
     const QJsonValue ref = body.value(QLatin1StringView("ref"));
     if (!ref.isUndefined()) {
-        if (!ref.isString() || codePointLength(ref.toString()) > Limits::MaxRef) {
+        if (!ref.isString() || codePointLength(ref.toString()) > Limits::MaxRef || !isStorableText(ref.toString())) {
             result.error = badRequest(QStringLiteral("\"ref\" must be a string of at most 64 characters"));
             return result;
         }
@@ -54,6 +61,7 @@ DecodeResult decodeRequest(const QByteArray &utf8)
         return result;
     }
     const QString typeName = type.toString();
+    result.sentType = typeName.left(64);
     const std::optional<MessageType> known = messageTypeFromName(typeName, Direction::ToServer);
     if (!known) {
         result.error = {ErrorCode::UnknownType, QStringLiteral("unknown type \"%1\"").arg(typeName.left(64))};
@@ -109,6 +117,8 @@ std::optional<ProtocolError> requiredString(const QJsonObject &o, QLatin1StringV
         return badRequest(quoted(key) + QStringLiteral(" is required"));
     if (!v.isString())
         return badRequest(quoted(key) + QStringLiteral(" must be a string"));
+    if (auto error = checkStorable(key, v.toString()))
+        return error;
     *out = v.toString();
     return std::nullopt;
 }
@@ -120,6 +130,8 @@ std::optional<ProtocolError> optionalString(const QJsonObject &o, QLatin1StringV
         return std::nullopt;
     if (!v.isString())
         return badRequest(quoted(key) + QStringLiteral(" must be a string"));
+    if (auto error = checkStorable(key, v.toString()))
+        return error;
     *out = v.toString();
     return std::nullopt;
 }
@@ -174,6 +186,10 @@ std::optional<ProtocolError> room(const QJsonObject &o, QString *out)
     const QJsonValue v = o.value(QLatin1StringView("room"));
     if (v.isUndefined() || v.isNull())
         return badRequest(QStringLiteral("\"room\" is required"));
+    if (v.isString()) {
+        if (auto error = checkStorable(QLatin1StringView("room"), v.toString()))
+            return error;
+    }
     if (!v.isString() || !isValidRoom(v.toString()))
         return ProtocolError{ErrorCode::InvalidRoom,
                              QStringLiteral("a room is 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")};

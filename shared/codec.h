@@ -33,6 +33,7 @@ struct DecodeResult
     ProtocolError error{ErrorCode::Internal, {}};
     QString ref; // echoed on errors too, when it could be read
     QString typeName; // as sent, for metrics ("invalid" when unusable)
+    QString sentType; // the "type" string as sent, even when unknown
 
     bool ok() const { return request.has_value(); }
 };

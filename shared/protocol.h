@@ -167,5 +167,9 @@ bool isValidRoom(QStringView room);
 bool isValidUser(QStringView user);
 // Length in Unicode code points, as the contract counts characters.
 qsizetype codePointLength(QStringView text);
+// False when `text` holds U+0000 or a surrogate that is not half of a pair:
+// such strings are refused with bad_request (contract section 8), so what is
+// stored is exactly what was acknowledged.
+bool isStorableText(QStringView text);
 
 } // namespace sb

@@ -92,7 +92,7 @@ void AdminService::inject(Session *session, const Request &request)
         return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("unknown target \"%1\"").arg(key));
     }
     audit(session, request);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.inject")},
                               {QLatin1StringView("target"), t},
@@ -117,7 +117,7 @@ void AdminService::commandOnFoundInstance(Session *session, const Request &reque
                                           const QString &notFound)
 {
     audit(session, request);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->clusterCommand(command, [this, guard, ref, ackFields, notFound](bool ok, const QList<QJsonObject> &replies) {
         if (!guard)
@@ -169,7 +169,7 @@ void AdminService::ticker(Session *session, const Request &request)
     if (auto e = fields::requiredBool(request.body, QLatin1StringView("enabled"), &enabled))
         return m_server->fail(session, request.ref, *e);
     audit(session, request);
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},
                       {{QLatin1StringView("type"), QStringLiteral("ticker.set")}, {QLatin1StringView("enabled"), enabled}},

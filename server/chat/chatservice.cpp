@@ -26,28 +26,30 @@ ChatService::ChatService(Server *server)
 
 ChatService::~ChatService() = default;
 
-void ChatService::withRoom(const QString &name, std::function<void(bool, RoomPtr)> then)
+ChatService::RoomPtr ChatService::openRoom(const QString &name)
 {
     RoomPtr room = m_rooms.value(name);
-    if (room && room->delivered >= 0) {
-        then(true, room);
-        return;
+    if (!room) {
+        room = std::make_shared<Room>();
+        room->name = name;
+        m_rooms.insert(name, room);
+        // Subscribe before reading the last seq, so nothing published after the read is missed.
+        m_server->refCountChannel(roomChannel(name), +1);
     }
-    if (room) {
-        room->waiting.append([room, then = std::move(then)](bool ok) { then(ok, room); });
-        return;
-    }
-    room = std::make_shared<Room>();
-    room->name = name;
-    room->waiting.append([room, then = std::move(then)](bool ok) { then(ok, room); });
-    m_rooms.insert(name, room);
-    // Subscribe before reading the last seq, so nothing published after the read is missed.
-    m_server->refCountChannel(roomChannel(name), +1);
+    if (room->delivered < 0 && !room->opening)
+        readLastSeq(room);
+    return room;
+}
+
+void ChatService::readLastSeq(const RoomPtr &room)
+{
+    room->opening = true;
     std::weak_ptr<Room> weak = room;
-    m_server->store().lastSeq(name, [this, weak](const StoreResult<qint64> &result) {
+    m_server->store().lastSeq(room->name, [this, weak](const StoreResult<qint64> &result) {
         RoomPtr room = weak.lock();
         if (!room)
             return;
+        room->opening = false;
         const auto waiting = std::exchange(room->waiting, {});
         if (!result.ok) {
             qCWarning(lcChat).noquote() << "cannot open room" << room->name << ":" << result.error;
@@ -65,6 +67,13 @@ void ChatService::withRoom(const QString &name, std::function<void(bool, RoomPtr
     });
 }
 
+void ChatService::whenOpen(const RoomPtr &room, std::function<void(bool ok)> then)
+{
+    if (room->delivered >= 0)
+        return then(true);
+    room->waiting.append(std::move(then));
+}
+
 void ChatService::join(Session *session, const Request &request)
 {
     QString name;
@@ -75,37 +84,60 @@ void ChatService::join(Session *session, const Request &request)
         return m_server->fail(session, request.ref, *e);
     if (since && *since < 0)
         return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("\"since\" must be >= 0"));
+    const int maxRooms = m_server->config().maxRooms;
+    if (maxRooms > 0 && !session->rooms().contains(name)
+        && session->rooms().size() + session->joinsInFlight >= maxRooms) {
+        m_server->metrics().limitExceeded->inc({QStringLiteral("rooms")});
+        return m_server->fail(session, request.ref, ErrorCode::LimitExceeded,
+                              QStringLiteral("a session is a member of at most %1 rooms; leave one first").arg(maxRooms));
+    }
 
-    QPointer<Session> guard(session);
+    // The join holds the room from now on, whatever happens to the session:
+    // a room with a join in flight is never released under it.
+    RoomPtr room = openRoom(name);
+    ++room->joining;
+    ++session->joinsInFlight;
+    const QPointer<Session> holder(session);
+    const SessionRef joiner(session);
     const QString ref = request.ref;
-    withRoom(name, [this, guard, ref, since](bool ok, RoomPtr room) {
-        if (!guard)
-            return releaseRoom(room);
-        if (!ok)
-            return m_server->fail(guard, ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
-        ++room->joining;
-        m_server->backplane().members(room->name, [this, guard, ref, since, room](bool ok, QList<Member> members) {
+    const auto end = [this, holder, room] {
+        --room->joining;
+        if (holder)
+            --holder->joinsInFlight;
+        releaseRoom(room);
+    };
+    whenOpen(room, [this, joiner, ref, since, room, end](bool ok) {
+        if (!joiner)
+            return end();
+        if (!ok) {
+            m_server->fail(joiner, ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
+            return end();
+        }
+        m_server->backplane().members(room->name, [this, joiner, ref, since, room, end](bool ok, QList<Member> members) {
+            if (!joiner)
+                return end();
             if (!ok) {
-                --room->joining;
-                if (guard)
-                    m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
-                                   QStringLiteral("the backplane is unavailable"));
-                return releaseRoom(room);
+                m_server->fail(joiner, ref, ErrorCode::BackplaneUnavailable,
+                               QStringLiteral("the backplane is unavailable"));
+                return end();
             }
             const qint64 limit = qMax(m_server->config().history, 1000);
             const qint64 from = since ? qMax(*since, room->delivered - limit) : room->delivered;
             const bool truncated = since && *since < from;
             collectMissed(room, from, {}, !truncated,
-                          [this, guard, ref, since, room, members](bool ok, QList<ChatMessage> missed, bool recovered) {
-                              --room->joining;
-                              if (!guard)
-                                  return releaseRoom(room);
-                              if (!ok) {
-                                  m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
-                                                 QStringLiteral("the store is unavailable"));
-                                  return releaseRoom(room);
+                          [this, joiner, ref, since, room, members, end](bool ok, QList<ChatMessage> missed,
+                                                                          bool recovered) {
+                              // Checked last, right before the session is added: a
+                              // session that closed meanwhile is never made a member.
+                              if (Session *session = joiner) {
+                                  if (ok)
+                                      finishJoin(session, ref, room, since.value_or(-1), std::move(missed), recovered,
+                                                 members);
+                                  else
+                                      m_server->fail(session, ref, ErrorCode::StoreUnavailable,
+                                                     QStringLiteral("the store is unavailable"));
                               }
-                              finishJoin(guard, ref, room, since.value_or(-1), std::move(missed), recovered, members);
+                              end();
                           });
         });
     });
@@ -252,29 +284,59 @@ void ChatService::chat(Session *session, const Request &request)
 
     ChatDraft draft{name, session->info().user, session->info().clientId, text, nonce.value_or(QString()),
                     QDateTime::currentMSecsSinceEpoch(), m_server->instanceId()};
-    QPointer<Session> guard(session);
+    const SessionRef sender(session);
     const QString ref = request.ref;
-    m_server->store().appendChat(draft, [this, guard, ref, name](const StoreResult<AppendResult> &result) {
+    m_server->store().appendChat(draft, [this, sender, ref, name](const StoreResult<AppendResult> &result) {
         if (!result.ok) {
             qCWarning(lcChat).noquote() << "chat to" << name << "not stored:" << result.error;
-            if (guard)
-                m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
+            if (sender)
+                m_server->fail(sender, ref, ErrorCode::StoreUnavailable,
                                QStringLiteral("the message could not be stored; try again"));
             return;
         }
         const ChatMessage &message = result.value.message;
-        if (guard)
-            m_server->reply(guard, ref, {{QLatin1StringView("room"), name}, {QLatin1StringView("seq"), message.seq}});
+        // A resent nonce answers with the original, in whatever room it went to.
+        if (sender)
+            m_server->reply(sender, ref, {{QLatin1StringView("room"), message.room},
+                                          {QLatin1StringView("seq"), message.seq}});
         if (result.value.duplicate)
             return;
         m_server->metrics().chatMessages->inc();
-        m_server->publish(roomChannel(name), QJsonObject{{QLatin1StringView("room"), name}}, message.toFrame(),
-                          [name, seq = message.seq](bool ok) {
-                              if (!ok)
-                                  qCWarning(lcChat).noquote() << "publish of" << name << seq
-                                                              << "failed; instances will fetch it from the store";
-                          });
+        publishChat(message, 0);
     });
+}
+
+void ChatService::publishChat(const ChatMessage &message, int attempt)
+{
+    const QJsonObject frame = message.toFrame();
+    m_server->publish(roomChannel(message.room), QJsonObject{{QLatin1StringView("room"), message.room}}, frame,
+                      [this, message, attempt](bool ok) {
+                          if (ok)
+                              return;
+                          // Acknowledged, so it is delivered: here at once, elsewhere by
+                          // the retries (and the store's gap fill should they all fail).
+                          deliverLocally(message);
+                          if (attempt + 1 >= PublishAttempts) {
+                              qCWarning(lcChat).noquote() << "publish of" << message.room << message.seq << "failed"
+                                                          << PublishAttempts << "times; instances fetch it from the store";
+                              return;
+                          }
+                          qCWarning(lcChat).noquote() << "publish of" << message.room << message.seq
+                                                      << "failed; retrying";
+                          QTimer::singleShot(100 << attempt, m_server, [this, message, attempt] {
+                              publishChat(message, attempt + 1);
+                          });
+                      });
+}
+
+void ChatService::deliverLocally(const ChatMessage &message)
+{
+    RoomPtr room = m_rooms.value(message.room);
+    if (!room || message.seq <= room->delivered)
+        return;
+    room->pending.insert(message.seq, message);
+    if (room->delivered >= 0)
+        advance(*room);
 }
 
 void ChatService::history(Session *session, const Request &request)
@@ -289,7 +351,7 @@ void ChatService::history(Session *session, const Request &request)
     if (auto e = fields::optionalInt(request.body, QLatin1StringView("limit"), &limit))
         return m_server->fail(session, request.ref, *e);
     const int count = static_cast<int>(qBound<qint64>(qint64(1), limit.value_or(Limits::HistoryDefault), qint64(Limits::HistoryMax)));
-    QPointer<Session> guard(session);
+    const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->store().history(name, before.value_or(0), count,
                               [this, guard, ref, name](const StoreResult<QList<ChatMessage>> &result) {

@@ -45,13 +45,16 @@ public:
     void catchUpAll();
 
     static constexpr int RecentMax = 512;
+    // Publishing an acknowledged chat: 100 ms, 200 ms, … between attempts.
+    static constexpr int PublishAttempts = 6;
 
 private:
     struct Room
     {
         QString name;
         QSet<Session *> members;
-        int joining = 0;
+        int joining = 0;      // joins in flight; the room stays while any is
+        bool opening = false; // its last seq is being read
         qint64 delivered = -1; // -1 until the room's last seq is known
         QMap<qint64, ChatMessage> pending;
         std::deque<ChatMessage> recent;
@@ -61,7 +64,13 @@ private:
     };
     using RoomPtr = std::shared_ptr<Room>;
 
-    void withRoom(const QString &name, std::function<void(bool ok, RoomPtr room)> then);
+    // The room, created and subscribed when new; its last seq is read once.
+    RoomPtr openRoom(const QString &name);
+    void readLastSeq(const RoomPtr &room);
+    // Runs `then` once the room's last seq is known (false: the store failed).
+    void whenOpen(const RoomPtr &room, std::function<void(bool ok)> then);
+    void publishChat(const ChatMessage &message, int attempt);
+    void deliverLocally(const ChatMessage &message);
     void collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> collected, bool recovered,
                        std::function<void(bool ok, QList<ChatMessage>, bool recovered)> done);
     void finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,

@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include "closehandshake.h"
 #include "codec.h"
 #include "config.h"
 #include "metrics/metrics.h"
@@ -21,9 +22,11 @@ void deleteSocketLater(QWebSocket *socket)
 }
 } // namespace
 
-Session::Session(QWebSocket *socket, SessionInfo info, const Config &config, Metrics *metrics, QObject *parent)
+Session::Session(QWebSocket *socket, QTcpSocket *tcp, SessionInfo info, const Config &config, Metrics *metrics,
+                 QObject *parent)
     : QObject(parent)
     , m_socket(socket, &deleteSocketLater)
+    , m_tcp(tcp)
     , m_info(std::move(info))
     , m_metrics(metrics)
     , m_maxQueue(config.maxQueue)
@@ -54,6 +57,11 @@ Session::Session(QWebSocket *socket, SessionInfo info, const Config &config, Met
     });
     connect(socket, &QWebSocket::pong, this, [this](quint64, const QByteArray &) { m_sinceAlive.restart(); });
     connect(socket, &QWebSocket::disconnected, this, &Session::onDisconnected);
+    // Too large, bad UTF-8, bad framing: closed by us, with the handshake.
+    CloseHandshake::interceptProtocolErrors(socket, this, [this](int code) {
+        close(code, code == QWebSocketProtocol::CloseCodeTooMuchData ? QStringLiteral("message too large")
+                                                                    : QStringLiteral("protocol error"));
+    });
 }
 
 Session::~Session()
@@ -77,7 +85,35 @@ void Session::onDisconnected()
         m_closeCode = m_socket->closeCode();
     else if (m_closeCode == 1006)
         m_closeCode = 1000;
-    Q_EMIT closed(this);
+    // A write error inside send() can get here synchronously: tell the owner
+    // in a turn of its own (see closed()).
+    QMetaObject::invokeMethod(this, [this] { Q_EMIT closed(this); }, Qt::QueuedConnection);
+}
+
+bool Session::isBacklogged()
+{
+    if (m_socket->bytesToWrite() <= m_maxQueue)
+        return false;
+    m_socket->flush();
+    return m_socket->bytesToWrite() > m_maxQueue;
+}
+
+void Session::closeSlowConsumer(qint64 backlog)
+{
+    qCWarning(lcWs).noquote() << "session" << m_info.sessionId << "is a slow consumer:" << backlog
+                              << "bytes unsent; closing with 1013";
+    m_metrics->slowConsumerDisconnects->inc();
+    // The close frame queues behind what the peer does not read; the
+    // handshake's timeout then drops the connection rather than hold the memory.
+    close(CloseCode::TryAgainLater, QStringLiteral("slow consumer"));
+}
+
+void Session::checkBacklog()
+{
+    if (m_closing || !m_socket)
+        return;
+    if (isBacklogged())
+        closeSlowConsumer(m_socket->bytesToWrite());
 }
 
 bool Session::send(const QString &text)
@@ -87,21 +123,9 @@ bool Session::send(const QString &text)
     // The rule looks at what the peer left unread before this frame: bytes
     // queued in this event-loop turn have not been offered to the kernel yet,
     // so only when the backlog looks too big is the socket flushed and asked again.
-    if (m_socket->bytesToWrite() > m_maxQueue) {
-        m_socket->flush();
-        const qint64 backlog = m_socket->bytesToWrite();
-        if (backlog > m_maxQueue) {
-            qCWarning(lcWs).noquote() << "session" << m_info.sessionId << "is a slow consumer:" << backlog
-                                      << "bytes unsent; closing with 1013";
-            m_metrics->slowConsumerDisconnects->inc();
-            close(CloseCode::TryAgainLater, QStringLiteral("slow consumer"));
-            // Its queue will not drain: drop the connection rather than hold the memory.
-            QTimer::singleShot(1000, this, [this] {
-                if (m_socket)
-                    m_socket->abort();
-            });
-            return false;
-        }
+    if (isBacklogged()) {
+        closeSlowConsumer(m_socket->bytesToWrite());
+        return false;
     }
     m_socket->sendTextMessage(text);
     ++m_framesOut;
@@ -122,12 +146,16 @@ void Session::close(int code, const QString &reason)
         return;
     m_closing = true;
     m_closeCode = code;
-    m_socket->close(static_cast<QWebSocketProtocol::CloseCode>(code), reason);
-    // Peers that never answer the close handshake are dropped.
-    QTimer::singleShot(5000, this, [this] {
-        if (m_socket && m_socket->state() != QAbstractSocket::UnconnectedState)
-            m_socket->abort();
-    });
+    // The handshake outlives the session: the session leaves its rooms and
+    // tables now, the connection goes when the peer answered (or the timeout).
+    QWebSocket *socket = m_socket.release();
+    socket->disconnect(this);
+    connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
+    if (m_tcp)
+        connect(m_tcp, &QObject::destroyed, socket, &QObject::deleteLater);
+    CloseHandshake::start(socket, m_tcp, code, reason);
+    m_closedEmitted = true;
+    QMetaObject::invokeMethod(this, [this] { Q_EMIT closed(this); }, Qt::QueuedConnection);
 }
 
 bool Session::takeRateToken()

@@ -14,6 +14,7 @@
 #include <QPointer>
 #include <QSet>
 #include <QString>
+#include <QTcpSocket>
 #include <QWebSocket>
 
 #include <deque>
@@ -41,7 +42,9 @@ class Session final : public QObject
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(Session)
 public:
-    Session(QWebSocket *socket, SessionInfo info, const Config &config, Metrics *metrics, QObject *parent = nullptr);
+    // `tcp` is the connection under `socket`, used for the closing handshake.
+    Session(QWebSocket *socket, QTcpSocket *tcp, SessionInfo info, const Config &config, Metrics *metrics,
+            QObject *parent = nullptr);
     ~Session() override;
 
     const SessionInfo &info() const { return m_info; }
@@ -53,7 +56,12 @@ public:
     // was just closed as a slow consumer.
     bool send(const QString &text);
     void sendFrame(const QJsonObject &frame);
+    // Starts the closing handshake (see CloseHandshake); closed() follows
+    // once the connection is gone, never from inside this call.
     void close(int code, const QString &reason);
+    // The slow-consumer rule for a connection that is not being sent to:
+    // closes with 1013 when the peer left more than SB_MAX_QUEUE unread.
+    void checkBacklog();
 
     // Per-connection message rate (token bucket); false when over the limit.
     bool takeRateToken();
@@ -70,6 +78,9 @@ public:
     QHash<QString, qint64> &rooms() { return m_rooms; }
     const QHash<QString, qint64> &rooms() const { return m_rooms; }
 
+    // join requests of this session still waiting for the store or the backplane
+    int joinsInFlight = 0;
+
     bool adminSubscribed = false;
     bool adminFlow = false;
 
@@ -83,12 +94,18 @@ public:
 Q_SIGNALS:
     void textReceived(Session *session, const QString &text);
     void binaryReceived(Session *session);
+    // Always from an event-loop turn of its own, so that no table of sessions
+    // or room members changes under a loop that is sending.
     void closed(Session *session);
 
 private:
     void onDisconnected();
+    // True when more than SB_MAX_QUEUE bytes stay unsent after a flush.
+    bool isBacklogged();
+    void closeSlowConsumer(qint64 backlog);
 
     std::unique_ptr<QWebSocket, void (*)(QWebSocket *)> m_socket;
+    QPointer<QTcpSocket> m_tcp;
     SessionInfo m_info;
     Metrics *m_metrics;
     qint64 m_maxQueue;
@@ -106,6 +123,21 @@ private:
     bool m_closing = false;
     bool m_closedEmitted = false;
     int m_closeCode = 1006;
+};
+
+// A session held by an asynchronous continuation (a store or backplane
+// answer): null once the session is closing or gone, so that a late answer
+// neither touches freed memory nor re-adds a closed session anywhere.
+class SessionRef
+{
+public:
+    SessionRef(Session *session) : m_session(session) {} // NOLINT: implicit by design
+    Session *get() const { return m_session && m_session->isOpen() ? m_session.data() : nullptr; }
+    operator Session *() const { return get(); } // NOLINT
+    Session *operator->() const { return get(); }
+
+private:
+    QPointer<Session> m_session;
 };
 
 } // namespace sb
