@@ -2,6 +2,8 @@
 
 #include <QUrl>
 
+#include <algorithm>
+
 namespace sb {
 
 namespace {
@@ -17,6 +19,36 @@ bool isToken(const QByteArray &s)
             return false;
     }
     return true;
+}
+
+// A field value may hold visible characters, SP, HTAB and obs-text; any other
+// control character (a bare CR or LF, NUL, DEL) is refused, not passed on to
+// a handler or echoed into a log (RFC 9110 section 5.5).
+bool isFieldValue(const QByteArray &s)
+{
+    for (const char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+// Optional whitespace around a field value is SP and HTAB only.
+QByteArray trimmedOws(const QByteArray &s)
+{
+    qsizetype begin = 0;
+    qsizetype end = s.size();
+    while (begin < end && (s[begin] == ' ' || s[begin] == '\t'))
+        ++begin;
+    while (end > begin && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+        --end;
+    return s.mid(begin, end - begin);
+}
+
+bool isDigits(const QByteArray &s)
+{
+    return !s.isEmpty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 } // namespace
@@ -93,8 +125,13 @@ ParseOutcome parseRequestHead(const QByteArray &data, qsizetype maxHeaderBytes, 
         const QByteArray name = line.left(colon).toLower();
         if (!isToken(name))
             return {ParseStatus::Malformed, QStringLiteral("bad header name")};
-        const QByteArray value = line.mid(colon + 1).trimmed();
+        const QByteArray rawValue = line.mid(colon + 1);
+        if (!isFieldValue(rawValue))
+            return {ParseStatus::Malformed, QStringLiteral("control character in a header value")};
+        const QByteArray value = trimmedOws(rawValue);
         auto it = request->headers.find(name);
+        if (it != request->headers.end() && name == "content-length")
+            return {ParseStatus::Malformed, QStringLiteral("more than one Content-Length")};
         if (it == request->headers.end())
             request->headers.insert(name, value);
         else
@@ -105,8 +142,11 @@ ParseOutcome parseRequestHead(const QByteArray &data, qsizetype maxHeaderBytes, 
     if (request->headers.contains("transfer-encoding"))
         return {ParseStatus::Malformed, QStringLiteral("chunked request bodies are not supported")};
     if (request->headers.contains("content-length")) {
+        // Digits only: toLongLong() alone would take "+5" or " 5", which a
+        // proxy in front may read differently (request smuggling).
+        const QByteArray text = request->headers.value("content-length");
         bool ok = false;
-        request->contentLength = request->headers.value("content-length").toLongLong(&ok);
+        request->contentLength = isDigits(text) ? text.toLongLong(&ok) : -1;
         if (!ok || request->contentLength < 0)
             return {ParseStatus::Malformed, QStringLiteral("bad Content-Length")};
     }
@@ -157,7 +197,7 @@ HttpResponse HttpResponse::error(int status, const QString &code, const QString 
     return json(status, body);
 }
 
-QByteArray HttpResponse::serialize() const
+QByteArray HttpResponse::serialize(Body withBody) const
 {
     QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";
     if (!body.isEmpty() || status != 204)
@@ -167,7 +207,8 @@ QByteArray HttpResponse::serialize() const
     for (const auto &[name, value] : headers)
         out += name + ": " + value + "\r\n";
     out += "\r\n";
-    out += body;
+    if (withBody == Body::Include)
+        out += body;
     return out;
 }
 

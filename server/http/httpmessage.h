@@ -40,7 +40,10 @@ struct HttpResponse
 
     static HttpResponse json(int status, const QByteArray &body);
     static HttpResponse error(int status, const QString &code, const QString &message = {});
-    QByteArray serialize() const;
+    // The answer to HEAD omits the body but keeps the headers GET would send,
+    // Content-Length included (RFC 9110 section 9.3.2).
+    enum class Body { Include, Omit };
+    QByteArray serialize(Body body = Body::Include) const;
 };
 
 enum class ParseStatus { Incomplete, Complete, Malformed, TooLarge };

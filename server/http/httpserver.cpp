@@ -112,16 +112,17 @@ void HttpServer::onReadyRead(QTcpSocket *socket)
     socket->read(request.headerBytes);
     request.body = socket->read(request.contentLength);
     QPointer<QTcpSocket> guard(socket);
-    m_onRequest(request, socket, [guard](const HttpResponse &response) {
+    const HttpResponse::Body body = request.method == "HEAD" ? HttpResponse::Body::Omit : HttpResponse::Body::Include;
+    m_onRequest(request, socket, [guard, body](const HttpResponse &response) {
         if (guard)
-            respond(guard, response);
+            respond(guard, response, body);
     });
 }
 
-void HttpServer::respond(QTcpSocket *socket, const HttpResponse &response)
+void HttpServer::respond(QTcpSocket *socket, const HttpResponse &response, HttpResponse::Body body)
 {
     socket->setProperty(HandledProperty, true);
-    socket->write(response.serialize());
+    socket->write(response.serialize(body));
     socket->disconnectFromHost();
     if (socket->state() == QAbstractSocket::UnconnectedState) {
         socket->deleteLater();

@@ -40,8 +40,9 @@ public:
     static constexpr qint64 MaxBodyBytes = 64 * 1024;
     static constexpr int HeadTimeoutMs = 10000;
 
-    // Writes a response and closes the socket once it has been sent.
-    static void respond(QTcpSocket *socket, const HttpResponse &response);
+    // Writes a response (without its body for HEAD) and closes the socket once it has been sent.
+    static void respond(QTcpSocket *socket, const HttpResponse &response,
+                        HttpResponse::Body body = HttpResponse::Body::Include);
 
 private:
     void onNewConnection();
