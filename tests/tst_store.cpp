@@ -977,6 +977,8 @@ void TestStore::databaseUrlPasswordIsMasked_data()
                            << QStringLiteral("postgres://db/sb?user=sb&password=***&sslmode=require");
     QTest::addRow("keywords") << QStringLiteral("host=db password='a b' user=sb")
                               << QStringLiteral("host=db password=*** user=sb");
+    QTest::addRow("? and # in the password") << QStringLiteral("postgresql://sb:se?c#ret@db/sb")
+                                             << QStringLiteral("postgresql://sb:***@db/sb");
     QTest::addRow("no password") << QStringLiteral("postgresql://sb@db/sb") << QStringLiteral("postgresql://sb@db/sb");
 }
 

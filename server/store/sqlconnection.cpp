@@ -53,7 +53,8 @@ void SqlTransaction::rollback()
 
 QString maskDatabaseUrl(const QString &url)
 {
-    static const QRegularExpression userinfoPassword(QStringLiteral("^([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/?#]*):[^@/?#]*@"));
+    // libpq ends the userinfo at the first '@' or '/': '?' and '#' belong to the password.
+    static const QRegularExpression userinfoPassword(QStringLiteral("^([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/]*):[^@/]*@"));
     static const QRegularExpression keywordPassword(QStringLiteral("(\\bpassword\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|[^\\s&]*)"),
                                                     QRegularExpression::CaseInsensitiveOption);
     QString masked = url;
