@@ -81,8 +81,19 @@ if [ -n "$CI" ] || [ "${SB_SANITIZE:-0}" = 1 ]; then
     sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer"
     SB_BUILD_DIR=$asan SB_BUILD_TYPE=Debug "$root/packaging/build.sh" \
         -DCMAKE_CXX_FLAGS="$sanitize" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DSB_BUILD_BENCH=OFF
-    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
+    # Reports go to files, so that a finding in a server process a test
+    # started (its output is a log in a temporary directory) fails the run too.
+    reports="$asan/sanitizer-reports"
+    rm -rf "$reports" && mkdir -p "$reports"
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$reports/asan"
     export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
-    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1"
-    run_suite "$asan" "$@"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1:log_path=$reports/ubsan"
+    status=0
+    run_suite "$asan" "$@" || status=$?
+    if compgen -G "$reports/*" >/dev/null; then
+        echo "run-all: FAILED: AddressSanitizer/UndefinedBehaviorSanitizer reports:" >&2
+        for report in "$reports"/*; do echo "== $report" >&2; cat "$report" >&2; done
+        status=1
+    fi
+    exit "$status"
 fi
