@@ -331,11 +331,7 @@ void TstTodos::todoLimitHoldsAcrossTabsAndInstances()
                       QStringLiteral("0"), QStringLiteral("--max-todos"), QStringLiteral("5")};
     if (backend == QLatin1StringView("postgres")) {
         const QString url = qEnvironmentVariable("SB_TEST_DATABASE_URL");
-        if (url.isEmpty()) {
-            if (qEnvironmentVariableIsSet("CI"))
-                QFAIL("CI is set but SB_TEST_DATABASE_URL is not: the PostgreSQL store must be tested in CI");
-            QSKIP("SB_TEST_DATABASE_URL is not set");
-        }
+        SB_REQUIRE_SERVICE(!url.isEmpty(), "SB_TEST_DATABASE_URL is not set: the PostgreSQL store is not tested");
         flags << QStringLiteral("--database-url") << url;
     }
     TestServer first(flags, dataDir.path());

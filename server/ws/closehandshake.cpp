@@ -16,7 +16,7 @@ namespace {
 
 // QWebSocket parses frames in a private child object; its errorEncountered()
 // signal is what makes QWebSocket close on a protocol error.
-constexpr const char *ErrorSignal = SIGNAL(errorEncountered(QWebSocketProtocol::CloseCode,QString));
+const char *const ErrorSignal = SIGNAL(errorEncountered(QWebSocketProtocol::CloseCode,QString));
 
 QObject *frameProcessor(QWebSocket *socket)
 {
