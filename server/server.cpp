@@ -446,7 +446,7 @@ void Server::handleUpgrade(const HttpRequest &request, QTcpSocket *socket)
         const QString problem = upgradeProblem(request);
         if (!problem.isEmpty()) {
             refuseUpgrade(guard, 400, QStringLiteral("bad_handshake"),
-                          HttpResponse::error(400, QStringLiteral("bad_request"), problem));
+                          HttpResponse::error(400, QStringLiteral("bad_handshake"), problem));
             return;
         }
         checkToken(request, guard, remote);
@@ -505,6 +505,15 @@ void Server::onWebSocket()
 {
     while (QWebSocket *socket = m_wsServer.nextPendingConnection()) {
         const auto pending = m_pendingUpgrades.take(peerKey(socket->peerAddress(), socket->peerPort()));
+        if (!pending.tcp || pending.tcp->state() != QAbstractSocket::ConnectedState) {
+            // The peer left (a reset) while its upgrade was checked: the socket
+            // is already unconnected and will never report disconnected(), so
+            // a session opened on it would stay forever. The QWebSocket owns
+            // the TCP socket and takes it along.
+            qCInfo(lcServer) << "upgrade abandoned by its peer before the handshake completed";
+            socket->deleteLater();
+            continue;
+        }
         if (!pending.record) {
             // Refused, but the limits hold all the same until the handshake ends.
             socket->setMaxAllowedIncomingMessageSize(static_cast<quint64>(m_config.maxFrame));
