@@ -7,6 +7,8 @@
 #include <QTest>
 #include <QtEndian>
 
+#include <sys/socket.h>
+
 namespace sbtest {
 
 bool RawWsClient::open(quint16 port, const QString &token, const QByteArray &extraHeaders)
@@ -37,12 +39,12 @@ bool RawWsClient::open(quint16 port, const QString &token, const QByteArray &ext
     return false;
 }
 
-void RawWsClient::sendText(const QByteArray &utf8)
+QByteArray RawWsClient::clientFrame(int opcode, const QByteArray &payload, bool fin)
 {
     // Client frames are masked (RFC 6455 5.3).
     QByteArray frame;
-    frame.append(char(0x81));
-    const qsizetype n = utf8.size();
+    frame.append(char((fin ? 0x80 : 0x00) | (opcode & 0x0f)));
+    const qsizetype n = payload.size();
     if (n < 126) {
         frame.append(char(0x80 | n));
     } else if (n < 65536) {
@@ -58,9 +60,36 @@ void RawWsClient::sendText(const QByteArray &utf8)
     qToBigEndian(mask, maskBytes);
     frame.append(maskBytes, 4);
     for (qsizetype i = 0; i < n; ++i)
-        frame.append(char(utf8[i] ^ maskBytes[i % 4]));
-    m_socket.write(frame);
+        frame.append(char(payload[i] ^ maskBytes[i % 4]));
+    return frame;
+}
+
+void RawWsClient::sendText(const QByteArray &utf8)
+{
+    sendBytes(clientFrame(0x1, utf8));
+}
+
+void RawWsClient::sendBytes(const QByteArray &bytes)
+{
+    m_socket.write(bytes);
     m_socket.flush();
+}
+
+void RawWsClient::sendClose(int code, const QByteArray &reason)
+{
+    QByteArray payload;
+    payload.append(char((code >> 8) & 0xff)).append(char(code & 0xff)).append(reason);
+    sendBytes(clientFrame(0x8, payload));
+}
+
+void RawWsClient::resetConnection()
+{
+    const qintptr fd = m_socket.socketDescriptor();
+    if (fd >= 0) {
+        const linger hard{1, 0};
+        ::setsockopt(static_cast<int>(fd), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+    m_socket.abort();
 }
 
 void RawWsClient::sendJson(const QJsonObject &frame)
@@ -95,6 +124,8 @@ void RawWsClient::poll()
         m_buffer.remove(0, header + static_cast<qsizetype>(length));
         const int opcode = b0 & 0x0f;
         if (opcode == 0x1) {
+            if (m_closeCode >= 0)
+                ++m_textsAfterClose;
             if (auto object = sb::decodeObject(payload))
                 m_texts.append(*object);
         } else if (opcode == 0x8) {

@@ -19,12 +19,23 @@ public:
     bool open(quint16 port, const QString &token, const QByteArray &extraHeaders = {});
     void sendText(const QByteArray &utf8);
     void sendJson(const QJsonObject &frame);
+    // A frame as a client sends it (masked, RFC 6455 5.3); `fin` false starts a fragmented message.
+    static QByteArray clientFrame(int opcode, const QByteArray &payload, bool fin = true);
+    // Writes bytes as they are (a frame header alone, part of a payload, garbage).
+    void sendBytes(const QByteArray &bytes);
+    // Answers or starts the closing handshake with a close frame of `code`.
+    void sendClose(int code, const QByteArray &reason = {});
+    // Ends the TCP connection with a reset (SO_LINGER 0), as a crashed peer or a
+    // killed browser tab does, whatever is still unsent or unread.
+    void resetConnection();
     // Reads whatever arrived and parses complete frames; answers nothing.
     void poll();
     // Waits (polling) until the server's close frame or the TCP close.
     bool waitClosed(int timeoutMs);
     QList<QJsonObject> textFrames() const { return m_texts; }
     int closeCode() const { return m_closeCode; } // -1: none received
+    // Text frames that arrived after the server's close frame (there must be none).
+    int textsAfterClose() const { return m_textsAfterClose; }
     QString closeReason() const { return m_closeReason; }
     QTcpSocket &socket() { return m_socket; }
 
@@ -34,6 +45,7 @@ private:
     QList<QJsonObject> m_texts;
     int m_closeCode = -1;
     QString m_closeReason;
+    int m_textsAfterClose = 0;
 };
 
 } // namespace sbtest
