@@ -825,7 +825,11 @@ void TstHostile::refusedSessionDoesNotBufferLargeFrame()
     const double rssBefore = metricValue(port, rss);
     QVERIFY(rssBefore > 0);
 
-    const quint64 size = 10 * 1024 * 1024;
+    // 64 MB: buffered, it would show as at least that much. Reading the
+    // kernel's receive window into Qt's buffer in one go costs up to ~10 MB of
+    // RSS (measured: 7 MB for 5 MB sent, 10 MB for 48 or 96 MB), whatever the
+    // server then does with the bytes.
+    const quint64 size = 64ULL * 1024 * 1024;
     const QByteArray header = frameHeader(0x1, size);
     const QByteArray chunk(64 * 1024, 'x');
     PosixWs ws;
@@ -860,8 +864,8 @@ void TstHostile::refusedSessionDoesNotBufferLargeFrame()
     rssPeak = qMax(rssPeak, metricValue(port, rss));
     qInfo("RSS before %.1f MB, peak %.1f MB; TCP closed %lld ms after the client's close; reset: %d",
           rssBefore / 1048576.0, rssPeak / 1048576.0, static_cast<long long>(closedAfter), ws.reset());
-    QVERIFY2(rssPeak - rssBefore < 5.0 * 1048576.0,
-             qPrintable(QStringLiteral("RSS grew by %1 MB while 10 MB were sent").arg((rssPeak - rssBefore) / 1048576.0)));
+    QVERIFY2(rssPeak - rssBefore < 20.0 * 1048576.0,
+             qPrintable(QStringLiteral("RSS grew by %1 MB while 64 MB were sent").arg((rssPeak - rssBefore) / 1048576.0)));
     QVERIFY2(!ws.reset(), "the refused connection was reset");
     // The frame ended before the client's close, so the server can see it.
     QVERIFY2(closedAfter < 1000, qPrintable(QStringLiteral("closed %1 ms after the client's close").arg(closedAfter)));
