@@ -11,6 +11,8 @@
 #include "models/todomodel.h"
 #include "services/backoff.h"
 #include "services/operatorhub.h"
+#include "services/plainerror.h"
+#include "protocol.h"
 
 #include <QAbstractItemModelTester>
 #include <QJsonDocument>
@@ -54,6 +56,7 @@ class TestConsoleModels final : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void everyErrorCodeHasPlainText();
     void connectionsAreAppliedInOneBatch()
     {
         ConnectionsModel model;
@@ -314,6 +317,17 @@ private Q_SLOTS:
         QVERIFY(OperatorHub::normalizeUrl(QStringLiteral("")).isEmpty());
     }
 };
+
+void TestConsoleModels::everyErrorCodeHasPlainText()
+{
+    // A participant sees a sentence for every code of the contract, limit_exceeded included.
+    for (std::size_t i = 0; i < sb::errorCodeNames.size(); ++i) {
+        const QString code(sb::errorCodeNames[i]);
+        const QString text = sb::console::plainErrorText(code, QStringLiteral("detail"));
+        QVERIFY2(!text.isEmpty() && text != QLatin1StringView("detail"), qPrintable(code));
+    }
+    QVERIFY(sb::console::plainErrorText(QStringLiteral("limit_exceeded"), {}).contains(QLatin1StringView("limit")));
+}
 
 QTEST_MAIN(TestConsoleModels)
 #include "tst_consolemodels.moc"

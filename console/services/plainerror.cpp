@@ -52,6 +52,9 @@ QString plainErrorText(const QString &code, const QString &detail)
         return tr("The server's storage is unavailable; nothing was saved. Try again shortly.");
     case ErrorCode::Internal:
         return withDetail(tr("The server hit an internal error."), detail);
+    case ErrorCode::LimitExceeded:
+        return withDetail(tr("You reached a limit of the server (rooms joined or todos kept); remove one first."),
+                          detail);
     }
     return detail;
 }
