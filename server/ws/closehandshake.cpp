@@ -97,12 +97,16 @@ void CloseHandshake::start(QWebSocket *socket, QTcpSocket *tcp, int code, const 
     QObject::disconnect(tcp, &QIODevice::readyRead, socket, nullptr);
     if (QObject *processor = frameProcessor(socket))
         QObject::disconnect(processor, nullptr, socket, nullptr);
-    tcp->readAll();
-    // The frame in progress (if any) was being read by QWebSocket: only a
-    // close started between frames knows where the next one begins.
-    auto *handshake = new CloseHandshake(tcp, /*inSync=*/true);
+    // QWebSocket reads whole frames, so what is still unread starts at a frame
+    // boundary — except after a frame it refused on its header (1009, 1002):
+    // then the rest of that frame is still on its way.
+    const bool midFrame = code == QWebSocketProtocol::CloseCodeTooMuchData
+                          || code == QWebSocketProtocol::CloseCodeProtocolError;
+    auto *handshake = new CloseHandshake(tcp, /*inSync=*/!midFrame);
     tcp->write(closeFrame(code, reason));
     connect(tcp, &QIODevice::readyRead, handshake, &CloseHandshake::consume);
+    if (tcp->bytesAvailable() > 0)
+        handshake->consume();
 }
 
 CloseHandshake::CloseHandshake(QTcpSocket *tcp, bool inSync)
@@ -147,7 +151,7 @@ void CloseHandshake::consume()
         const int opcode = b0 & 0x0F;
         const bool knownOpcode = opcode <= 2 || (opcode >= 8 && opcode <= 10);
         if ((b0 & 0x70) != 0 || !knownOpcode || (b1 & 0x80) == 0) {
-            m_inSync = false; // not a client frame: wait for the end of stream or the timeout
+            m_inSync = false; // not a client frame: look for the close at the end (below)
             break;
         }
         qsizetype header = 2;
@@ -173,8 +177,40 @@ void CloseHandshake::consume()
         m_buffer.remove(0, header);
         m_skip = length;
     }
-    if (!m_inSync || m_finishing)
+    if (m_finishing) {
         m_buffer.clear();
+    } else if (!m_inSync) {
+        // Lost track of the frames: the peer's close is the last thing it
+        // sends, so look for one at the very end of what arrived.
+        if (endsWithClientClose(m_buffer)) {
+            QTimer::singleShot(0, this, &CloseHandshake::finish);
+            m_buffer.clear();
+        } else if (m_buffer.size() > MaxCloseFrame) {
+            m_buffer.remove(0, m_buffer.size() - MaxCloseFrame);
+        }
+    }
+}
+
+bool CloseHandshake::endsWithClientClose(const QByteArray &data)
+{
+    // A client close frame: 0x88, 0x80|n (n <= 125), 4 mask bytes, n payload bytes.
+    for (qsizetype n = 0; n <= 125; ++n) {
+        const qsizetype start = data.size() - 6 - n;
+        if (start < 0)
+            return false;
+        if (static_cast<uchar>(data[start]) != 0x88 || static_cast<uchar>(data[start + 1]) != (0x80 | n))
+            continue;
+        if (n == 1)
+            continue; // a close payload is empty or starts with a 2-byte code
+        if (n >= 2) {
+            const int code = ((static_cast<uchar>(data[start + 6]) ^ static_cast<uchar>(data[start + 2])) << 8)
+                             | (static_cast<uchar>(data[start + 7]) ^ static_cast<uchar>(data[start + 3]));
+            if (code < 1000 || code >= 5000)
+                continue;
+        }
+        return true;
+    }
+    return false;
 }
 
 void CloseHandshake::finish()

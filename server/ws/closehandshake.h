@@ -53,6 +53,8 @@ private:
     ~CloseHandshake() override;
 
     void consume();
+    static bool endsWithClientClose(const QByteArray &data);
+    static constexpr qsizetype MaxCloseFrame = 2 + 4 + 125;
     void finish();
 
     QTcpSocket *m_tcp;
