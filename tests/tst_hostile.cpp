@@ -864,8 +864,11 @@ void TstHostile::refusedSessionDoesNotBufferLargeFrame()
     rssPeak = qMax(rssPeak, metricValue(port, rss));
     qInfo("RSS before %.1f MB, peak %.1f MB; TCP closed %lld ms after the client's close; reset: %d",
           rssBefore / 1048576.0, rssPeak / 1048576.0, static_cast<long long>(closedAfter), ws.reset());
+#ifndef __SANITIZE_ADDRESS__
+    // (Under ASan freed memory stays in its quarantine, so RSS says nothing there.)
     QVERIFY2(rssPeak - rssBefore < 20.0 * 1048576.0,
              qPrintable(QStringLiteral("RSS grew by %1 MB while 64 MB were sent").arg((rssPeak - rssBefore) / 1048576.0)));
+#endif
     QVERIFY2(!ws.reset(), "the refused connection was reset");
     // The frame ended before the client's close, so the server can see it.
     QVERIFY2(closedAfter < 1000, qPrintable(QStringLiteral("closed %1 ms after the client's close").arg(closedAfter)));
