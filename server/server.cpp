@@ -11,6 +11,7 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QDeadlineTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
@@ -469,10 +470,10 @@ void Server::checkToken(const HttpRequest &request, QTcpSocket *socket, const QS
         const QString key = peerKey(guard->peerAddress(), guard->peerPort());
         m_pendingUpgrades.insert(key, {record, remote, guard});
         // Should Qt still refuse the handshake, the entry goes with the socket.
-        QTcpSocket *raw = guard.data();
-        connect(raw, &QObject::destroyed, &m_pendingUpgradesContext, [this, key, raw] {
+        connect(guard.data(), &QObject::destroyed, &m_pendingUpgradesContext, [this, key] {
+            // (The entry's own pointer is null by now; a newer entry under the key is not.)
             auto it = m_pendingUpgrades.find(key);
-            if (it != m_pendingUpgrades.end() && (it->tcp.isNull() || it->tcp.data() == raw))
+            if (it != m_pendingUpgrades.end() && it->tcp.isNull())
                 m_pendingUpgrades.erase(it);
         });
         // Frames are small and each one is due now: without TCP_NODELAY, Nagle holds
@@ -935,14 +936,12 @@ void Server::exitWhenHandshakesDone()
 {
     // Clients that answer the close frame are let go cleanly; none may hold
     // the exit back by more than one handshake timeout.
-    auto *clock = new QElapsedTimer;
-    clock->start();
+    const QDeadlineTimer deadline(CloseHandshake::TimeoutMs);
     auto *poll = new QTimer(this);
-    connect(poll, &QTimer::timeout, this, [poll, clock] {
-        if (CloseHandshake::inProgress() > 0 && clock->elapsed() < CloseHandshake::TimeoutMs)
+    connect(poll, &QTimer::timeout, this, [poll, deadline] {
+        if (CloseHandshake::inProgress() > 0 && !deadline.hasExpired())
             return;
         poll->stop();
-        delete clock;
         QCoreApplication::exit(0);
     });
     poll->start(20);

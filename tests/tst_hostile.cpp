@@ -356,10 +356,10 @@ public:
         write(RawWsClient::clientFrame(0x8, payload));
     }
 
-    const QList<QJsonObject> &texts() const { return m_texts; }
-    int closeCode() const { return m_closeCode; }
-    QString closeReason() const { return m_closeReason; }
-    int textsAfterClose() const { return m_textsAfterClose; }
+    const QList<QJsonObject> &texts() const { return m_frames.texts(); }
+    int closeCode() const { return m_frames.closeCode(); }
+    QString closeReason() const { return m_frames.closeReason(); }
+    int textsAfterClose() const { return m_frames.textsAfterClose(); }
     bool eof() const { return m_eof; }
     bool reset() const { return m_reset; }
     QByteArray head() const { return m_head; }
@@ -374,48 +374,14 @@ private:
             m_head = m_in.left(end + 4);
             m_in.remove(0, end + 4);
         }
-        for (;;) {
-            if (m_in.size() < 2)
-                return;
-            const auto b0 = static_cast<quint8>(m_in[0]);
-            const auto b1 = static_cast<quint8>(m_in[1]);
-            quint64 length = b1 & 0x7f;
-            qsizetype header = 2;
-            if (length == 126) {
-                if (m_in.size() < 4)
-                    return;
-                length = qFromBigEndian<quint16>(m_in.constData() + 2);
-                header = 4;
-            } else if (length == 127) {
-                if (m_in.size() < 10)
-                    return;
-                length = qFromBigEndian<quint64>(m_in.constData() + 2);
-                header = 10;
-            }
-            if (static_cast<quint64>(m_in.size()) < header + length)
-                return;
-            const QByteArray payload = m_in.mid(header, static_cast<qsizetype>(length));
-            m_in.remove(0, header + static_cast<qsizetype>(length));
-            const int opcode = b0 & 0x0f;
-            if (opcode == 0x1) {
-                if (m_closeCode >= 0)
-                    ++m_textsAfterClose;
-                if (auto object = sb::decodeObject(payload))
-                    m_texts.append(*object);
-            } else if (opcode == 0x8) {
-                m_closeCode = payload.size() >= 2 ? qFromBigEndian<quint16>(payload.constData()) : 1005;
-                m_closeReason = QString::fromUtf8(payload.mid(2));
-            }
-        }
+        m_frames.feed(m_in);
+        m_in.clear();
     }
 
     int m_fd = -1;
     QByteArray m_in;
     QByteArray m_head;
-    QList<QJsonObject> m_texts;
-    int m_closeCode = -1;
-    QString m_closeReason;
-    int m_textsAfterClose = 0;
+    ServerFrames m_frames;
     bool m_eof = false;
     bool m_reset = false;
     int m_writeErrno = 0;

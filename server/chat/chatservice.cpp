@@ -315,7 +315,8 @@ void ChatService::publishChat(const ChatMessage &message, int attempt)
                               return;
                           // Acknowledged, so it is delivered: here at once, elsewhere by
                           // the retries (and the store's gap fill should they all fail).
-                          deliverLocally(message);
+                          if (RoomPtr room = m_rooms.value(message.room))
+                              accept(*room, message);
                           if (attempt + 1 >= PublishAttempts) {
                               qCWarning(lcChat).noquote() << "publish of" << message.room << message.seq << "failed"
                                                           << PublishAttempts << "times; instances fetch it from the store";
@@ -329,14 +330,13 @@ void ChatService::publishChat(const ChatMessage &message, int attempt)
                       });
 }
 
-void ChatService::deliverLocally(const ChatMessage &message)
+void ChatService::accept(Room &room, const ChatMessage &message)
 {
-    RoomPtr room = m_rooms.value(message.room);
-    if (!room || message.seq <= room->delivered)
-        return;
-    room->pending.insert(message.seq, message);
-    if (room->delivered >= 0)
-        advance(*room);
+    if (message.seq <= room.delivered)
+        return; // already delivered (our own publish echoed, a retry, a gap fill)
+    room.pending.insert(message.seq, message);
+    if (room.delivered >= 0)
+        advance(room);
 }
 
 void ChatService::history(Session *session, const Request &request)
@@ -380,13 +380,11 @@ void ChatService::onRoomEnvelope(const QString &name, const Envelope &envelope)
     RoomPtr room = m_rooms.value(name);
     if (!room)
         return;
-    ChatMessage message = ChatMessage::fromFrame(envelope.frame);
+    const ChatMessage message = ChatMessage::fromFrame(envelope.frame);
     if (message.seq <= 0)
         return;
     m_server->sampleFlow("deliver", type, name, {}, envelope.origin, envelope.frame.size());
-    room->pending.insert(message.seq, std::move(message));
-    if (room->delivered >= 0)
-        advance(*room);
+    accept(*room, message);
 }
 
 void ChatService::advance(Room &room)

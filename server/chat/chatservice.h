@@ -70,13 +70,14 @@ private:
     // Runs `then` once the room's last seq is known (false: the store failed).
     void whenOpen(const RoomPtr &room, std::function<void(bool ok)> then);
     void publishChat(const ChatMessage &message, int attempt);
-    void deliverLocally(const ChatMessage &message);
     void collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> collected, bool recovered,
                        std::function<void(bool ok, QList<ChatMessage>, bool recovered)> done);
     void finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,
                     QList<ChatMessage> missed, bool recovered, const QList<Member> &members);
     void removeMember(Session *session, const QString &room, bool announce);
     void releaseRoom(const RoomPtr &room);
+    // A chat of the room, from the backplane or from this instance: delivered
+    // in seq order (waits in `pending` for what is missing).
     void accept(Room &room, const ChatMessage &message);
     void advance(Room &room);
     void fanOut(Room &room, const ChatMessage &message);

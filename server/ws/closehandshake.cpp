@@ -93,7 +93,7 @@ void CloseHandshake::start(QWebSocket *socket, QTcpSocket *tcp, int code, const 
         return;
     }
     // From here on the socket neither parses nor answers anything; what the
-    // peer sent before is dropped with the rest.
+    // peer still sends is read by the handshake, and only to find its close.
     QObject::disconnect(tcp, &QIODevice::readyRead, socket, nullptr);
     if (QObject *processor = frameProcessor(socket))
         QObject::disconnect(processor, nullptr, socket, nullptr);
@@ -134,7 +134,11 @@ int CloseHandshake::inProgress()
 void CloseHandshake::consume()
 {
     m_buffer += m_tcp->readAll();
-    while (m_inSync && !m_finishing) {
+    if (m_peerClosed) {
+        m_buffer.clear(); // finish() is on its way
+        return;
+    }
+    while (m_inSync) {
         if (m_skip > 0) {
             // Payloads are skipped, never kept: the peer cannot make us buffer.
             const qsizetype n = static_cast<qsizetype>(qMin<quint64>(m_skip, static_cast<quint64>(m_buffer.size())));
@@ -166,29 +170,27 @@ void CloseHandshake::consume()
             header += extra;
         }
         header += 4; // masking key
-        if (opcode == 8) {
-            // The peer's close: the handshake is complete.
-            QTimer::singleShot(0, this, &CloseHandshake::finish);
-            m_inSync = false;
-            break;
-        }
+        if (opcode == 8)
+            return peerClosed();
         if (size < header)
             return;
         m_buffer.remove(0, header);
         m_skip = length;
     }
-    if (m_finishing) {
-        m_buffer.clear();
-    } else if (!m_inSync) {
-        // Lost track of the frames: the peer's close is the last thing it
-        // sends, so look for one at the very end of what arrived.
-        if (endsWithClientClose(m_buffer)) {
-            QTimer::singleShot(0, this, &CloseHandshake::finish);
-            m_buffer.clear();
-        } else if (m_buffer.size() > MaxCloseFrame) {
-            m_buffer.remove(0, m_buffer.size() - MaxCloseFrame);
-        }
-    }
+    // Lost track of the frames: the peer's close is the last thing it sends,
+    // so look for one at the very end of what arrived.
+    if (endsWithClientClose(m_buffer))
+        return peerClosed();
+    if (m_buffer.size() > MaxCloseFrame)
+        m_buffer.remove(0, m_buffer.size() - MaxCloseFrame);
+}
+
+void CloseHandshake::peerClosed()
+{
+    // The handshake is complete; close from a turn of our own.
+    m_peerClosed = true;
+    m_buffer.clear();
+    QTimer::singleShot(0, this, &CloseHandshake::finish);
 }
 
 bool CloseHandshake::endsWithClientClose(const QByteArray &data)

@@ -53,14 +53,16 @@ private:
     ~CloseHandshake() override;
 
     void consume();
+    void peerClosed();
     static bool endsWithClientClose(const QByteArray &data);
     static constexpr qsizetype MaxCloseFrame = 2 + 4 + 125;
     void finish();
 
     QTcpSocket *m_tcp;
-    QByteArray m_buffer; // at most one frame header
+    QByteArray m_buffer; // in sync: at most one frame header; else the last MaxCloseFrame bytes
     quint64 m_skip = 0;  // payload bytes still to discard
     bool m_inSync;       // m_buffer starts at a frame boundary
+    bool m_peerClosed = false;
     bool m_finishing = false;
     QTimer m_timeout;
 };

@@ -74,19 +74,19 @@ Session::~Session()
 
 void Session::onDisconnected()
 {
-    if (m_closedEmitted)
+    if (m_closing)
         return;
-    m_closedEmitted = true;
     m_closing = true;
-    if (!m_socket)
-        return;
-    // A close we initiated keeps our code; otherwise the peer's (1006 when none).
-    if (m_closeCode == 1006 && m_socket->closeCode() != QWebSocketProtocol::CloseCodeNormal)
-        m_closeCode = m_socket->closeCode();
-    else if (m_closeCode == 1006)
-        m_closeCode = 1000;
-    // A write error inside send() can get here synchronously: tell the owner
-    // in a turn of its own (see closed()).
+    // Only a close the peer started gets here (ours hands the socket over to
+    // the handshake): the peer's code (Qt reports 1000 when it sent none).
+    m_closeCode = m_socket->closeCode();
+    // A write error inside send() can get here synchronously.
+    emitClosedLater();
+}
+
+void Session::emitClosedLater()
+{
+    // In a turn of its own: see closed().
     QMetaObject::invokeMethod(this, [this] { Q_EMIT closed(this); }, Qt::QueuedConnection);
 }
 
@@ -154,8 +154,7 @@ void Session::close(int code, const QString &reason)
     if (m_tcp)
         connect(m_tcp, &QObject::destroyed, socket, &QObject::deleteLater);
     CloseHandshake::start(socket, m_tcp, code, reason);
-    m_closedEmitted = true;
-    QMetaObject::invokeMethod(this, [this] { Q_EMIT closed(this); }, Qt::QueuedConnection);
+    emitClosedLater();
 }
 
 bool Session::takeRateToken()

@@ -56,8 +56,8 @@ public:
     // was just closed as a slow consumer.
     bool send(const QString &text);
     void sendFrame(const QJsonObject &frame);
-    // Starts the closing handshake (see CloseHandshake); closed() follows
-    // once the connection is gone, never from inside this call.
+    // Starts the closing handshake (see CloseHandshake), which finishes on its
+    // own; closed() follows in the next event-loop turn, never from inside this call.
     void close(int code, const QString &reason);
     // The slow-consumer rule for a connection that is not being sent to:
     // closes with 1013 when the peer left more than SB_MAX_QUEUE unread.
@@ -100,6 +100,7 @@ Q_SIGNALS:
 
 private:
     void onDisconnected();
+    void emitClosedLater();
     // True when more than SB_MAX_QUEUE bytes stay unsent after a flush.
     bool isBacklogged();
     void closeSlowConsumer(qint64 backlog);
@@ -121,7 +122,6 @@ private:
     quint64 m_bytesIn = 0;
     quint64 m_bytesOut = 0;
     bool m_closing = false;
-    bool m_closedEmitted = false;
     int m_closeCode = 1006;
 };
 

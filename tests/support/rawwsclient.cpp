@@ -29,7 +29,8 @@ bool RawWsClient::open(quint16 port, const QString &token, const QByteArray &ext
         const qsizetype end = m_buffer.indexOf("\r\n\r\n");
         if (end >= 0) {
             const bool upgraded = m_buffer.startsWith("HTTP/1.1 101");
-            m_buffer.remove(0, end + 4);
+            m_frames.feed(m_buffer.mid(end + 4)); // frames right behind the 101
+            m_buffer.clear();
             return upgraded;
         }
         if (m_socket.state() != QAbstractSocket::ConnectedState)
@@ -99,7 +100,12 @@ void RawWsClient::sendJson(const QJsonObject &frame)
 
 void RawWsClient::poll()
 {
-    m_buffer += m_socket.readAll();
+    m_frames.feed(m_socket.readAll());
+}
+
+void ServerFrames::feed(const QByteArray &bytes)
+{
+    m_buffer += bytes;
     for (;;) {
         if (m_buffer.size() < 2)
             return;
@@ -140,7 +146,7 @@ bool RawWsClient::waitClosed(int timeoutMs)
     QDeadlineTimer deadline(timeoutMs);
     while (!deadline.hasExpired()) {
         poll();
-        if (m_closeCode >= 0 || m_socket.state() != QAbstractSocket::ConnectedState)
+        if (m_frames.closeCode() >= 0 || m_socket.state() != QAbstractSocket::ConnectedState)
             return true;
         QTest::qWait(5);
     }

@@ -12,6 +12,27 @@
 
 namespace sbtest {
 
+// What a server sent over a WebSocket, read from raw bytes: its text frames
+// (as JSON objects) and its close frame. Shared by the raw clients.
+class ServerFrames
+{
+public:
+    // Appends `bytes` and parses every complete frame.
+    void feed(const QByteArray &bytes);
+
+    const QList<QJsonObject> &texts() const { return m_texts; }
+    int closeCode() const { return m_closeCode; } // -1: none received
+    QString closeReason() const { return m_closeReason; }
+    int textsAfterClose() const { return m_textsAfterClose; } // must stay 0
+
+private:
+    QByteArray m_buffer;
+    QList<QJsonObject> m_texts;
+    int m_closeCode = -1;
+    QString m_closeReason;
+    int m_textsAfterClose = 0;
+};
+
 class RawWsClient
 {
 public:
@@ -32,20 +53,17 @@ public:
     void poll();
     // Waits (polling) until the server's close frame or the TCP close.
     bool waitClosed(int timeoutMs);
-    QList<QJsonObject> textFrames() const { return m_texts; }
-    int closeCode() const { return m_closeCode; } // -1: none received
+    QList<QJsonObject> textFrames() const { return m_frames.texts(); }
+    int closeCode() const { return m_frames.closeCode(); } // -1: none received
     // Text frames that arrived after the server's close frame (there must be none).
-    int textsAfterClose() const { return m_textsAfterClose; }
-    QString closeReason() const { return m_closeReason; }
+    int textsAfterClose() const { return m_frames.textsAfterClose(); }
+    QString closeReason() const { return m_frames.closeReason(); }
     QTcpSocket &socket() { return m_socket; }
 
 private:
     QTcpSocket m_socket;
-    QByteArray m_buffer;
-    QList<QJsonObject> m_texts;
-    int m_closeCode = -1;
-    QString m_closeReason;
-    int m_textsAfterClose = 0;
+    QByteArray m_buffer; // the response head until the 101
+    ServerFrames m_frames;
 };
 
 } // namespace sbtest
