@@ -12,8 +12,11 @@
 #include <QSocketNotifier>
 #include <QTimer>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +61,29 @@ int runCleanup(const sb::Config &config)
     return status;
 }
 
+// Every connection is a file descriptor, and the usual soft limit (1024)
+// is far below what one instance serves: raise it to the hard limit.
+void raiseFileLimit()
+{
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        qWarning("cannot read the file descriptor limit: %s", std::strerror(errno));
+        return;
+    }
+    const rlim_t before = limit.rlim_cur;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            qWarning("cannot raise the file descriptor limit from %llu to %llu: %s",
+                     static_cast<unsigned long long>(before), static_cast<unsigned long long>(limit.rlim_max),
+                     std::strerror(errno));
+            return;
+        }
+    }
+    qInfo("file descriptor limit %llu (was %llu): about as many connections",
+          static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(before));
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -98,6 +124,7 @@ int main(int argc, char *argv[])
     if (command == QLatin1StringView("cleanup"))
         return runCleanup(*parsed.config);
 
+    raiseFileLimit();
     sb::Server server(*parsed.config);
     QString error;
     if (!server.start(&error)) {

@@ -157,7 +157,7 @@ Server::~Server()
 
 bool Server::start(QString *error)
 {
-    if (!m_http->listen(m_config.listenAddress, m_config.listenPort, error))
+    if (!m_http->listen(m_config.listenAddress, m_config.listenPort, m_config.listenBacklog, error))
         return false;
     if (m_config.listenPort == 0 && m_config.instanceId.endsWith(QLatin1StringView("-0")))
         m_config.instanceId = m_config.instanceId.chopped(1) + QString::number(m_http->port());
@@ -708,6 +708,7 @@ void Server::registerHandlers()
     on(MessageType::Leave, [this](Session *s, const Request &r) { m_chat->leave(s, r); });
     on(MessageType::Chat, [this](Session *s, const Request &r) { m_chat->chat(s, r); });
     on(MessageType::History, [this](Session *s, const Request &r) { m_chat->history(s, r); });
+    on(MessageType::Members, [this](Session *s, const Request &r) { m_chat->members(s, r); });
     on(MessageType::TodoList, [this](Session *s, const Request &r) { m_todo->list(s, r); });
     on(MessageType::TodoAdd, [this](Session *s, const Request &r) { m_todo->add(s, r); });
     on(MessageType::TodoUpdate, [this](Session *s, const Request &r) { m_todo->update(s, r); });

@@ -46,6 +46,7 @@ struct Config
     qint64 maxQueue = 1048576;
     int heartbeatMs = 25000;
     int history = 1000;
+    int listenBacklog = 4096;
     int presenceLimit = 200;
     int maxRooms = 100;
     int maxTodos = 1000;

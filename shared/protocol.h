@@ -21,6 +21,7 @@ enum class MessageType : std::uint8_t {
     Leave,
     Chat,
     History,
+    Members,
     TodoList,
     TodoAdd,
     TodoUpdate,
@@ -56,12 +57,13 @@ struct MessageTypeInfo
     bool operatorOnly;
 };
 
-inline constexpr std::array<MessageTypeInfo, 27> messageTypes{{
+inline constexpr std::array<MessageTypeInfo, 28> messageTypes{{
     {MessageType::Ping, QLatin1StringView("ping"), Direction::ToServer, false},
     {MessageType::Join, QLatin1StringView("join"), Direction::ToServer, false},
     {MessageType::Leave, QLatin1StringView("leave"), Direction::ToServer, false},
     {MessageType::Chat, QLatin1StringView("chat"), Direction::ToServer, false},
     {MessageType::History, QLatin1StringView("history"), Direction::ToServer, false},
+    {MessageType::Members, QLatin1StringView("members"), Direction::ToServer, false},
     {MessageType::TodoList, QLatin1StringView("todo.list"), Direction::ToServer, false},
     {MessageType::TodoAdd, QLatin1StringView("todo.add"), Direction::ToServer, false},
     {MessageType::TodoUpdate, QLatin1StringView("todo.update"), Direction::ToServer, false},
@@ -158,6 +160,9 @@ inline constexpr int MaxTodoTitle = 500;
 inline constexpr int MaxUser = 32;
 inline constexpr int HistoryDefault = 50;
 inline constexpr int HistoryMax = 200;
+inline constexpr int MembersListed = 200;   // in a join ack; the default page of `members`
+inline constexpr int MembersPageMax = 1000; // the largest page of `members`
+inline constexpr int PresenceBatchMax = 100; // members listed per batch in `joined` and in `left`
 inline constexpr int ErrorsBeforeClose = 10;
 inline constexpr int ErrorWindowMs = 10000;
 inline constexpr qint64 NonceWindowMs = 10 * 60 * 1000;

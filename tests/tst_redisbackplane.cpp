@@ -157,6 +157,7 @@ private Q_SLOTS:
     void rateLimit();
     void lease();
     void members();
+    void memberPages();
     void registryKeys();
     void instanceGone();
     void staleEntriesOfAnEarlierRun();
@@ -231,10 +232,10 @@ QList<Member> TstRedisBackplane::membersOf(RedisBackplane &backplane, const QStr
 {
     std::optional<QList<Member>> result;
     bool answered = false;
-    backplane.members(room, [&](bool success, const QList<Member> &list) {
+    backplane.members(room, {}, 1000, [&](bool success, const MemberPage &page) {
         answered = true;
         if (success)
-            result = list;
+            result = page.members;
     });
     if (!QTest::qWaitFor([&answered] { return answered; }, 10000))
         qWarning("members() never answered");
@@ -472,7 +473,7 @@ void TstRedisBackplane::downCallsAnswerAtOnce()
     backplane->publish(QStringLiteral("room:x"), "{}", [&](bool ok) { answers += ok ? 100 : 1; });
     backplane->storeToken(QStringLiteral("t"), {}, 60, [&](bool ok) { answers += ok ? 100 : 1; });
     backplane->takeToken(QStringLiteral("t"), [&](bool ok, std::optional<TokenRecord>) { answers += ok ? 100 : 1; });
-    backplane->members(QStringLiteral("x"), [&](bool ok, QList<Member>) { answers += ok ? 100 : 1; });
+    backplane->members(QStringLiteral("x"), {}, 10, [&](bool ok, MemberPage) { answers += ok ? 100 : 1; });
     backplane->liveInstances([&](bool ok, QStringList) { answers += ok ? 100 : 1; });
     backplane->tryLease(QStringLiteral("l"), QStringLiteral("app-a"), 1000, [&](bool held) { answers += held ? 100 : 1; });
     QCOMPARE(answers, 0); // never inside the call
@@ -722,6 +723,54 @@ void TstRedisBackplane::members()
              RedisReply::integer(0));
 }
 
+void TstRedisBackplane::memberPages()
+{
+    // Big rooms are listed a page at a time, in session id order, with their size.
+    SB_REQUIRE_REDIS();
+    auto a = makeBackplane(QStringLiteral("app-a"));
+    auto b = makeBackplane(QStringLiteral("app-b"));
+    a->start();
+    b->start();
+    QVERIFY(waitUp(*a));
+    QVERIFY(waitUp(*b));
+    const QString room = QStringLiteral("big");
+    for (int i = 0; i < 25; ++i) {
+        const QString sid = QStringLiteral("s%1").arg(i, 2, 10, QLatin1Char('0'));
+        (i % 2 ? a : b)->addMember(room, member(sid, QStringLiteral("u%1").arg(i), i % 2 ? QStringLiteral("app-a")
+                                                                                            : QStringLiteral("app-b")));
+    }
+    const auto page = [&](const QString &after, int limit) {
+        std::optional<MemberPage> result;
+        a->members(room, after, limit, [&](bool ok, const MemberPage &p) { result = ok ? p : MemberPage{{}, -1, false}; });
+        if (!QTest::qWaitFor([&] { return result.has_value(); }, 10000))
+            qWarning("members() never answered");
+        return result.value_or(MemberPage{{}, -1, false});
+    };
+    QTRY_COMPARE(page({}, 1).count, 25);
+    MemberPage first = page({}, 10);
+    QCOMPARE(first.members.size(), 10);
+    QCOMPARE(first.members.first().sessionId, QStringLiteral("s00"));
+    QCOMPARE(first.members.last().sessionId, QStringLiteral("s09"));
+    QVERIFY(first.more);
+    MemberPage second = page(first.members.last().sessionId, 10);
+    QCOMPARE(second.members.first().sessionId, QStringLiteral("s10"));
+    QVERIFY(second.more);
+    MemberPage last = page(second.members.last().sessionId, 10);
+    QCOMPARE(last.members.size(), 5);
+    QCOMPARE(last.members.last().sessionId, QStringLiteral("s24"));
+    QVERIFY(!last.more);
+    QCOMPARE(last.count, 25);
+    QCOMPARE(page(QStringLiteral("s24"), 10).members.size(), 0);
+
+    a->removeMember(room, QStringLiteral("s03"));
+    QTRY_COMPARE(page({}, 1).count, 24);
+    QCOMPARE(page(QStringLiteral("s02"), 1).members.first().sessionId, QStringLiteral("s04"));
+    qint64 count = -1;
+    b->memberCount(room, [&](bool ok, qint64 n) { count = ok ? n : -2; });
+    QTRY_COMPARE(count, qint64(24));
+
+}
+
 void TstRedisBackplane::registryKeys()
 {
     SB_REQUIRE_REDIS();
@@ -823,6 +872,11 @@ void TstRedisBackplane::instanceGone()
     sinceDeath.start();
     b.reset();
     QTRY_COMPARE_WITH_TIMEOUT(goneAtA.size(), 1, 10000);
+    {
+        // Its sessions are gone from the room's ordered ids as well.
+        auto raw = rawConnection();
+        QCOMPARE(call(*raw, {"ZRANGE", key(QStringLiteral("room:lobby:member-ids")), "0", "-1"}).size(), std::size_t(1));
+    }
     QTRY_COMPARE_WITH_TIMEOUT(goneAtC.size(), 1, 5000);
     qInfo() << "instanceGone after" << sinceDeath.elapsed() << "ms (heartbeat expiry 1500 ms)";
     for (const QList<Gone> *gone : {&goneAtA, &goneAtC}) {

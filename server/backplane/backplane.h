@@ -33,6 +33,14 @@ struct TokenRecord
 
 using Fields = QHash<QString, QString>;
 
+// One page of a room's members, ordered by session_id, with the room's size.
+struct MemberPage
+{
+    QList<Member> members;
+    qint64 count = 0;  // the room's members now, cluster-wide
+    bool more = false; // members follow the last one listed
+};
+
 class Backplane : public QObject
 {
     Q_OBJECT
@@ -68,7 +76,11 @@ public:
     // Room membership across the cluster.
     virtual void addMember(const QString &room, const Member &member) = 0;
     virtual void removeMember(const QString &room, const QString &sessionId) = 0;
-    virtual void members(const QString &room, std::function<void(bool ok, QList<Member>)> done) = 0;
+    // At most `limit` members whose session_id sorts after `after` ("" from
+    // the first), and the room's member count.
+    virtual void members(const QString &room, const QString &after, int limit,
+                         std::function<void(bool ok, MemberPage page)> done) = 0;
+    virtual void memberCount(const QString &room, std::function<void(bool ok, qint64 count)> done) = 0;
 
     // Registries (PROTOCOL.md section 5).
     virtual void putInstance(const Fields &fields) = 0; // called every second

@@ -96,10 +96,25 @@ void LocalBackplane::removeMember(const QString &room, const QString &sessionId)
         m_members.erase(it);
 }
 
-void LocalBackplane::members(const QString &room, std::function<void(bool, QList<Member>)> done)
+void LocalBackplane::members(const QString &room, const QString &after, int limit,
+                             std::function<void(bool, MemberPage)> done)
 {
-    const QList<Member> list = m_members.value(room).values();
-    later([list, done = std::move(done)] { done(true, list); });
+    MemberPage page;
+    const auto found = m_members.constFind(room);
+    if (found != m_members.cend()) {
+        page.count = found->size();
+        auto it = after.isEmpty() ? found->cbegin() : found->upperBound(after);
+        for (; it != found->cend() && page.members.size() < limit; ++it)
+            page.members.append(it.value());
+        page.more = it != found->cend();
+    }
+    later([page = std::move(page), done = std::move(done)] { done(true, page); });
+}
+
+void LocalBackplane::memberCount(const QString &room, std::function<void(bool, qint64)> done)
+{
+    const qint64 count = m_members.value(room).size();
+    later([count, done = std::move(done)] { done(true, count); });
 }
 
 void LocalBackplane::liveInstances(std::function<void(bool, QStringList)> done)

@@ -37,7 +37,9 @@ public:
 
     void addMember(const QString &room, const Member &member) override;
     void removeMember(const QString &room, const QString &sessionId) override;
-    void members(const QString &room, std::function<void(bool, QList<Member>)> done) override;
+    void members(const QString &room, const QString &after, int limit,
+                 std::function<void(bool, MemberPage)> done) override;
+    void memberCount(const QString &room, std::function<void(bool, qint64)> done) override;
 
     void putInstance(const Fields &) override {}
     void removeInstance() override {}
@@ -63,7 +65,7 @@ private:
     QSet<QString> m_subscriptions;
     QHash<QString, StoredToken> m_tokens;
     QHash<QString, std::deque<qint64>> m_attempts;
-    QHash<QString, QHash<QString, Member>> m_members;
+    QHash<QString, QMap<QString, Member>> m_members; // room -> session id (ordered) -> member
     QTimer m_pruneTimer;
 };
 

@@ -38,6 +38,7 @@ constexpr std::size_t kMaxPendingClientEntries = 1000;
     "      local json = redis.call('HGET', hkey, sid)\n"                                               \
     "      if json then\n"                                                                             \
     "        redis.call('HDEL', hkey, sid)\n"                                                          \
+    "        redis.call('ZREM', p .. 'room:' .. room .. ':member-ids', sid)\n"                       \
     "        removed[#removed + 1] = room\n"                                                           \
     "        removed[#removed + 1] = json\n"                                                           \
     "      end\n"                                                                                      \
@@ -104,10 +105,12 @@ end
 return 1
 )lua";
 
-// KEYS: room members hash, instance-members, instances:known, instance hash.
+// KEYS: room members hash, instance-members, instances:known, instance hash,
+// room member ids (a sorted set, for paging in session id order).
 // ARGV: session id, member JSON, "room|session id", instance id, ttl ms.
 const char kAddMemberScript[] = SB_LUA_ALIVE R"lua(
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[5], 0, ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[3])
 alive(KEYS[4], KEYS[3], ARGV[4], ARGV[5])
 return 1
@@ -130,6 +133,26 @@ const char kTakeTokenScript[] = R"lua(
 local v = redis.call('GET', KEYS[1])
 if v then redis.call('DEL', KEYS[1]) end
 return v
+)lua";
+
+// A page of a room's members. KEYS: room members hash, room member ids.
+// ARGV: after ("" from the first), limit. Returns {count, more, member JSON…}.
+const char kMembersPageScript[] = R"lua(
+local limit = tonumber(ARGV[2])
+local min = '-'
+if ARGV[1] ~= '' then min = '(' .. ARGV[1] end
+local ids = redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, limit + 1)
+local out = {redis.call('HLEN', KEYS[1]), 0}
+if #ids > limit then
+  out[2] = 1
+  ids[#ids] = nil
+end
+if #ids > 0 then
+  for _, json in ipairs(redis.call('HMGET', KEYS[1], unpack(ids))) do
+    if json then out[#out + 1] = json end
+  end
+end
+return out
 )lua";
 
 // Sliding window log. KEYS: rate zset. ARGV: window ms, limit, unique member.
@@ -503,7 +526,8 @@ void RedisBackplane::sendAddMember(const QString &room, const Member &member)
 {
     eval(kAddMemberScript,
          {key(QStringLiteral("room:%1:members").arg(room)), key(QStringLiteral("instance-members:") + m_instanceId),
-          key(QStringLiteral("instances:known")), key(QStringLiteral("instance:") + m_instanceId)},
+          key(QStringLiteral("instances:known")), key(QStringLiteral("instance:") + m_instanceId),
+          key(QStringLiteral("room:%1:member-ids").arg(room))},
          {bytes(member.sessionId), toJson(member.toJson()), bytes(room + QLatin1Char('|') + member.sessionId),
           bytes(m_instanceId), number(m_timings.heartbeatTtlMs)},
          logFailure("addMember"));
@@ -562,6 +586,8 @@ void RedisBackplane::removeMember(const QString &room, const QString &sessionId)
     if (!m_commands->isConnected())
         return;
     send({QByteArrayLiteral("HDEL"), key(QStringLiteral("room:%1:members").arg(room)), bytes(sessionId)},
+         logFailure("removeMember"));
+    send({QByteArrayLiteral("ZREM"), key(QStringLiteral("room:%1:member-ids").arg(room)), bytes(sessionId)},
          logFailure("removeMember"));
     send({QByteArrayLiteral("SREM"), key(QStringLiteral("instance-members:") + m_instanceId),
           bytes(room + QLatin1Char('|') + sessionId)},
@@ -703,26 +729,42 @@ void RedisBackplane::hitRateLimit(const QString &key, RateSpec spec,
          });
 }
 
-void RedisBackplane::members(const QString &room, std::function<void(bool ok, QList<Member>)> done)
+void RedisBackplane::members(const QString &room, const QString &after, int limit,
+                             std::function<void(bool ok, MemberPage page)> done)
 {
     if (!m_up) {
         later([done = std::move(done)] { done(false, {}); });
         return;
     }
-    send({QByteArrayLiteral("HGETALL"), key(QStringLiteral("room:%1:members").arg(room))},
-         [done = std::move(done)](const RedisReply &reply) {
-             if (!reply.isArray()) {
+    eval(kMembersPageScript,
+         {key(QStringLiteral("room:%1:members").arg(room)), key(QStringLiteral("room:%1:member-ids").arg(room))},
+         {bytes(after), number(qMax(1, limit))}, [done = std::move(done)](const RedisReply &reply) {
+             if (!reply.isArray() || reply.size() < 2) {
                  done(false, {});
                  return;
              }
-             QList<Member> list;
-             for (std::size_t i = 0; i + 1 < reply.size(); i += 2) {
-                 if (const auto object = parseObject(reply.at(i + 1).bytes()))
-                     list.append(Member::fromJson(*object));
+             MemberPage page;
+             page.count = reply.at(0).integer();
+             page.more = reply.at(1).integer() != 0;
+             for (std::size_t i = 2; i < reply.size(); ++i) {
+                 if (const auto object = parseObject(reply.at(i).bytes()))
+                     page.members.append(Member::fromJson(*object));
              }
-             std::sort(list.begin(), list.end(),
-                       [](const Member &a, const Member &b) { return a.sessionId < b.sessionId; });
-             done(true, list);
+             done(true, page);
+         });
+}
+
+void RedisBackplane::memberCount(const QString &room, std::function<void(bool ok, qint64 count)> done)
+{
+    if (!m_up) {
+        later([done = std::move(done)] { done(false, 0); });
+        return;
+    }
+    send({QByteArrayLiteral("HLEN"), key(QStringLiteral("room:%1:members").arg(room))},
+         [done = std::move(done)](const RedisReply &reply) {
+             if (!reply.isInteger())
+                 return done(false, 0);
+             done(true, reply.integer());
          });
 }
 

@@ -86,7 +86,9 @@ public:
 
     void addMember(const QString &room, const Member &member) override;
     void removeMember(const QString &room, const QString &sessionId) override;
-    void members(const QString &room, std::function<void(bool ok, QList<Member>)> done) override;
+    void members(const QString &room, const QString &after, int limit,
+                 std::function<void(bool ok, MemberPage page)> done) override;
+    void memberCount(const QString &room, std::function<void(bool ok, qint64 count)> done) override;
 
     void putInstance(const Fields &fields) override;
     void removeInstance() override;

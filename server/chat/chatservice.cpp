@@ -113,7 +113,8 @@ void ChatService::join(Session *session, const Request &request)
             m_server->fail(joiner, ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
             return end();
         }
-        m_server->backplane().members(room->name, [this, joiner, ref, since, room, end](bool ok, QList<Member> members) {
+        m_server->backplane().members(room->name, {}, Limits::MembersListed,
+                                      [this, joiner, ref, since, room, end](bool ok, MemberPage members) {
             if (!joiner)
                 return end();
             if (!ok) {
@@ -183,7 +184,7 @@ void ChatService::collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> co
 }
 
 void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,
-                             QList<ChatMessage> missed, bool recovered, const QList<Member> &members)
+                             QList<ChatMessage> missed, bool recovered, const MemberPage &members)
 {
     const bool alreadyMember = session->rooms().contains(room->name);
     const qint64 lastSeq = room->delivered;
@@ -192,15 +193,22 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
         for (const ChatMessage &m : std::as_const(missed))
             missedFrames.append(m.toFrame());
     }
+    // The first members by session id, this session among them where it sorts
+    // (it is not in the registry yet on a first join), and how many there are.
     const Member self{session->id(), session->info().user, session->info().clientId, session->info().instance};
+    QList<Member> listed = members.members;
+    const auto at = std::lower_bound(listed.begin(), listed.end(), self.sessionId,
+                                     [](const Member &m, const QString &id) { return m.sessionId < id; });
+    const bool selfListed = at != listed.end() && at->sessionId == self.sessionId;
+    if (!selfListed && (at != listed.end() || !members.more))
+        listed.insert(at, self);
+    if (listed.size() > Limits::MembersListed)
+        listed.resize(Limits::MembersListed);
     QJsonArray memberList;
-    bool selfListed = false;
-    for (const Member &m : members) {
-        selfListed = selfListed || m.sessionId == self.sessionId;
+    for (const Member &m : std::as_const(listed))
         memberList.append(m.toJson());
-    }
-    if (!selfListed)
-        memberList.append(self.toJson());
+    const qint64 memberCount = members.count + (alreadyMember ? 0 : 1);
+    room->count = members.count; // our own presence, when it comes back, adds this session
 
     // Everything up to lastSeq is in the ack; live delivery continues after it.
     qint64 &cursor = session->rooms()[room->name];
@@ -208,6 +216,7 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
     room->members.insert(session);
     m_server->reply(session, ref, {{QLatin1StringView("room"), room->name},
                                    {QLatin1StringView("members"), memberList},
+                                   {QLatin1StringView("member_count"), memberCount},
                                    {QLatin1StringView("last_seq"), lastSeq},
                                    {QLatin1StringView("recovered"), since < 0 ? true : recovered},
                                    {QLatin1StringView("missed"), missedFrames}});
@@ -368,6 +377,45 @@ void ChatService::history(Session *session, const Request &request)
                               });
 }
 
+void ChatService::members(Session *session, const Request &request)
+{
+    QString name;
+    std::optional<QString> after;
+    std::optional<qint64> limit;
+    if (auto e = fields::room(request.body, &name))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalString(request.body, QLatin1StringView("after"), &after))
+        return m_server->fail(session, request.ref, *e);
+    if (auto e = fields::optionalInt(request.body, QLatin1StringView("limit"), &limit))
+        return m_server->fail(session, request.ref, *e);
+    if (after && after->size() > Limits::MaxRef)
+        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+                              QStringLiteral("\"after\" is a session_id from the last page"));
+    if (!session->rooms().contains(name))
+        return m_server->fail(session, request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
+    const int count = static_cast<int>(
+        qBound<qint64>(qint64(1), limit.value_or(Limits::MembersListed), qint64(Limits::MembersPageMax)));
+    const SessionRef guard(session);
+    const QString ref = request.ref;
+    m_server->backplane().members(name, after.value_or(QString()), count,
+                                  [this, guard, ref, name](bool ok, const MemberPage &page) {
+                                      if (!guard)
+                                          return;
+                                      if (!ok)
+                                          return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                                                QStringLiteral("the backplane is unavailable"));
+                                      QJsonArray list;
+                                      for (const Member &m : page.members)
+                                          list.append(m.toJson());
+                                      const QJsonValue next = page.more && !page.members.isEmpty()
+                                          ? QJsonValue(page.members.last().sessionId)
+                                          : QJsonValue(QJsonValue::Null);
+                                      m_server->reply(guard, ref, {{QLatin1StringView("room"), name},
+                                                                   {QLatin1StringView("members"), list},
+                                                                   {QLatin1StringView("next"), next}});
+                                  });
+}
+
 void ChatService::onRoomEnvelope(const QString &name, const Envelope &envelope)
 {
     const QString type = envelope.frame.value(QLatin1StringView("type")).toString();
@@ -505,12 +553,80 @@ void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
     RoomPtr room = m_rooms.value(name);
     if (!room)
         return;
+    const QString event = frame.value(QLatin1StringView("event")).toString();
+    room->count = qMax<qint64>(0, room->count + (event == QLatin1StringView("join") ? 1 : -1));
+    const bool batching = !room->batchJoined.isEmpty() || !room->batchLeft.isEmpty();
+    if (batching || room->count > m_server->config().presenceLimit)
+        return addToBatch(room, event, frame);
     const QString subject = frame.value(QLatin1StringView("session_id")).toString();
     const QString text = QString::fromUtf8(encode(frame));
     for (Session *s : std::as_const(room->members)) {
         if (s->id() != subject)
             s->send(text);
     }
+}
+
+void ChatService::addToBatch(const RoomPtr &room, const QString &event, const QJsonObject &frame)
+{
+    // Net changes only: a member who joins and leaves between two batches is in neither list.
+    const QString id = frame.value(QLatin1StringView("session_id")).toString();
+    const QJsonObject member = Member::fromJson(frame).toJson();
+    if (event == QLatin1StringView("join")) {
+        if (!room->batchLeft.remove(id))
+            room->batchJoined.insert(id, member);
+    } else if (!room->batchJoined.remove(id)) {
+        room->batchLeft.insert(id, member);
+    }
+    if (!room->batchTimer) {
+        room->batchTimer = std::make_unique<QTimer>();
+        room->batchTimer->setSingleShot(true);
+        std::weak_ptr<Room> weak = room;
+        QObject::connect(room->batchTimer.get(), &QTimer::timeout, m_server, [this, weak] {
+            if (RoomPtr r = weak.lock())
+                sendBatch(r);
+        });
+    }
+    if (!room->batchTimer->isActive()) {
+        // At most one frame a second; changes close together share one.
+        const qint64 sinceLast = QDateTime::currentMSecsSinceEpoch() - room->lastBatchAt;
+        room->batchTimer->start(static_cast<int>(qBound(qint64(PresenceGatherMs), 1000 - sinceLast, qint64(1000))));
+    }
+}
+
+void ChatService::sendBatch(const RoomPtr &room)
+{
+    const auto joined = std::exchange(room->batchJoined, {});
+    const auto left = std::exchange(room->batchLeft, {});
+    room->lastBatchAt = QDateTime::currentMSecsSinceEpoch();
+    if (joined.isEmpty() && left.isEmpty())
+        return;
+    const auto list = [](const QMap<QString, QJsonObject> &members) {
+        QJsonArray out;
+        for (auto it = members.cbegin(); it != members.cend() && out.size() < Limits::PresenceBatchMax; ++it)
+            out.append(it.value());
+        return out;
+    };
+    QJsonObject frame = makeFrame(MessageType::Presence, {{QLatin1StringView("room"), room->name},
+                                                          {QLatin1StringView("event"), QStringLiteral("batch")},
+                                                          {QLatin1StringView("joined"), list(joined)},
+                                                          {QLatin1StringView("left"), list(left)},
+                                                          {QLatin1StringView("truncated"),
+                                                           joined.size() > Limits::PresenceBatchMax
+                                                               || left.size() > Limits::PresenceBatchMax}});
+    m_server->metrics().presenceBatches->inc();
+    // The count as the registry has it now (what was counted here may have drifted).
+    std::weak_ptr<Room> weak = room;
+    m_server->backplane().memberCount(room->name, [this, weak, frame](bool ok, qint64 count) mutable {
+        RoomPtr room = weak.lock();
+        if (!room)
+            return;
+        if (ok)
+            room->count = count;
+        frame.insert(QLatin1StringView("count"), room->count);
+        const QString text = QString::fromUtf8(encode(frame));
+        for (Session *s : std::as_const(room->members))
+            s->send(text);
+    });
 }
 
 void ChatService::onInstanceGone(const QList<QPair<QString, Member>> &members)

@@ -35,6 +35,8 @@ public:
     void leave(Session *session, const Request &request);
     void chat(Session *session, const Request &request);
     void history(Session *session, const Request &request);
+    // A page of a room's members, ordered by session_id (contract section 8).
+    void members(Session *session, const Request &request);
 
     // The session closed: leave every room, telling the other members.
     void leaveAll(Session *session);
@@ -47,6 +49,8 @@ public:
     static constexpr int RecentMax = 512;
     // Publishing an acknowledged chat: 100 ms, 200 ms, … between attempts.
     static constexpr int PublishAttempts = 6;
+    // A presence batch waits this long for more changes to share it.
+    static constexpr int PresenceGatherMs = 200;
 
 private:
     struct Room
@@ -61,6 +65,15 @@ private:
         QList<std::function<void(bool)>> waiting;
         bool filling = false;
         std::unique_ptr<QTimer> gapTimer;
+        // The room's members cluster-wide, as last known: from each join's
+        // member count and every presence event since (the batch decision).
+        qint64 count = 0;
+        // Batched presence (rooms over SB_PRESENCE_LIMIT): the net changes since
+        // the last batch, by session id, and when that batch went out.
+        QMap<QString, QJsonObject> batchJoined;
+        QMap<QString, QJsonObject> batchLeft;
+        qint64 lastBatchAt = 0;
+        std::unique_ptr<QTimer> batchTimer;
     };
     using RoomPtr = std::shared_ptr<Room>;
 
@@ -73,7 +86,7 @@ private:
     void collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> collected, bool recovered,
                        std::function<void(bool ok, QList<ChatMessage>, bool recovered)> done);
     void finishJoin(Session *session, const QString &ref, RoomPtr room, qint64 since,
-                    QList<ChatMessage> missed, bool recovered, const QList<Member> &members);
+                    QList<ChatMessage> missed, bool recovered, const MemberPage &members);
     void removeMember(Session *session, const QString &room, bool announce);
     void releaseRoom(const RoomPtr &room);
     // A chat of the room, from the backplane or from this instance: delivered
@@ -84,7 +97,11 @@ private:
     void scheduleFill(const RoomPtr &room, int delayMs);
     void fill(const RoomPtr &room);
     void sendPresence(const QString &room, const QString &event, const Session *session);
+    // A member joined or left: told at once in rooms up to SB_PRESENCE_LIMIT
+    // members, else gathered into the room's next batch.
     void deliverPresence(const QString &room, const QJsonObject &frame);
+    void addToBatch(const RoomPtr &room, const QString &event, const QJsonObject &frame);
+    void sendBatch(const RoomPtr &room);
 
     Server *m_server;
     QHash<QString, RoomPtr> m_rooms;

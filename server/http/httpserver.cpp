@@ -20,16 +20,14 @@ HttpServer::HttpServer(Metrics *metrics, RequestHandler onRequest, UpgradeHandle
     , m_onUpgrade(std::move(onUpgrade))
 {
     connect(&m_server, &QTcpServer::pendingConnectionAvailable, this, &HttpServer::onNewConnection);
-    m_server.setMaxPendingConnections(1024);
-    // The kernel's accept queue too (Qt's default is 50): a burst of clients
-    // beyond it has its SYNs dropped and retried only after a second.
-    m_server.setListenBacklogSize(1024);
+    m_server.setMaxPendingConnections(4096);
 }
 
 HttpServer::~HttpServer() = default;
 
-bool HttpServer::listen(const QHostAddress &address, quint16 port, QString *error)
+bool HttpServer::listen(const QHostAddress &address, quint16 port, int backlog, QString *error)
 {
+    m_server.setListenBacklogSize(backlog);
     if (!m_server.listen(address, port)) {
         *error = m_server.errorString();
         qCCritical(lcHttp).noquote() << "cannot listen on" << address.toString() << port << ":" << *error;

@@ -31,7 +31,9 @@ public:
     HttpServer(Metrics *metrics, RequestHandler onRequest, UpgradeHandler onUpgrade, QObject *parent = nullptr);
     ~HttpServer() override;
 
-    bool listen(const QHostAddress &address, quint16 port, QString *error);
+    // `backlog`: the kernel's accept queue (Qt's default is 50: a burst of
+    // clients beyond it has its SYNs dropped and retried only after a second).
+    bool listen(const QHostAddress &address, quint16 port, int backlog, QString *error);
     quint16 port() const { return m_server.serverPort(); }
     QHostAddress address() const { return m_server.serverAddress(); }
     void close() { m_server.close(); }
