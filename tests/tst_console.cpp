@@ -31,6 +31,7 @@
 #include <QTest>
 
 #include <memory>
+#include <vector>
 
 #include <signal.h>
 
@@ -329,6 +330,42 @@ private Q_SLOTS:
         QTRY_COMPARE(errors.size(), 2);
         QVERIFY(errors.last().first().toString().contains(QStringLiteral("does not exist")));
         QCOMPARE(failed.size(), 0);
+    }
+
+    void bigRoomShowsTheCountAndPagesItsMembers()
+    {
+        // A room over SB_PRESENCE_LIMIT: the client counts every member, lists
+        // those it was told of, applies batched presence and pages the rest.
+        sbtest::TestServer server(serverFlags({QStringLiteral("--presence-limit"), QStringLiteral("3")}));
+        std::vector<std::unique_ptr<sbtest::TestClient>> crowd;
+        for (int i = 0; i < 205; ++i) {
+            crowd.push_back(std::make_unique<sbtest::TestClient>());
+            QVERIFY(crowd.back()->connectAs(server.port(), QStringLiteral("p%1").arg(i)));
+            QCOMPARE(crowd.back()->join(QStringLiteral("arena")).value(QStringLiteral("type")).toString(),
+                     QStringLiteral("ack"));
+        }
+        auto alice = participant(server.port(), QStringLiteral("alice"));
+        alice->joinRoom(QStringLiteral("arena"));
+        alice->setCurrentRoom(QStringLiteral("arena"));
+        QTRY_VERIFY(alice->client().isJoined(QStringLiteral("arena")));
+        MembersModel &members = alice->members();
+        QCOMPARE(members.memberCount(QStringLiteral("arena")), 206);
+        QCOMPARE(members.rowCount(), 200);
+        QVERIFY(members.hasMore(QStringLiteral("arena")));
+        alice->loadMoreMembers();
+        QTRY_COMPARE(members.rowCount(), 206);
+        QVERIFY(!members.hasMore(QStringLiteral("arena")));
+
+        // Leaves and joins arrive batched; the count follows.
+        for (int i = 0; i < 5; ++i)
+            crowd[i]->socket().close();
+        QTRY_COMPARE_WITH_TIMEOUT(members.memberCount(QStringLiteral("arena")), 201, 5000);
+        QTRY_COMPARE(members.rowCount(), 201);
+        sbtest::TestClient late;
+        QVERIFY(late.connectAs(server.port(), QStringLiteral("zed-late")));
+        late.join(QStringLiteral("arena"));
+        QTRY_COMPARE_WITH_TIMEOUT(members.memberCount(QStringLiteral("arena")), 202, 5000);
+        QTRY_VERIFY(members.users(QStringLiteral("arena")).contains(QStringLiteral("zed-late")));
     }
 
     void historyPagesBackToTheStart()

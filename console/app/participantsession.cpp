@@ -17,6 +17,13 @@ ParticipantSession::ParticipantSession(const ParticipantClient::Options &options
     wire();
 }
 
+void ParticipantSession::loadMoreMembers()
+{
+    const QString room = currentRoom();
+    if (!room.isEmpty() && m_members.hasMore(room))
+        m_client.loadMembers(room, m_members.cursor(room));
+}
+
 void ParticipantSession::wire()
 {
     connect(&m_client, &ParticipantClient::welcomed, this, [this](const WelcomeInfo &welcome) {
@@ -27,11 +34,14 @@ void ParticipantSession::wire()
         if (state != ParticipantClient::State::Connected)
             m_rooms.setAllJoined(false);
     });
-    connect(&m_client, &ParticipantClient::roomJoined, this, [this](const QString &room, const QList<RoomMember> &members) {
-        m_rooms.addRoom(room);
-        m_rooms.setJoined(room, true);
-        m_members.setMembers(room, members);
-    });
+    connect(&m_client, &ParticipantClient::roomJoined, this,
+            [this](const QString &room, const QList<RoomMember> &members, qint64 count) {
+                m_rooms.addRoom(room);
+                m_rooms.setJoined(room, true);
+                m_members.setMembers(room, members, count);
+            });
+    connect(&m_client, &ParticipantClient::membersLoaded, &m_members, &MembersModel::addPage);
+    connect(&m_client, &ParticipantClient::presenceBatch, &m_members, &MembersModel::applyBatch);
     connect(&m_client, &ParticipantClient::roomLeft, this, [this](const QString &room) {
         m_rooms.removeRoom(room);
         m_messages.removeRoom(room);

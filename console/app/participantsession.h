@@ -38,6 +38,8 @@ public:
     void leaveRoom(const QString &room);
     void setCurrentRoom(const QString &room);
     QString currentRoom() const { return m_rooms.currentRoom(); }
+    // The next page of the current room's members (big rooms list 200 at first).
+    void loadMoreMembers();
     QString sendToCurrentRoom(const QString &text);
 
 Q_SIGNALS:

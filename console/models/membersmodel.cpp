@@ -52,7 +52,7 @@ QVariant MembersModel::data(const QModelIndex &index, int role) const
 QList<MembersModel::UserRow> MembersModel::rowsFor(const QString &room) const
 {
     QMap<QString, UserRow> byUser; // sorted by name
-    const QHash<QString, RoomMember> sessions = m_members.value(room);
+    const QHash<QString, RoomMember> sessions = m_rooms.value(room).sessions;
     for (const RoomMember &m : sessions) {
         UserRow &row = byUser[m.user.toLower() + QLatin1Char('\n') + m.user];
         row.user = m.user;
@@ -74,35 +74,81 @@ void MembersModel::setRoom(const QString &room)
     refresh();
 }
 
-void MembersModel::setMembers(const QString &room, const QList<RoomMember> &members)
+void MembersModel::setMembers(const QString &room, const QList<RoomMember> &members, qint64 count)
 {
-    QHash<QString, RoomMember> &sessions = m_members[room];
-    sessions.clear();
+    RoomMembers &r = m_rooms[room];
+    r.sessions.clear();
     for (const RoomMember &m : members)
-        sessions.insert(m.sessionId, m);
-    if (room == m_room)
-        refresh();
+        r.sessions.insert(m.sessionId, m);
+    r.count = qMax<qint64>(count, r.sessions.size());
+    r.complete = r.count <= r.sessions.size();
+    r.cursor = members.isEmpty() ? QString() : members.last().sessionId;
+    changed(room);
+}
+
+void MembersModel::addPage(const QString &room, const QList<RoomMember> &members, const QString &next)
+{
+    const auto it = m_rooms.find(room);
+    if (it == m_rooms.end())
+        return;
+    for (const RoomMember &m : members)
+        it->sessions.insert(m.sessionId, m);
+    if (!members.isEmpty())
+        it->cursor = members.last().sessionId;
+    it->complete = next.isEmpty();
+    it->count = qMax<qint64>(it->count, it->sessions.size());
+    changed(room);
 }
 
 void MembersModel::memberJoined(const QString &room, const RoomMember &member)
 {
-    m_members[room].insert(member.sessionId, member);
-    if (room == m_room)
-        refresh();
+    RoomMembers &r = m_rooms[room];
+    if (r.sessions.contains(member.sessionId))
+        return;
+    r.sessions.insert(member.sessionId, member);
+    ++r.count;
+    changed(room);
 }
 
 void MembersModel::memberLeft(const QString &room, const QString &sessionId)
 {
-    const auto it = m_members.find(room);
-    if (it == m_members.end() || !it->remove(sessionId))
+    const auto it = m_rooms.find(room);
+    if (it == m_rooms.end())
         return;
-    if (room == m_room)
-        refresh();
+    it->sessions.remove(sessionId);
+    it->count = qMax<qint64>(it->count - 1, it->sessions.size());
+    changed(room);
+}
+
+void MembersModel::applyBatch(const QString &room, const QList<RoomMember> &joined, const QList<RoomMember> &left,
+                              qint64 count)
+{
+    RoomMembers &r = m_rooms[room];
+    for (const RoomMember &m : left)
+        r.sessions.remove(m.sessionId);
+    for (const RoomMember &m : joined)
+        r.sessions.insert(m.sessionId, m);
+    r.count = qMax<qint64>(count, r.sessions.size());
+    // Members a truncated batch left out are found by paging on.
+    r.complete = r.complete && r.count <= r.sessions.size();
+    changed(room);
 }
 
 void MembersModel::removeRoom(const QString &room)
 {
-    m_members.remove(room);
+    m_rooms.remove(room);
+    changed(room);
+}
+
+bool MembersModel::hasMore(const QString &room) const
+{
+    const auto it = m_rooms.constFind(room);
+    return it != m_rooms.cend() && !it->complete;
+}
+
+void MembersModel::changed(const QString &room)
+{
+    Q_EMIT countChanged(room, memberCount(room));
     if (room == m_room)
         refresh();
 }

@@ -1,8 +1,10 @@
 #pragma once
 
 // Who is in the room being shown, one row per user with the instances their
-// sessions are on: seeded by the join answer, kept current by presence events.
-// Owned by ParticipantSession.
+// sessions are on: seeded by the join answer, kept current by presence events
+// (one by one, or batched in big rooms), and grown a page at a time on demand.
+// A big room lists only the members seen so far; memberCount() is the whole
+// room. Owned by ParticipantSession.
 
 #include "services/participanttypes.h"
 
@@ -25,13 +27,25 @@ public:
     QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
 
     void setRoom(const QString &room);
-    void setMembers(const QString &room, const QList<RoomMember> &members);
+    // The join answer: the first members by session id and the room's size.
+    void setMembers(const QString &room, const QList<RoomMember> &members, qint64 count);
+    // A page of the `members` request; `next` empty: no more.
+    void addPage(const QString &room, const QList<RoomMember> &members, const QString &next);
     void memberJoined(const QString &room, const RoomMember &member);
     void memberLeft(const QString &room, const QString &sessionId);
+    void applyBatch(const QString &room, const QList<RoomMember> &joined, const QList<RoomMember> &left, qint64 count);
     void removeRoom(const QString &room);
+
+    qint64 memberCount(const QString &room) const { return m_rooms.value(room).count; }
+    // Members not listed yet, to be loaded from cursor() on.
+    bool hasMore(const QString &room) const;
+    QString cursor(const QString &room) const { return m_rooms.value(room).cursor; }
     void setOwnSession(const QString &sessionId) { m_ownSession = sessionId; }
 
     QStringList users(const QString &room) const;
+
+Q_SIGNALS:
+    void countChanged(const QString &room, qint64 count);
 
 private:
     struct UserRow
@@ -42,7 +56,16 @@ private:
     QList<UserRow> rowsFor(const QString &room) const;
     void refresh();
 
-    QHash<QString, QHash<QString, RoomMember>> m_members; // room -> session id -> member
+    struct RoomMembers
+    {
+        QHash<QString, RoomMember> sessions; // session id -> member
+        qint64 count = 0;                    // the whole room
+        QString cursor;                      // last session id of the pages loaded
+        bool complete = true;                // every page loaded
+    };
+    void changed(const QString &room);
+
+    QHash<QString, RoomMembers> m_rooms;
     QList<UserRow> m_rows;                                  // the shown room, grouped by user
     QString m_room;
     QString m_ownSession;

@@ -31,6 +31,15 @@ bool isPassingChatError(const QString &code)
            || code == QLatin1StringView("timeout") || code == QLatin1StringView("not_member");
 }
 
+QList<RoomMember> memberList(const QJsonValue &value)
+{
+    QList<RoomMember> out;
+    const QJsonArray list = value.toArray();
+    for (const QJsonValue &m : list)
+        out.append(RoomMember::fromJson(m.toObject()));
+    return out;
+}
+
 QList<ChatMessage> chatList(const QJsonValue &value)
 {
     QList<ChatMessage> out;
@@ -369,9 +378,15 @@ void ParticipantClient::onText(const QString &text)
         break;
     case MessageType::Presence: {
         const QString room = frame->value(QLatin1StringView("room")).toString();
-        if (m_rooms.contains(room))
-            Q_EMIT presenceChanged(room, RoomMember::fromJson(*frame),
-                                   frame->value(QLatin1StringView("event")).toString() == QLatin1StringView("join"));
+        if (!m_rooms.contains(room))
+            break;
+        const QString event = frame->value(QLatin1StringView("event")).toString();
+        if (event == QLatin1StringView("batch"))
+            Q_EMIT presenceBatch(room, memberList(frame->value(QLatin1StringView("joined"))),
+                                 memberList(frame->value(QLatin1StringView("left"))),
+                                 frame->value(QLatin1StringView("count")).toInteger());
+        else
+            Q_EMIT presenceChanged(room, RoomMember::fromJson(*frame), event == QLatin1StringView("join"));
         break;
     }
     case MessageType::TodoChanged: {
@@ -478,11 +493,10 @@ void ParticipantClient::sendJoin(const QString &room)
             return;
         }
         it->joined = true;
-        QList<RoomMember> members;
-        const QJsonArray list = reply.frame.value(QLatin1StringView("members")).toArray();
-        for (const QJsonValue &m : list)
-            members.append(RoomMember::fromJson(m.toObject()));
-        Q_EMIT roomJoined(room, members);
+        const QList<RoomMember> members = memberList(reply.frame.value(QLatin1StringView("members")));
+        // A server before contract v1.1 lists every member and no count.
+        const qint64 count = reply.frame.value(QLatin1StringView("member_count")).toInteger(members.size());
+        Q_EMIT roomJoined(room, members, count);
         it = m_rooms.find(room); // a slot may have left the room
         if (it == m_rooms.end())
             return;
@@ -531,6 +545,19 @@ void ParticipantClient::loadLatest(const QString &room, bool replace)
                 Q_EMIT historyLoaded(room, page, replace, more);
                 deliver(room, buffered);
             });
+}
+
+void ParticipantClient::loadMembers(const QString &room, const QString &after)
+{
+    QJsonObject frame = makeFrame(MessageType::Members, {{QLatin1StringView("room"), room}});
+    if (!after.isEmpty())
+        frame.insert(QLatin1StringView("after"), after);
+    request(std::move(frame), [this, room](const Reply &reply) {
+        if (!reply.ok || !m_rooms.contains(room))
+            return;
+        Q_EMIT membersLoaded(room, memberList(reply.frame.value(QLatin1StringView("members"))),
+                             reply.frame.value(QLatin1StringView("next")).toString());
+    });
 }
 
 void ParticipantClient::loadOlder(const QString &room)

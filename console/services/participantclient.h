@@ -83,6 +83,8 @@ public:
     QList<PendingMessage> pendingMessages() const;
     // Loads the page of history before the oldest message held.
     void loadOlder(const QString &room);
+    // Loads the room's members that sort after `after` (a session id), a page at a time.
+    void loadMembers(const QString &room, const QString &after);
 
     void refreshTodos();
     void addTodo(const QString &title);
@@ -93,7 +95,10 @@ Q_SIGNALS:
     void stateChanged(sb::console::ParticipantClient::State state);
     void welcomed(const sb::console::WelcomeInfo &welcome);
     void reconnectScheduled(int delayMs, const QString &why);
-    void roomJoined(const QString &room, const QList<sb::console::RoomMember> &members);
+    // `members` lists at most 200 of the room's `memberCount`.
+    void roomJoined(const QString &room, const QList<sb::console::RoomMember> &members, qint64 memberCount);
+    // A page of members; `next` is empty after the last page.
+    void membersLoaded(const QString &room, const QList<sb::console::RoomMember> &members, const QString &next);
     void roomLeft(const QString &room);
     // New messages in seq order, to append.
     void messagesArrived(const QString &room, const QList<sb::console::ChatMessage> &messages);
@@ -105,6 +110,9 @@ Q_SIGNALS:
     void pendingSent(const QString &nonce, const QString &room, qint64 seq);
     void pendingFailed(const QString &nonce, const QString &room, const QString &why);
     void presenceChanged(const QString &room, const sb::console::RoomMember &member, bool joined);
+    // Big rooms: what changed since the last batch (lists cut at 100) and the count now.
+    void presenceBatch(const QString &room, const QList<sb::console::RoomMember> &joined,
+                       const QList<sb::console::RoomMember> &left, qint64 count);
     void todosLoaded(const QList<sb::console::TodoItem> &items);
     void todoChanged(sb::console::TodoChange change, const sb::console::TodoItem &item);
     void broadcastReceived(const sb::console::BroadcastMessage &broadcast);

@@ -12,6 +12,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QListView>
 #include <QMenuBar>
 #include <QPushButton>
@@ -267,6 +268,15 @@ QWidget *ClientWindow::buildSidePane()
     m_members->setSelectionMode(QAbstractItemView::NoSelection);
     m_members->setSpacing(2);
     membersLayout->addWidget(m_members, 1);
+    m_moreMembers = new QPushButton(tr("Load more members"), membersPane);
+    m_moreMembers->setObjectName(QStringLiteral("moreMembersButton"));
+    m_moreMembers->setVisible(false);
+    membersLayout->addWidget(m_moreMembers);
+    connect(m_moreMembers, &QPushButton::clicked, &m_session, &ParticipantSession::loadMoreMembers);
+    connect(&m_session.members(), &MembersModel::countChanged, this, [this](const QString &room) {
+        if (room == m_session.currentRoom())
+            updateMembersTitle();
+    });
 
     auto *todoPane = new QWidget(splitter);
     auto *todoLayout = new QVBoxLayout(todoPane);
@@ -447,7 +457,7 @@ void ClientWindow::addTodo()
 void ClientWindow::onCurrentRoomChanged(const QString &room)
 {
     m_roomTitle->setText(room.isEmpty() ? tr("No room") : QStringLiteral("#") + room);
-    m_membersTitle->setText(room.isEmpty() ? tr("Members") : tr("Members of #%1").arg(room));
+    updateMembersTitle();
     m_older->setEnabled(!room.isEmpty());
     m_older->setText(tr("Load older messages"));
     const int row = m_session.rooms().rowOf(room);
@@ -455,6 +465,17 @@ void ClientWindow::onCurrentRoomChanged(const QString &room)
         m_rooms->setCurrentIndex(m_session.rooms().index(row));
     m_follow = true;
     QTimer::singleShot(0, m_messages, &QListView::scrollToBottom);
+}
+
+void ClientWindow::updateMembersTitle()
+{
+    const QString room = m_session.currentRoom();
+    const MembersModel &members = m_session.members();
+    if (room.isEmpty())
+        m_membersTitle->setText(tr("Members"));
+    else
+        m_membersTitle->setText(tr("Members of #%1 (%2)").arg(room, QLocale().toString(members.memberCount(room))));
+    m_moreMembers->setVisible(!room.isEmpty() && members.hasMore(room));
 }
 
 void ClientWindow::restoreLayout()

@@ -72,7 +72,9 @@ private:
     QListView *m_messages = nullptr;
     QLineEdit *m_composer = nullptr;
     QListView *m_members = nullptr;
+    void updateMembersTitle();
     QLabel *m_membersTitle = nullptr;
+    QPushButton *m_moreMembers = nullptr;
     QListView *m_todos = nullptr;
     QLineEdit *m_todoEdit = nullptr;
     static constexpr int MessageMs = 12000;
