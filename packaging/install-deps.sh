@@ -10,6 +10,8 @@ packages=(
     # Qt; Qt6Charts' CMake package requires Qt6OpenGL, whose CMake files are in
     # libqt6opengl6-dev, only a Recommends of qt6-base-dev
     qt6-base-dev qt6-websockets-dev qt6-charts-dev libqt6opengl6-dev qtkeychain-qt6-dev
+    # QIODevicePrivate: the server's per-socket buffer sizes (server/http/socketbuffers.cpp)
+    qt6-base-private-dev
     libsqlite3-dev libhiredis-dev libpq-dev
     # the fuzzers (libFuzzer and its sanitizer runtimes, llvm-symbolizer)
     clang llvm-14 libclang-rt-14-dev

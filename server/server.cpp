@@ -18,6 +18,8 @@
 #include <QRandomGenerator>
 #include <QUuid>
 
+#include <malloc.h>
+
 Q_LOGGING_CATEGORY(lcServer, "sb.server")
 
 namespace sb {
@@ -109,6 +111,7 @@ Server::Server(Config config, QObject *parent)
     m_metrics.backplaneUp->setCallback([this] { return m_backplane && m_backplane->isUp() ? 1.0 : 0.0; });
     m_metrics.backplaneRtt->setCallback([this] { return m_backplane ? m_backplane->rttMs() / 1000.0 : 0.0; });
     m_metrics.storeUp->setCallback([this] { return m_store->isUp() ? 1.0 : 0.0; });
+    m_metrics.httpSockets->setCallback([this] { return static_cast<double>(m_http->socketCount()); });
     m_metrics.sendQueueBytes->setCallback([this] {
         qint64 largest = 0;
         for (Session *s : std::as_const(m_sessions))
@@ -506,6 +509,16 @@ void Server::onWebSocket()
 {
     while (QWebSocket *socket = m_wsServer.nextPendingConnection()) {
         const auto pending = m_pendingUpgrades.take(peerKey(socket->peerAddress(), socket->peerPort()));
+        // Qt's WebSocket server stays connected to each socket it upgraded, and
+        // finds the socket of every new handshake with sender(), which walks
+        // those connections: one upgrade cost O(connections) until this.
+        if (pending.tcp) {
+            QObject::disconnect(pending.tcp, nullptr, &m_wsServer, nullptr);
+            // The TCP socket goes with its QWebSocket (Qt leaves it with its old
+            // parent, the HTTP front end, which kept every connection ever
+            // upgraded until exit).
+            pending.tcp->setParent(socket);
+        }
         if (!pending.tcp || pending.tcp->state() != QAbstractSocket::ConnectedState) {
             // The peer left (a reset) while its upgrade was checked: the socket
             // is already unconnected and will never report disconnected(), so
@@ -542,7 +555,7 @@ void Server::openSession(QWebSocket *socket, QTcpSocket *tcp, const TokenRecord 
 
     auto *session = new Session(socket, tcp, info, m_config, &m_metrics, this);
     m_sessions.insert(info.sessionId, session);
-    m_byClient[info.clientId].insert(session);
+    m_byClient.insert(info.clientId, session);
     connect(session, &Session::textReceived, this, &Server::onText);
     connect(session, &Session::binaryReceived, this, [this](Session *s) {
         m_metrics.framesIn->inc({QStringLiteral("invalid")});
@@ -583,12 +596,9 @@ void Server::onSessionClosed(Session *session)
     const SessionInfo &info = session->info();
     const int code = session->closeCode();
     m_sessions.remove(info.sessionId);
-    auto it = m_byClient.find(info.clientId);
-    if (it != m_byClient.end()) {
-        it->remove(session);
-        if (it->isEmpty())
-            m_byClient.erase(it);
-    }
+    m_byClient.remove(info.clientId, session);
+    ++m_closedSinceTrim;
+    m_sinceLastClose.start();
     m_chat->leaveAll(session);
     refCountChannel(QStringLiteral("client:") + info.clientId, -1);
     m_backplane->removeSession(info.sessionId);
@@ -848,6 +858,24 @@ void Server::secondTick()
     // A connection that never reads is judged even while nothing is sent to it.
     for (Session *s : std::as_const(m_sessions))
         s->checkBacklog();
+    releaseFreedMemory();
+}
+
+void Server::releaseFreedMemory()
+{
+    // After many connections went (a mass disconnect, a drained peer's
+    // clients moving on), glibc keeps their freed memory in its arenas; give
+    // it back to the system once the wave is over (docs/benchmarks.md).
+    if (m_closedSinceTrim < TrimAfterCloses || m_sinceLastClose.elapsed() < 2000)
+        return;
+    m_closedSinceTrim = 0;
+    const qint64 before = residentBytes();
+    ::malloc_trim(0);
+    const struct mallinfo2 heap = ::mallinfo2();
+    qCInfo(lcServer).noquote() << "released freed memory after a wave of disconnects: resident"
+                               << before / (1024 * 1024) << "MiB ->" << residentBytes() / (1024 * 1024) << "MiB; heap in use"
+                               << heap.uordblks / (1024 * 1024) << "MiB, free" << heap.fordblks / (1024 * 1024) << "MiB in"
+                               << heap.ordblks << "pieces";
 }
 
 void Server::sampleFlow(const char *dir, const QString &frameType, const QString &room, const QString &sessionId,

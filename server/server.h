@@ -62,7 +62,7 @@ public:
     QJsonObject instanceJson() const;
     int connectionCount() const { return static_cast<int>(m_sessions.size()); }
     const QHash<QString, Session *> &sessions() const { return m_sessions; }
-    QList<Session *> sessionsOfClient(const QString &clientId) const { return m_byClient.value(clientId).values(); }
+    QList<Session *> sessionsOfClient(const QString &clientId) const { return m_byClient.values(clientId); }
 
     // Answers a request.
     void reply(Session *session, const QString &ref, QJsonObject fields = {});
@@ -105,6 +105,7 @@ private:
     void onClusterCommand(const Envelope &envelope);
     void heartbeatTick();
     void secondTick();
+    void releaseFreedMemory();
     void drainNext();
     void exitWhenHandshakesDone();
     QString clientAddress(QTcpSocket *socket, const HttpRequest &request) const;
@@ -134,7 +135,7 @@ private:
     // it dies first and no handler runs against a destroyed table.
     QObject m_pendingUpgradesContext;
     QHash<QString, Session *> m_sessions;
-    QHash<QString, QSet<Session *>> m_byClient;
+    QMultiHash<QString, Session *> m_byClient; // one node a session, no set per client
     QHash<QString, int> m_channelRefs;
     std::array<Handler, messageTypes.size()> m_handlers;
 
@@ -153,6 +154,10 @@ private:
     QTimer m_cleanupTimer;
     QTimer m_drainTimer;
     QElapsedTimer m_uptime;
+    // Closes since memory was last handed back (releaseFreedMemory()).
+    static constexpr int TrimAfterCloses = 1000;
+    int m_closedSinceTrim = 0;
+    QElapsedTimer m_sinceLastClose;
     qint64 m_startedAt = 0;
     bool m_started = false;
     bool m_storeHeard = false;     // the store has reported up or down at least once

@@ -388,10 +388,33 @@ private:
     QElapsedTimer m_eofClock;
 };
 
-// Restores the Redis default user's permissions whatever happens in the test.
-struct AclRestorer
+// A Redis of the test's own: ACL changes there cannot reach the tests that
+// share the suite's Redis and run at the same time (ctest -j).
+class PrivateRedis
 {
-    ~AclRestorer() { redisCli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("default"), QStringLiteral("+@all")}); }
+public:
+    PrivateRedis()
+        : m_port(freePort())
+    {
+        m_process.start(QStringLiteral("redis-server"),
+                        {QStringLiteral("--port"), QString::number(m_port), QStringLiteral("--bind"),
+                         QStringLiteral("127.0.0.1"), QStringLiteral("--save"), QString(),
+                         QStringLiteral("--appendonly"), QStringLiteral("no")});
+    }
+    ~PrivateRedis()
+    {
+        m_process.kill();
+        m_process.waitForFinished(5000);
+    }
+    QString url() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_port); }
+    bool waitUp()
+    {
+        return QTest::qWaitFor([this] { return redisCli({QStringLiteral("PING")}, url()) == "PONG"; }, 5000);
+    }
+
+private:
+    quint16 m_port;
+    QProcess m_process;
 };
 
 } // namespace
@@ -959,6 +982,9 @@ void TstHostile::refusedHandshakesLeaveNothingBehind_data()
     QTest::addRow("valid upgrade, reset before the 101 is read") << QStringLiteral("reset before 101");
     QTest::addRow("valid upgrade, reset after one event-loop pass") << QStringLiteral("reset after a pass");
     QTest::addRow("bad token, reset during the closing handshake") << QStringLiteral("bad token");
+    // Not refusals, but the same rule: a finished session leaves no socket behind.
+    QTest::addRow("session closed by its client") << QStringLiteral("client close");
+    QTest::addRow("session closed by the server (1008)") << QStringLiteral("server close");
 }
 
 void TstHostile::refusedHandshakesLeaveNothingBehind()
@@ -981,6 +1007,17 @@ void TstHostile::refusedHandshakesLeaveNothingBehind()
             RawWsClient raw;
             QVERIFY(raw.open(port, QStringLiteral("bogus")));
             raw.resetConnection();
+        } else if (kind == QLatin1StringView("client close")) {
+            TestClient c;
+            QVERIFY(c.connectAs(port, QStringLiteral("brief")));
+            c.socket().close();
+            QVERIFY(c.waitClosed());
+        } else if (kind == QLatin1StringView("server close")) {
+            TestClient c;
+            QVERIFY(c.connectAs(port, QStringLiteral("rude")));
+            for (int e = 0; e < 10; ++e)
+                c.sendRaw(QStringLiteral("not json"));
+            QVERIFY(c.waitClosed());
         } else {
             const Token t = issueToken(port, QStringLiteral("hasty"));
             RawWsClient raw;
@@ -994,6 +1031,9 @@ void TstHostile::refusedHandshakesLeaveNothingBehind()
     }
     QTRY_COMPARE_WITH_TIMEOUT(connectionsOf(port), 0, 5000);
     QTRY_COMPARE_WITH_TIMEOUT(metricValue(port, QStringLiteral("sb_connections_active")), 0.0, 2000);
+    // Every TCP socket went with its request or its session (upgraded ones
+    // were once kept by the HTTP front end until exit).
+    QTRY_COMPARE_WITH_TIMEOUT(metricValue(port, QStringLiteral("sb_http_sockets")), 1.0, 5000); // the /metrics request itself
     const double rssAfter = metricValue(port, QStringLiteral("sb_process_resident_bytes"));
     qInfo("RSS %.1f MB before, %.1f MB after %d attempts", rssBefore / 1048576.0, rssAfter / 1048576.0, rounds);
     TestClient c;
@@ -1406,7 +1446,9 @@ void TstHostile::publishErrorStillDelivers()
     QFETCH(int, blockedMs);
     SB_REQUIRE_SERVICE(!qEnvironmentVariable("SB_TEST_REDIS_URL").isEmpty(), "SB_TEST_REDIS_URL is not set");
     const QString prefix = unique(QStringLiteral("hostile-pub")) + QLatin1Char(':');
-    const QStringList common{QStringLiteral("--redis-url"), qEnvironmentVariable("SB_TEST_REDIS_URL"),
+    PrivateRedis redis;
+    SB_REQUIRE_SERVICE(redis.waitUp(), "redis-server did not start");
+    const QStringList common{QStringLiteral("--redis-url"), redis.url(),
                              QStringLiteral("--redis-prefix"), prefix, QStringLiteral("--connect-rate"),
                              QStringLiteral("1000/60"), QStringLiteral("--msg-rate"), QStringLiteral("0")};
     QString why;
@@ -1428,10 +1470,10 @@ void TstHostile::publishErrorStillDelivers()
     QCOMPARE(typeOf(poster.chat(room, QStringLiteral("before"))), QStringLiteral("ack"));
     QTRY_COMPARE(chatsOf(remote, room).size(), 1);
 
-    AclRestorer restorer;
-    QCOMPARE(redisCli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("default"), QStringLiteral("-publish")}),
+    QCOMPARE(redisCli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("default"), QStringLiteral("-publish")},
+                      redis.url()),
              QByteArray("OK"));
-    QVERIFY2(redisCli({QStringLiteral("PUBLISH"), prefix + QStringLiteral("x"), QStringLiteral("y")}).contains("NOPERM"),
+    QVERIFY2(redisCli({QStringLiteral("PUBLISH"), prefix + QStringLiteral("x"), QStringLiteral("y")}, redis.url()).contains("NOPERM"),
              "PUBLISH still works: the ACL did not take");
     QElapsedTimer clock;
     clock.start();
@@ -1445,7 +1487,8 @@ void TstHostile::publishErrorStillDelivers()
     const qint64 wait = blockedMs - clock.elapsed();
     if (wait > 0)
         QTest::qWait(static_cast<int>(wait));
-    QCOMPARE(redisCli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("default"), QStringLiteral("+@all")}),
+    QCOMPARE(redisCli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("default"), QStringLiteral("+@all")},
+                      redis.url()),
              QByteArray("OK"));
     if (blockedMs < 3000) {
         // A retry reaches the other instance.

@@ -121,6 +121,11 @@ void BenchClient::onText(QByteArrayView bytes, qint64 receivedNs)
             return fail(QStringLiteral("error frame while joining: ") + QString::fromUtf8(bytes));
         m_worker->errorFrame(this, messageRef(frame), bytes);
     } else if (m_state == State::Welcome && frame.find(R"("type":"welcome")") != std::string_view::npos) {
+        if (m_plan.options.idle) {
+            m_state = State::Ready;
+            m_worker->clientReady(this);
+            return;
+        }
         m_state = State::Join;
         m_ws->sendText(sb::encode(sb::makeFrame(sb::MessageType::Join,
                                                 {{QLatin1StringView("room"), QString::fromLatin1(m_plan.roomName(m_room))},

@@ -125,6 +125,7 @@ public:
     }
 
     int run();
+    int reportIdle(int ready, qint64 connectNs, const ProcessSample &before, const ProcessSample &after);
 
 private:
     template<typename T>
@@ -153,6 +154,35 @@ private:
     std::vector<std::unique_ptr<QThread>> m_threads;
     std::vector<Worker *> m_workers;
 };
+
+int Coordinator::reportIdle(int ready, qint64 connectNs, const ProcessSample &before, const ProcessSample &after)
+{
+    const Options &o = m_plan.options;
+    const double perConnectionKiB = ready > 0 ? static_cast<double>(after.rssKiB - before.rssKiB) / ready : 0;
+    say(QStringLiteral("ramp: %1 connections/s").arg(ready / seconds(connectNs), 0, 'f', 0));
+    if (after.ok)
+        say(QStringLiteral("server memory MiB: idle %1, connected %2: %3 KiB per connection")
+                .arg(mib(before.rssKiB), 0, 'f', 1)
+                .arg(mib(after.rssKiB), 0, 'f', 1)
+                .arg(perConnectionKiB, 0, 'f', 1));
+    if (!o.jsonFile.isEmpty()) {
+        QFile file(o.jsonFile);
+        if (file.open(QIODevice::Append | QIODevice::Text))
+            file.write(QJsonDocument(QJsonObject{{QLatin1StringView("label"), o.label},
+                                                 {QLatin1StringView("idle"), true},
+                                                 {QLatin1StringView("clients"), o.clients},
+                                                 {QLatin1StringView("ready"), ready},
+                                                 {QLatin1StringView("connect_s"), seconds(connectNs)},
+                                                 {QLatin1StringView("server_rss_idle_mib"), mib(before.rssKiB)},
+                                                 {QLatin1StringView("server_rss_connected_mib"), mib(after.rssKiB)},
+                                                 {QLatin1StringView("kib_per_connection"), perConnectionKiB}})
+                           .toJson(QJsonDocument::Compact)
+                       + '\n');
+    }
+    if (o.lingerMs > 0)
+        QThread::msleep(static_cast<unsigned long>(o.lingerMs));
+    return ready == o.clients ? 0 : 3;
+}
 
 int Coordinator::run()
 {
@@ -186,6 +216,8 @@ int Coordinator::run()
             .arg(failed)
             .arg(connected ? QString() : QStringLiteral(", timed out")));
     const ProcessSample serverConnected = server();
+    if (o.idle)
+        return reportIdle(ready, connectNs, serverIdle, serverConnected);
 
     // Settle: join presence fans out O(clients^2) frames on switchboard; let it pass.
     const qint64 settleStart = nowNs();

@@ -68,6 +68,9 @@ ParsedOptions parseOptions(const QStringList &arguments)
         {QStringLiteral("linger-ms"),
          QStringLiteral("Keep the connections open this long after the report (e.g. to profile the server)."),
          QStringLiteral("ms"), number(defaults.lingerMs)},
+        {QStringLiteral("idle"),
+         QStringLiteral("Connect only (token, upgrade, welcome): no join and no messages; reports the connect rate "
+                        "and the server's memory per connection.")},
         {QStringLiteral("server-pid"), QStringLiteral("Server process to read CPU time and memory of (/proc)."),
          QStringLiteral("pid")},
         {QStringLiteral("json"), QStringLiteral("Append the result to this file as one JSON line."),
@@ -117,6 +120,7 @@ ParsedOptions parseOptions(const QStringList &arguments)
             return {std::nullopt, QStringLiteral("--server-pid must be a process id")};
     }
     o.jsonFile = parser.value(QStringLiteral("json"));
+    o.idle = parser.isSet(QStringLiteral("idle"));
     return {o, {}};
 }
 

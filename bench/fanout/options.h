@@ -28,6 +28,7 @@ struct Options
     int settleMs = 500;      // quiet time that ends the settle phase
     int drainTimeoutS = 30;  // wait for deliveries after the last send
     int lingerMs = 0;        // keep the connections open this long after the report
+    bool idle = false;       // connect only: no join, no messages (memory per connection)
     qint64 serverPid = 0;
     QString jsonFile;        // append the result as one JSON line
 };

@@ -20,14 +20,17 @@ AdminService::AdminService(Server *server)
     : m_server(server)
 {
     QObject::connect(server, &Server::sessionOpened, server, [this](Session *s) {
-        toSubscribers(makeFrame(MessageType::AdminConnOpen, {{QLatin1StringView("conn"), s->toConnJson()}}));
+        if (hasSubscribers())
+            toSubscribers(makeFrame(MessageType::AdminConnOpen, {{QLatin1StringView("conn"), s->toConnJson()}}));
     });
     QObject::connect(server, &Server::sessionClosed, server, [this](Session *s, int code) {
         if (s->adminFlow)
             m_flowSubscribers = qMax(0, m_flowSubscribers - 1);
         s->adminSubscribed = false;
         s->adminFlow = false;
-        toSubscribers(makeFrame(MessageType::AdminConnClose, {{QLatin1StringView("session_id"), s->id()},
+        m_subscribers.remove(s);
+        if (hasSubscribers())
+            toSubscribers(makeFrame(MessageType::AdminConnClose, {{QLatin1StringView("session_id"), s->id()},
                                                               {QLatin1StringView("instance"), m_server->instanceId()},
                                                               {QLatin1StringView("code"), code}}));
     });
@@ -54,6 +57,7 @@ void AdminService::subscribe(Session *session, const Request &request)
     if (session->adminFlow)
         --m_flowSubscribers;
     session->adminSubscribed = true;
+    m_subscribers.insert(session);
     session->adminFlow = flow.value_or(false);
     if (session->adminFlow)
         ++m_flowSubscribers;
@@ -243,8 +247,8 @@ QJsonObject AdminService::execute(const QJsonObject &command)
 void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
 {
     QString text;
-    for (Session *s : m_server->sessions()) {
-        if (!s->adminSubscribed || (flowOnly && !s->adminFlow))
+    for (Session *s : std::as_const(m_subscribers)) {
+        if (!s->isOpen() || (flowOnly && !s->adminFlow))
             continue;
         if (text.isEmpty())
             text = QString::fromUtf8(encode(frame));
@@ -255,17 +259,6 @@ void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
 void AdminService::emitFlow(const QJsonObject &frame)
 {
     toSubscribers(frame, true);
-}
-
-qint64 AdminService::rssBytes()
-{
-    QFile statm(QStringLiteral("/proc/self/statm"));
-    if (!statm.open(QIODevice::ReadOnly))
-        return 0;
-    const QList<QByteArray> parts = statm.readAll().split(' ');
-    if (parts.size() < 2)
-        return 0;
-    return parts[1].toLongLong() * sysconf(_SC_PAGESIZE);
 }
 
 void AdminService::tick()
@@ -287,7 +280,7 @@ void AdminService::tick()
                                   {QLatin1StringView("bytes_out_per_s"), bytesOut - m_lastBytesOut},
                                   {QLatin1StringView("backplane_rtt_ms"), m_server->backplane().rttMs()},
                                   {QLatin1StringView("queue_max_bytes"), queueMax},
-                                  {QLatin1StringView("rss_bytes"), rssBytes()}});
+                                  {QLatin1StringView("rss_bytes"), residentBytes()}});
     m_lastFramesIn = framesIn;
     m_lastFramesOut = framesOut;
     m_lastBytesIn = bytesIn;

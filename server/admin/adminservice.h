@@ -34,6 +34,7 @@ public:
 
     void tick();
     bool hasFlowSubscribers() const { return m_flowSubscribers > 0; }
+    bool hasSubscribers() const { return !m_subscribers.isEmpty(); }
     void emitFlow(const QJsonObject &frame);
 
 private:
@@ -44,9 +45,12 @@ private:
                                 std::function<QJsonObject(const QJsonObject &reply)> ackFields, const QString &notFound);
     void toSubscribers(const QJsonObject &frame, bool flowOnly = false);
     void countFlow();
-    static qint64 rssBytes();
+
 
     Server *m_server;
+    // Operator sessions that sent admin.subscribe: events go to these only,
+    // never by walking every connection (50 000 of them).
+    QSet<Session *> m_subscribers;
     int m_flowSubscribers = 0;
     double m_lastFramesIn = 0;
     double m_lastFramesOut = 0;

@@ -1,6 +1,7 @@
 #include "httpserver.h"
 
 #include "metrics/metrics.h"
+#include "socketbuffers.h"
 
 #include <QLoggingCategory>
 #include <QTimer>
@@ -36,10 +37,16 @@ bool HttpServer::listen(const QHostAddress &address, quint16 port, int backlog, 
     return true;
 }
 
+qsizetype HttpServer::socketCount() const
+{
+    return findChildren<QTcpSocket *>(Qt::FindDirectChildrenOnly).size();
+}
+
 void HttpServer::onNewConnection()
 {
     while (QTcpSocket *socket = m_server.nextPendingConnection()) {
         socket->setParent(this);
+        shrinkSocketBuffers(socket);
         auto *timeout = new QTimer(socket);
         timeout->setSingleShot(true);
         timeout->setObjectName(QStringLiteral("sb_head_timeout"));

@@ -34,6 +34,9 @@ public:
     // `backlog`: the kernel's accept queue (Qt's default is 50: a burst of
     // clients beyond it has its SYNs dropped and retried only after a second).
     bool listen(const QHostAddress &address, quint16 port, int backlog, QString *error);
+    // Connections still held here: requests being answered and upgrades in
+    // progress (an upgraded socket moves to its QWebSocket).
+    qsizetype socketCount() const;
     quint16 port() const { return m_server.serverPort(); }
     QHostAddress address() const { return m_server.serverAddress(); }
     void close() { m_server.close(); }

@@ -8,10 +8,7 @@
 
 namespace sb {
 
-namespace {
-
-// Resident pages from /proc/self/statm (Linux) times the page size; 0 elsewhere.
-double residentSetBytes()
+qint64 residentBytes()
 {
     QFile statm(QStringLiteral("/proc/self/statm"));
     if (!statm.open(QIODevice::ReadOnly))
@@ -19,8 +16,10 @@ double residentSetBytes()
     const QList<QByteArray> fields = statm.readAll().split(' ');
     if (fields.size() < 2)
         return 0;
-    return static_cast<double>(fields[1].toLongLong()) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    return fields[1].toLongLong() * sysconf(_SC_PAGESIZE);
 }
+
+namespace {
 
 QByteArray formatValue(double v)
 {
@@ -198,6 +197,8 @@ Metrics::Metrics()
     deliveryLatency = histogram(QStringLiteral("sb_delivery_latency_seconds"),
                                 QStringLiteral("Envelope timestamp to socket write"),
                                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    httpSockets = gauge(QStringLiteral("sb_http_sockets"),
+                        QStringLiteral("TCP connections held by the HTTP front end (requests and upgrades in progress)"));
     sendQueueBytes = gauge(QStringLiteral("sb_send_queue_bytes"), QStringLiteral("Largest per-connection unsent outbound queue"));
     slowConsumerDisconnects = counter(QStringLiteral("sb_slow_consumer_disconnects_total"), QStringLiteral("Connections closed with 1013 for not reading"));
     badHttp = counter(QStringLiteral("sb_bad_http_total"), QStringLiteral("Malformed or oversized HTTP requests"), {QStringLiteral("reason")});
@@ -212,7 +213,7 @@ Metrics::Metrics()
     presenceBatches = counter(QStringLiteral("sb_presence_batches_total"), QStringLiteral("Batched presence frames sent for rooms above SB_PRESENCE_LIMIT"));
     backplaneFailovers = counter(QStringLiteral("sb_backplane_failovers_total"), QStringLiteral("Times the backplane followed a Redis failover to a new master or node"));
     residentBytes = gauge(QStringLiteral("sb_process_resident_bytes"), QStringLiteral("Resident set size of this process"));
-    residentBytes->setCallback([] { return residentSetBytes(); });
+    residentBytes->setCallback([] { return static_cast<double>(sb::residentBytes()); });
 }
 
 MetricFamily *Metrics::add(std::unique_ptr<MetricFamily> family)

@@ -17,6 +17,9 @@
 
 namespace sb {
 
+// Resident set size of this process (/proc/self/statm); 0 where unknown.
+qint64 residentBytes();
+
 class MetricFamily
 {
 public:
@@ -99,6 +102,7 @@ public:
     MetricFamily *presenceBatches;
     MetricFamily *backplaneFailovers;
     MetricFamily *residentBytes;
+    MetricFamily *httpSockets;
 
 private:
     MetricFamily *add(std::unique_ptr<MetricFamily> family);

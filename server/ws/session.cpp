@@ -172,10 +172,9 @@ bool Session::takeRateToken()
 bool Session::countError()
 {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    m_errorTimes.push_back(now);
-    while (!m_errorTimes.empty() && m_errorTimes.front() <= now - Limits::ErrorWindowMs)
-        m_errorTimes.pop_front();
-    return m_errorTimes.size() >= static_cast<std::size_t>(Limits::ErrorsBeforeClose);
+    m_errorTimes.removeIf([now](qint64 t) { return t <= now - Limits::ErrorWindowMs; });
+    m_errorTimes.append(now);
+    return m_errorTimes.size() >= Limits::ErrorsBeforeClose;
 }
 
 qint64 Session::queueBytes() const

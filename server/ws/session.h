@@ -17,7 +17,6 @@
 #include <QTcpSocket>
 #include <QWebSocket>
 
-#include <deque>
 #include <memory>
 
 namespace sb {
@@ -113,7 +112,7 @@ private:
     double m_rate;
     double m_tokens;
     QElapsedTimer m_tokenClock;
-    std::deque<qint64> m_errorTimes;
+    QList<qint64> m_errorTimes; // within the last 10 s; empty (no allocation) for most sessions
     QElapsedTimer m_sinceAlive;
     QElapsedTimer m_sincePing;
     QHash<QString, qint64> m_rooms;
