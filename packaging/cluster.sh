@@ -87,7 +87,7 @@ for i in $(seq 1 "$count"); do
     servers+="    server $id 127.0.0.1:$port cookie $id check"$'\n'
 done
 
-sed -e "s|@BIND@|127.0.0.1:$lb_port|" "$root/packaging/haproxy.cfg.in" \
+sed -e "s|@BIND@|127.0.0.1:$lb_port|" -e "s|@RUN@|$data/run|" "$root/packaging/haproxy.cfg.in" \
     | awk -v servers="$servers" '{ if ($0 == "@SERVERS@") printf "%s", servers; else print }' >"$data/run/haproxy.cfg"
 haproxy -f "$data/run/haproxy.cfg" -db >"$data/logs/haproxy.log" 2>&1 &
 pids+=($!)

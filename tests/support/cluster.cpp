@@ -268,6 +268,7 @@ bool Cluster::startHaproxy()
     QString config = QString::fromUtf8(templateFile.readAll());
     config.replace(QStringLiteral("@BIND@"), QStringLiteral("127.0.0.1:%1").arg(m_lbPort));
     config.replace(QStringLiteral("@SERVERS@\n"), servers);
+    config.replace(QStringLiteral("@RUN@"), m_dir.path());
     const QString path = m_dir.filePath(QStringLiteral("haproxy.cfg"));
     QFile out(path);
     if (!out.open(QIODevice::WriteOnly)) {
