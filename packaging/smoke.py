@@ -2,7 +2,8 @@
 """Smoke test of one Switchboard address (an instance or a load balancer),
 with the standard library only: a token, the WebSocket, a join, a chat
 message acknowledged and echoed with its seq, and a todo added. Prints the
-instance that answered; exits non-zero with the reason on any failure.
+instance that answered; exits non-zero with the reason on any failure. A
+429 (SB_CONNECT_RATE) is retried after the server's Retry-After.
 
     packaging/smoke.py http://127.0.0.1:8081 [--expect-instance ID[,ID…]]
 """
@@ -13,12 +14,29 @@ import socket
 import struct
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 
 def fail(why):
     sys.exit(f"smoke: FAILED: {why}")
+
+
+class RateLimited(Exception):
+    """429 from SB_CONNECT_RATE (per client address, cluster-wide): a
+    promotion and a rollback within a minute from one host can use it up."""
+
+    def __init__(self, seconds):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def retry_after(value):
+    try:
+        return max(1, min(int(value), 120))
+    except (TypeError, ValueError):
+        return 5
 
 
 class WebSocket:
@@ -39,6 +57,10 @@ class WebSocket:
             head += chunk
         head, self.buffer = head.split(b"\r\n\r\n", 1)
         status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+        if " 429 " in status + " ":
+            value = next((line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]
+                          if line.lower().startswith(b"retry-after:")), None)
+            raise RateLimited(retry_after(value))
         if " 101 " not in status + " ":
             fail(f"upgrade refused: {status}")
 
@@ -87,6 +109,20 @@ class WebSocket:
 
 
 def main():
+    # A rate-limited attempt is repeated after the server's Retry-After, for
+    # up to 90 s (the window of SB_CONNECT_RATE is 60 s by default).
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            return smoke()
+        except RateLimited as limited:
+            if time.monotonic() + limited.seconds > deadline:
+                fail("still rate-limited (SB_CONNECT_RATE) after 90 s")
+            print(f"smoke: rate-limited (SB_CONNECT_RATE), retrying in {limited.seconds} s", file=sys.stderr)
+            time.sleep(limited.seconds)
+
+
+def smoke():
     args = sys.argv[1:]
     if not args:
         fail("usage: smoke.py BASE_URL [--expect-instance ID[,ID…]]")
@@ -99,6 +135,10 @@ def main():
         with urllib.request.urlopen(request, timeout=5) as answer:
             cookie = answer.headers.get("Set-Cookie")
             token = json.loads(answer.read())["token"]
+    except urllib.error.HTTPError as e:
+        if e.code == 429:
+            raise RateLimited(retry_after(e.headers.get("Retry-After"))) from e
+        fail(f"token request: {e}")
     except Exception as e:  # noqa: BLE001 - any failure is the answer
         fail(f"token request: {e}")
     ws_url = base.replace("http://", "ws://", 1) + "/ws?token=" + urllib.parse.quote(token)
