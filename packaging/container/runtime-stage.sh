@@ -11,5 +11,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "$deb" curl ca-certificates >/dev/null
 rm -rf /var/lib/apt/lists/*
-useradd --system --uid 10001 --home-dir /var/lib/switchboard --no-create-home --shell /usr/sbin/nologin switchboard
+useradd --uid 10001 --user-group --home-dir /var/lib/switchboard --no-create-home --shell /usr/sbin/nologin switchboard
 install -d -o switchboard -g switchboard -m 0750 /var/lib/switchboard
