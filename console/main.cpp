@@ -13,6 +13,7 @@
 
 #include <QApplication>
 #include <QEventLoop>
+#include <QIcon>
 #include <QInputDialog>
 #include <QMessageBox>
 #include <QTimer>
@@ -148,6 +149,14 @@ int main(int argc, char *argv[])
     QApplication::setOrganizationName(QStringLiteral("Switchboard"));
     QApplication::setApplicationName(QStringLiteral("switchboard-console"));
     QApplication::setApplicationVersion(QStringLiteral(SB_VERSION));
+    // The icon of every window (resources/switchboard.qrc); PNG sizes, so no
+    // SVG image plugin is needed. The desktop file name lets Wayland shells
+    // match the windows to switchboard-console.desktop.
+    QIcon icon;
+    for (int size : {16, 32, 48, 64, 128, 256})
+        icon.addFile(QStringLiteral(":/icons/switchboard-console-%1.png").arg(size), QSize(size, size));
+    QApplication::setWindowIcon(icon);
+    QApplication::setDesktopFileName(QStringLiteral("switchboard-console"));
 
     LaunchOptions options = LaunchOptions::parse(QApplication::arguments(), qEnvironmentVariable("SB_OPERATOR_KEY"));
     if (!options.error.isEmpty()) {

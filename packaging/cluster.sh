@@ -6,7 +6,12 @@
 # Redis and every instance). Prints the addresses, tails the logs, and stops
 # everything it started on Ctrl-C.
 #
-#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console|--no-console]
+#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console|--no-console] [--blue-green]
+#
+# --blue-green: the N instances are the blue colour, and HAProxy also
+# declares N green servers (app-N+1…, the next ports) in maintenance; then
+#   packaging/promote.sh --config DATA/run/promote.env [--rollback]
+# switches the cluster between the colours (docs/operations.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 count=3
@@ -17,6 +22,7 @@ pg_port=5440
 # The console by default when there is a screen to show it on.
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then console=1; else console=0; fi
 build=1
+bluegreen=0
 if [ "$(id -u)" -eq 0 ]; then data=/var/lib/switchboard/cluster; else data=${XDG_DATA_HOME:-$HOME/.local/share}/switchboard/cluster; fi
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -27,7 +33,8 @@ while [ $# -gt 0 ]; do
         --no-build) build=0; shift ;;
         --console) console=1; shift ;;
         --no-console) console=0; shift ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        --blue-green) bluegreen=1; shift ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -46,6 +53,10 @@ stop_all() {
     echo
     echo "stopping the cluster…"
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Instances packaging/promote.sh started (--blue-green).
+    for pidfile in "$data"/run/promote/*.pid; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
     [ -f "$data/run/redis.pid" ] && kill "$(cat "$data/run/redis.pid")" 2>/dev/null || true
     "${run_as[@]}" "$pg_bin/pg_ctl" -D "$data/pg" -m fast stop >/dev/null 2>&1 || true
     wait 2>/dev/null || true
@@ -77,20 +88,47 @@ database_url="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 
 colors=(blue green orange purple teal red)
 servers=""
+blue="" green=""
+rm -rf "$data/run/promote"
 for i in $(seq 1 "$count"); do
     port=$((base_port + i - 1))
     id="app-$i"
-    SB_INSTANCE_ID=$id SB_LISTEN=127.0.0.1:$port SB_COLOR=${colors[$(((i - 1) % ${#colors[@]}))]} \
+    color=${colors[$(((i - 1) % ${#colors[@]}))]}
+    [ "$bluegreen" -eq 0 ] || color=blue
+    SB_INSTANCE_ID=$id SB_LISTEN=127.0.0.1:$port SB_COLOR=$color \
     SB_REDIS_URL=redis://127.0.0.1:$redis_port SB_DATABASE_URL=$database_url SB_DATA="$data/$id" \
         "$bin/server/switchboard-server" >"$data/logs/$id.log" 2>&1 &
     pids+=($!)
     servers+="    server $id 127.0.0.1:$port cookie $id check"$'\n'
+    if [ "$bluegreen" -eq 1 ]; then
+        mkdir -p "$data/run/promote"
+        echo "$!" >"$data/run/promote/$id.pid"
+        blue+="$id:$port "
+        gid="app-$((count + i))" gport=$((base_port + count + i - 1))
+        green+="$gid:$gport "
+        servers+="    server $gid 127.0.0.1:$gport cookie $gid check disabled"$'\n'
+    fi
 done
+if [ "$bluegreen" -eq 1 ]; then
+    cat >"$data/run/promote.env" <<EOF
+PROMOTE_SOCKET=$data/run/haproxy.sock
+PROMOTE_BACKEND=instances
+PROMOTE_LB=http://127.0.0.1:$lb_port
+PROMOTE_BIN=$bin/server/switchboard-server
+PROMOTE_RUN=$data/run/promote
+PROMOTE_BLUE="${blue% }"
+PROMOTE_GREEN="${green% }"
+SB_REDIS_URL=redis://127.0.0.1:$redis_port
+SB_DATABASE_URL=$database_url
+SB_OPERATOR_KEY=$SB_OPERATOR_KEY
+EOF
+fi
 
-sed -e "s|@BIND@|127.0.0.1:$lb_port|" "$root/packaging/haproxy.cfg.in" \
+sed -e "s|@BIND@|127.0.0.1:$lb_port|" -e "s|@RUN@|$data/run|" "$root/packaging/haproxy.cfg.in" \
     | awk -v servers="$servers" '{ if ($0 == "@SERVERS@") printf "%s", servers; else print }' >"$data/run/haproxy.cfg"
 haproxy -f "$data/run/haproxy.cfg" -db >"$data/logs/haproxy.log" 2>&1 &
 pids+=($!)
+haproxy_pid=$!
 
 sleep 1
 echo
@@ -101,6 +139,10 @@ echo "  redis          redis://127.0.0.1:$redis_port"
 echo "  postgresql     $database_url"
 echo "  operator key   $SB_OPERATOR_KEY"
 echo "  logs           $data/logs"
+if [ "$bluegreen" -eq 1 ]; then
+    echo "  blue/green     blue live (${blue% }), green idle (${green% })"
+    echo "                 packaging/promote.sh --config $data/run/promote.env [--rollback]"
+fi
 echo "Ctrl-C stops everything."
 echo
 
@@ -122,4 +164,5 @@ fi
 
 tail -n 0 -F "$data"/logs/app-*.log &
 pids+=($!)
-wait "${pids[0]}" || true
+# With --blue-green the first instance goes away on a promotion: wait on HAProxy.
+if [ "$bluegreen" -eq 1 ]; then wait "$haproxy_pid" || true; else wait "${pids[0]}" || true; fi

@@ -22,6 +22,11 @@ packages=(
     python3 util-linux
     # console screenshots; the run scripts
     xvfb xauth curl procps
+    # packaging/check-packaging.sh: CPack's package dependencies (dpkg-shlibdeps
+    # in dpkg-dev, file), lintian, systemd-analyze (systemd), the desktop file
+    # and AppStream checks, nginx -t, yamllint and python3-yaml (compose.yaml,
+    # the Prometheus files)
+    dpkg-dev file lintian systemd desktop-file-utils appstream nginx yamllint python3-yaml
 )
 
 missing=()
@@ -39,6 +44,6 @@ export DEBIAN_FRONTEND=noninteractive
 # --no-install-recommends keeps prometheus from pulling in its whole web stack.
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packaged services are started by our own scripts on private ports, never as system services.
-for svc in redis-server postgresql haproxy prometheus; do
+for svc in redis-server postgresql haproxy prometheus nginx; do
     "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
 done

@@ -10,6 +10,9 @@
 # Under CI (env CI non-empty) or with SB_SANITIZE=1 the suite then runs a
 # second time in build-asan, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer, where any finding fails its test.
+# After the suite it runs packaging/check-packaging.sh (the .debs, lintian,
+# install and purge, the systemd units, HAProxy/nginx, Prometheus and the
+# container files); its failure fails the run too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 CI=${CI:-}
@@ -69,7 +72,14 @@ PY
     return "$status"
 }
 
-run_suite "$build" "$@"
+suite_status=0
+run_suite "$build" "$@" || suite_status=$?
+# The packages, units, load-balancer, container and monitoring files, from the
+# same build (README, "Packages and containers"); it runs even when a test
+# failed, and either failing fails the run.
+packaging_status=0
+"$root/packaging/check-packaging.sh" || packaging_status=$?
+[ "$suite_status" -eq 0 ] && [ "$packaging_status" -eq 0 ] || exit 1
 if [ -n "$CI" ] || [ "${SB_FUZZ:-}" = 1 ]; then "$root/fuzz/run.sh"; fi  # libFuzzer targets, ~5 min (docs/reliability.md)
 
 if [ -n "$CI" ] || [ "${SB_SANITIZE:-0}" = 1 ]; then

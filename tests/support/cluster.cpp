@@ -249,6 +249,12 @@ bool Cluster::waitInstanceExit(int index, int timeoutMs, int *exitCode)
     return instance.process->state() == QProcess::NotRunning;
 }
 
+qint64 Cluster::instancePid(int index) const
+{
+    const Instance &instance = m_instances[static_cast<std::size_t>(index)];
+    return instance.process ? instance.process->processId() : 0;
+}
+
 QByteArray Cluster::instanceLog(int index) const
 {
     QFile log(m_dir.filePath(instanceId(index) + QStringLiteral(".log")));
@@ -260,6 +266,8 @@ bool Cluster::startHaproxy()
     QString servers;
     for (int i = 0; i < m_options.instances; ++i)
         servers += QStringLiteral("    server %1 127.0.0.1:%2 cookie %1 check\n").arg(instanceId(i)).arg(port(i));
+    for (const auto &[name, standbyPort] : m_standbyServers)
+        servers += QStringLiteral("    server %1 127.0.0.1:%2 cookie %1 check disabled\n").arg(name).arg(standbyPort);
     QFile templateFile(QStringLiteral(SB_HAPROXY_TEMPLATE));
     if (!templateFile.open(QIODevice::ReadOnly)) {
         m_error = QStringLiteral("cannot read the HAProxy template");
@@ -268,6 +276,7 @@ bool Cluster::startHaproxy()
     QString config = QString::fromUtf8(templateFile.readAll());
     config.replace(QStringLiteral("@BIND@"), QStringLiteral("127.0.0.1:%1").arg(m_lbPort));
     config.replace(QStringLiteral("@SERVERS@\n"), servers);
+    config.replace(QStringLiteral("@RUN@"), m_dir.path());
     const QString path = m_dir.filePath(QStringLiteral("haproxy.cfg"));
     QFile out(path);
     if (!out.open(QIODevice::WriteOnly)) {

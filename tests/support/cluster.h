@@ -31,6 +31,11 @@ public:
     explicit Cluster(Options options);
     ~Cluster();
 
+    // HAProxy servers (name, port) declared "disabled" (in maintenance) next
+    // to the instances: the idle colour of a blue/green test, started by
+    // packaging/promote.sh rather than by the cluster. Before start().
+    void setStandbyServers(QList<QPair<QString, quint16>> servers) { m_standbyServers = std::move(servers); }
+
     // False (with the reason in error()) when a piece did not come up.
     bool start();
     QString error() const { return m_error; }
@@ -49,6 +54,10 @@ public:
     bool waitInstanceExit(int instance, int timeoutMs, int *exitCode = nullptr);
     bool waitReady(int instance, int timeoutMs = 15000);
     QByteArray instanceLog(int instance) const;
+    qint64 instancePid(int instance) const;
+    // The directory of every piece's files, and HAProxy's admin socket in it.
+    QString dir() const { return m_dir.path(); }
+    QString haproxySocket() const { return m_dir.filePath(QStringLiteral("haproxy.sock")); }
 
     bool startRedis();
     void stopRedis();
@@ -66,6 +75,7 @@ private:
     QString pgBin(const QString &tool) const;
 
     Options m_options;
+    QList<QPair<QString, quint16>> m_standbyServers;
     QTemporaryDir m_dir;
     QString m_error;
     std::vector<Instance> m_instances;
