@@ -26,7 +26,7 @@ if [ "$apt" -eq 1 ] && [ -z "$reuse" ]; then
     # The build (README "Dependencies") minus the console, the tests and the
     # fuzzers; dpkg-dev and file let CPack compute the package dependencies.
     apt-get install -y -qq --no-install-recommends \
-        cmake ninja-build g++ pkg-config qt6-base-dev qt6-websockets-dev \
+        cmake ninja-build g++ pkg-config qt6-base-dev qt6-base-private-dev qt6-websockets-dev \
         libsqlite3-dev libhiredis-dev libpq-dev dpkg-dev file >/dev/null
 fi
 build=${reuse:-${SB_BUILD_DIR:-$root/build-container}}
