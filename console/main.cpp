@@ -12,6 +12,7 @@
 #include "ui/startdialog.h"
 
 #include <QApplication>
+#include <QScreen>
 #include <QEventLoop>
 #include <QIcon>
 #include <QInputDialog>
@@ -58,6 +59,15 @@ QString readStoredKey(OperatorKeyStore &store)
     return found;
 }
 
+// The preferred size, or less on a smaller screen (1280x1024 included): the
+// window opens whole, and the layouts give way.
+void sizeToScreen(QWidget *window, QSize preferred)
+{
+    if (const QScreen *screen = window->screen())
+        preferred = preferred.boundedTo(screen->availableGeometry().size() - QSize(40, 60));
+    window->resize(preferred);
+}
+
 int runOperator(const LaunchOptions &options)
 {
     ConsoleSettings settings;
@@ -98,7 +108,7 @@ int runOperator(const LaunchOptions &options)
         session.setRedis(*address);
 
     MainWindow window(session);
-    window.resize(1500, 950);
+    sizeToScreen(&window, {1500, 950});
     window.restoreLayout();
     QObject::connect(&window, &MainWindow::instancesChanged, &window,
                      [](const QList<QUrl> &current) { ConsoleSettings().setInstanceUrls(current); });
@@ -133,7 +143,7 @@ int runClient(const LaunchOptions &options)
 
     ParticipantSession session;
     ClientWindow window(session);
-    window.resize(1200, 760);
+    sizeToScreen(&window, {1200, 760});
     window.restoreLayout();
     session.signIn(server, user, options.rooms); // remembers server and user; the client_id from QSettings
     window.show();

@@ -122,8 +122,8 @@ void ClusterMapView::layoutNodes()
     const QRectF area = QRectF(rect()).adjusted(8, 8, -8, -8);
     const qreal lbHeight = 34;
     const qreal lbWidth = std::min<qreal>(430, area.width() * 0.6);
-    m_loadBalancer = QRectF(area.center().x() - lbWidth / 2, area.top(), lbWidth, lbHeight);
-    const QRectF body = area.adjusted(0, lbHeight + 12, 0, 0);
+    m_loadBalancer = hasLoadBalancer() ? QRectF(area.center().x() - lbWidth / 2, area.top(), lbWidth, lbHeight) : QRectF();
+    const QRectF body = area.adjusted(0, m_loadBalancer.isNull() ? 0 : lbHeight + 12, 0, 0);
     const QPointF center = body.center();
     const qreal redisRadius = std::clamp(std::min(body.width(), body.height()) * 0.10, 30.0, 52.0);
     // Wide enough for its longest line ("local backplane", "unreachable", "12,345 msg/s").
@@ -194,7 +194,7 @@ void ClusterMapView::renderStill()
     p.setPen(lbPen);
     p.setBrush(Qt::NoBrush);
     const QPointF lbBottom(m_loadBalancer.center().x(), m_loadBalancer.bottom());
-    for (auto it = m_cards.cbegin(); it != m_cards.cend(); ++it) {
+    for (auto it = m_cards.cbegin(); it != m_cards.cend() && !m_loadBalancer.isNull(); ++it) {
         const QRectF card = it.value();
         QPainterPath path(lbBottom);
         if (card.top() < m_redis.top()) {
@@ -262,8 +262,17 @@ void ClusterMapView::renderStill()
     }
 }
 
+bool ClusterMapView::hasLoadBalancer() const
+{
+    // Clients spread over several instances, or a token used on an instance
+    // other than the one that issued it, came through one.
+    return m_model.instances().size() > 1 || m_model.stickyRatio() < 1.0;
+}
+
 void ClusterMapView::paintLoadBalancer(QPainter &p)
 {
+    if (m_loadBalancer.isNull())
+        return;
     p.setPen(QPen(kMuted, 1.2));
     p.setBrush(QColor(0xf6, 0xf8, 0xfa));
     p.drawRoundedRect(m_loadBalancer, 8, 8);

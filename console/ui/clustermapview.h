@@ -90,7 +90,8 @@ private:
     bool m_stillDirty = true;
     QHash<QString, QRectF> m_cards; // instance id -> card
     QRectF m_redis;
-    QRectF m_loadBalancer;
+    QRectF m_loadBalancer; // null when none is in front of the instances
+    bool hasLoadBalancer() const;
     QList<Hit> m_hits;
     QRegion m_flowRegion; // where pulses can be
     QList<Pulse> m_pulses;
