@@ -26,6 +26,10 @@ public:
         int instances = 2;
         bool haproxy = false;
         QStringList serverFlags; // extra flags for every instance
+        // Set: the instances use this URL and the cluster starts no Redis
+        // (or PostgreSQL) of its own; the test runs its own (Sentinel, standby).
+        QString redisUrl;
+        QString databaseUrl;
     };
 
     explicit Cluster(Options options);
@@ -39,8 +43,16 @@ public:
     QString instanceId(int instance) const { return QStringLiteral("app-%1").arg(instance + 1); }
     quint16 lbPort() const { return m_lbPort; }
     quint16 redisPort() const { return m_redisPort; }
-    QString redisUrl() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort); }
-    QString databaseUrl() const { return QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort); }
+    QString redisUrl() const
+    {
+        return m_options.redisUrl.isEmpty() ? QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort) : m_options.redisUrl;
+    }
+    QString databaseUrl() const
+    {
+        return m_options.databaseUrl.isEmpty()
+                   ? QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort)
+                   : m_options.databaseUrl;
+    }
     static QString operatorKey() { return QStringLiteral("cluster-operator-key"); }
 
     bool startInstance(int instance);
@@ -55,6 +67,13 @@ public:
     bool startPostgres();
     void stopPostgres();
 
+    // Runs a PostgreSQL tool as the "postgres" user when root (PostgreSQL
+    // refuses root), else as ourselves; true when it exited 0.
+    static bool runAsPostgres(const QString &program, const QStringList &args, int timeoutMs,
+                              QByteArray *output = nullptr);
+    // The newest installed PostgreSQL's `tool` (initdb, pg_ctl, pg_basebackup …).
+    static QString pgBin(const QString &tool);
+
 private:
     struct Instance
     {
@@ -62,8 +81,6 @@ private:
         std::unique_ptr<QProcess> process;
     };
     bool startHaproxy();
-    bool runAsPostgres(const QString &program, const QStringList &args, int timeoutMs, QByteArray *output = nullptr);
-    QString pgBin(const QString &tool) const;
 
     Options m_options;
     QTemporaryDir m_dir;
