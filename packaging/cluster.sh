@@ -79,8 +79,9 @@ else
     for i in 0 1 2; do
         replica=()
         [ "$i" -eq 0 ] || replica=(--replicaof 127.0.0.1 "$redis_port")
+        # --dir: a replica stores the RDB of its full sync as dump.rdb there.
         redis-server --port $((redis_port + i)) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-            --pidfile "$data/run/redis-$i.pid" --logfile "$data/logs/redis-$i.log" "${replica[@]}"
+            --dir "$data/run" --pidfile "$data/run/redis-$i.pid" --logfile "$data/logs/redis-$i.log" "${replica[@]}"
     done
     sentinels=()
     for i in 0 1 2; do
