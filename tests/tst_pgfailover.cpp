@@ -183,10 +183,8 @@ void TstPgFailover::promotedStandbyHasEveryAckedMessage()
     QString error;
     QVERIFY2(pg.start(&error), qPrintable(error));
 
-    Cluster::Options options;
-    options.instances = 1;
-    options.databaseUrl = pg.url();
-    Cluster cluster(options);
+    Cluster cluster(Cluster::Options{1, false, {}});
+    cluster.useDatabase(pg.url());
     QVERIFY2(cluster.start(), qPrintable(cluster.error()));
     const quint16 port = cluster.port(0);
 

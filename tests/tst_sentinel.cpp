@@ -283,10 +283,8 @@ void TstSentinel::connectionRefusesAReplica()
 
 void TstSentinel::failoverLosesNothing()
 {
-    Cluster::Options options;
-    options.instances = 2;
-    options.redisUrl = m_topology->url();
-    m_cluster = std::make_unique<Cluster>(options);
+    m_cluster = std::make_unique<Cluster>(Cluster::Options{2, false, {}});
+    m_cluster->useRedis(m_topology->url());
     QVERIFY2(m_cluster->start(), qPrintable(m_cluster->error()));
     const quint16 port0 = m_cluster->port(0);
     const quint16 port1 = m_cluster->port(1);

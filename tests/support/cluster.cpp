@@ -76,9 +76,9 @@ Cluster::~Cluster()
 
 bool Cluster::start()
 {
-    if (m_options.redisUrl.isEmpty() && !startRedis())
+    if (m_externalRedisUrl.isEmpty() && !startRedis())
         return false;
-    if (m_options.databaseUrl.isEmpty() && !startPostgres())
+    if (m_externalDatabaseUrl.isEmpty() && !startPostgres())
         return false;
     for (int i = 0; i < m_options.instances; ++i) {
         if (!startInstance(i))

@@ -26,10 +26,6 @@ public:
         int instances = 2;
         bool haproxy = false;
         QStringList serverFlags; // extra flags for every instance
-        // Set: the instances use this URL and the cluster starts no Redis
-        // (or PostgreSQL) of its own; the test runs its own (Sentinel, standby).
-        QString redisUrl;
-        QString databaseUrl;
     };
 
     explicit Cluster(Options options);
@@ -37,6 +33,11 @@ public:
 
     // False (with the reason in error()) when a piece did not come up.
     bool start();
+    // Before start(): the instances use this URL and the cluster starts no
+    // Redis (or PostgreSQL) of its own; the test runs its own (Sentinels, a
+    // standby).
+    void useRedis(const QString &url) { m_externalRedisUrl = url; }
+    void useDatabase(const QString &url) { m_externalDatabaseUrl = url; }
     QString error() const { return m_error; }
 
     quint16 port(int instance) const { return m_instances[static_cast<std::size_t>(instance)].port; }
@@ -45,13 +46,13 @@ public:
     quint16 redisPort() const { return m_redisPort; }
     QString redisUrl() const
     {
-        return m_options.redisUrl.isEmpty() ? QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort) : m_options.redisUrl;
+        return m_externalRedisUrl.isEmpty() ? QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort) : m_externalRedisUrl;
     }
     QString databaseUrl() const
     {
-        return m_options.databaseUrl.isEmpty()
+        return m_externalDatabaseUrl.isEmpty()
                    ? QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort)
-                   : m_options.databaseUrl;
+                   : m_externalDatabaseUrl;
     }
     static QString operatorKey() { return QStringLiteral("cluster-operator-key"); }
 
@@ -83,6 +84,8 @@ private:
     bool startHaproxy();
 
     Options m_options;
+    QString m_externalRedisUrl;
+    QString m_externalDatabaseUrl;
     QTemporaryDir m_dir;
     QString m_error;
     std::vector<Instance> m_instances;
