@@ -1,7 +1,8 @@
 // Fuzzes settings and URL parsing: sb::parseConfig over an environment and a
 // command line (shared/config.cpp), its helpers parseSubnets/parseRate,
-// RedisAddress::fromUrl (shared/redis/redisaddress.cpp, what the backplane
-// and the console parse SB_REDIS_URL / --redis with) and libpq's
+// RedisUrl::parse (shared/redisurl.cpp: every SB_REDIS_URL form, one server,
+// Sentinels or cluster seeds), RedisAddress::fromUrl
+// (shared/redis/redisaddress.cpp, what the console parses --redis with) and libpq's
 // PQconninfoParse on the database URL (what PostgresConnection hands the URL
 // to with expand_dbname).
 //
@@ -13,10 +14,15 @@
 // - an accepted Config has its values inside the documented ranges;
 // - parsing is deterministic and flags win: the same input parses the same way twice;
 // - a RedisAddress without a password survives toString() and fromUrl()
-//   unchanged, and toString() shows a password as *** only.
+//   unchanged, and toString() shows a password as *** only;
+// - an accepted RedisUrl has at least one node, no port 0, a master name
+//   when it is a Sentinel URL, survives toString()/parse() when it has no
+//   password, and shows a password as *** only;
+// - an accepted Config's SB_REDIS_URL parses, and is not a cluster URL.
 
 #include "config.h"
 #include "redisaddress.h"
+#include "redisurl.h"
 
 #include <libpq-fe.h>
 
@@ -50,8 +56,13 @@ void checkConfig(const Config &c)
         fail("an integer setting outside its range was accepted");
     if (c.tickerEnabled && (c.tickerMinS < 1 || c.tickerMinS > c.tickerMaxS))
         fail("bad ticker range accepted");
-    if (!c.redisUrl.isEmpty() && !c.redisUrl.startsWith(QLatin1StringView("redis://")))
-        fail("a Redis URL with another scheme was accepted", c.redisUrl);
+    if (!c.redisUrl.isEmpty()) {
+        const std::optional<RedisUrl> redis = RedisUrl::parse(c.redisUrl);
+        if (!redis)
+            fail("an unparsable Redis URL was accepted", c.redisUrl);
+        if (redis->kind == RedisUrl::Kind::Cluster)
+            fail("a redis-cluster:// URL was accepted (not supported yet)", c.redisUrl);
+    }
     for (const Subnet &net : c.trustedProxies) {
         const int max = net.network.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32;
         if (net.network.isNull() || net.prefix < 0 || net.prefix > max)
@@ -86,6 +97,34 @@ void checkRedisUrl(const QString &url)
         fail("a Redis address does not survive toString()/fromUrl()", url + QStringLiteral(" -> ") + shown);
 }
 
+void checkRedisUrlForms(const QString &url)
+{
+    QString error;
+    const std::optional<RedisUrl> parsed = RedisUrl::parse(url, &error);
+    if (!parsed) {
+        if (error.isEmpty())
+            fail("a refused RedisUrl without a reason", url);
+        return;
+    }
+    if (parsed->nodes.isEmpty())
+        fail("a RedisUrl without nodes", url);
+    for (const RedisNode &node : parsed->nodes) {
+        if (node.host.isEmpty() || node.port == 0)
+            fail("a RedisUrl node without host or port", url);
+    }
+    if (parsed->kind == RedisUrl::Kind::Sentinel && parsed->masterName.isEmpty())
+        fail("a Sentinel URL without a master name", url);
+    const QString shown = parsed->toString();
+    if (!parsed->password.isEmpty()) {
+        if (!shown.contains(QString::fromUtf8(parsed->username) + QStringLiteral(":***@")))
+            fail("RedisUrl::toString() does not hide the password", url);
+        return;
+    }
+    const std::optional<RedisUrl> again = RedisUrl::parse(shown);
+    if (!again || !(*again == *parsed))
+        fail("a RedisUrl does not survive toString()/parse()", url + QStringLiteral(" -> ") + shown);
+}
+
 void checkDatabaseUrl(const QByteArray &url)
 {
     char *error = nullptr;
@@ -110,6 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             args.append(line);
         checkRedisUrl(line);
+        checkRedisUrlForms(line);
         checkDatabaseUrl(line.toUtf8());
         if (const auto subnets = parseSubnets(line)) {
             for (const Subnet &net : *subnets)

@@ -4,9 +4,13 @@
 # HAProxy with cookie stickiness in front, and — when there is a display
 # (DISPLAY or WAYLAND_DISPLAY) — the operator console attached to it (its
 # Redis and every instance). Prints the addresses, tails the logs, and stops
-# everything it started on Ctrl-C.
+# everything it started on Ctrl-C. With --redis sentinel, Redis is a master
+# and two replicas watched by three Sentinels (ports 6390-6392, 26390-26392)
+# and the instances use a redis-sentinel:// URL: kill the master
+# (kill $(cat DATA/run/redis-0.pid)) and watch them follow the failover.
 #
-#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--no-build] [--console|--no-console] [--blue-green]
+#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--redis single|sentinel]
+#                        [--no-build] [--console|--no-console] [--blue-green]
 #
 # --blue-green: the N instances are the blue colour, and HAProxy also
 # declares N green servers (app-N+1…, the next ports) in maintenance; then
@@ -19,6 +23,8 @@ lb_port=8080
 base_port=8081
 redis_port=6390
 pg_port=5440
+sentinel_port=26390
+redis_mode=single
 # The console by default when there is a screen to show it on.
 if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then console=1; else console=0; fi
 build=1
@@ -30,14 +36,19 @@ while [ $# -gt 0 ]; do
         --lb-port) lb_port=$2; shift 2 ;;
         --base-port) base_port=$2; shift 2 ;;
         --data) data=$2; shift 2 ;;
+        --redis) redis_mode=$2; shift 2 ;;
         --no-build) build=0; shift ;;
         --console) console=1; shift ;;
         --no-console) console=0; shift ;;
         --blue-green) bluegreen=1; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
+case "$redis_mode" in
+    single|sentinel) ;;
+    *) echo "--redis takes single or sentinel, not $redis_mode" >&2; exit 2 ;;
+esac
 
 if [ "$build" -eq 1 ]; then
     "$root/packaging/install-deps.sh"
@@ -57,7 +68,9 @@ stop_all() {
     for pidfile in "$data"/run/promote/*.pid; do
         [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
-    [ -f "$data/run/redis.pid" ] && kill "$(cat "$data/run/redis.pid")" 2>/dev/null || true
+    for pidfile in "$data"/run/redis*.pid "$data"/run/sentinel-*.pid; do
+        [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    done
     "${run_as[@]}" "$pg_bin/pg_ctl" -D "$data/pg" -m fast stop >/dev/null 2>&1 || true
     wait 2>/dev/null || true
     echo "stopped."
@@ -65,8 +78,34 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 # Redis: pub/sub and shared state only, nothing to persist.
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
-    --pidfile "$data/run/redis.pid" --logfile "$data/logs/redis.log"
+rm -f "$data"/run/redis*.pid "$data"/run/sentinel-*.pid
+if [ "$redis_mode" = single ]; then
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+        --pidfile "$data/run/redis.pid" --logfile "$data/logs/redis.log"
+    redis_url="redis://127.0.0.1:$redis_port"
+else
+    # A master and two replicas, then three Sentinels (quorum 2) that fail
+    # over within a few seconds of the master's death. Sentinels rewrite their
+    # configuration, so each start writes a fresh one.
+    for i in 0 1 2; do
+        replica=()
+        [ "$i" -eq 0 ] || replica=(--replicaof 127.0.0.1 "$redis_port")
+        # --dir: a replica stores the RDB of its full sync as dump.rdb there.
+        redis-server --port $((redis_port + i)) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+            --dir "$data/run" --pidfile "$data/run/redis-$i.pid" --logfile "$data/logs/redis-$i.log" "${replica[@]}"
+    done
+    sentinels=()
+    for i in 0 1 2; do
+        port=$((sentinel_port + i))
+        printf '%s\n' "port $port" "bind 127.0.0.1" "daemonize yes" "pidfile $data/run/sentinel-$i.pid" \
+            "logfile $data/logs/sentinel-$i.log" "sentinel monitor sbmaster 127.0.0.1 $redis_port 2" \
+            "sentinel down-after-milliseconds sbmaster 2000" "sentinel failover-timeout sbmaster 10000" \
+            >"$data/run/sentinel-$i.conf"
+        redis-sentinel "$data/run/sentinel-$i.conf"
+        sentinels+=("127.0.0.1:$port")
+    done
+    redis_url="redis-sentinel://$(IFS=,; echo "${sentinels[*]}")/sbmaster"
+fi
 
 # PostgreSQL as an unprivileged user (initdb and postgres refuse root).
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -96,7 +135,7 @@ for i in $(seq 1 "$count"); do
     color=${colors[$(((i - 1) % ${#colors[@]}))]}
     [ "$bluegreen" -eq 0 ] || color=blue
     SB_INSTANCE_ID=$id SB_LISTEN=127.0.0.1:$port SB_COLOR=$color \
-    SB_REDIS_URL=redis://127.0.0.1:$redis_port SB_DATABASE_URL=$database_url SB_DATA="$data/$id" \
+    SB_REDIS_URL=$redis_url SB_DATABASE_URL=$database_url SB_DATA="$data/$id" \
         "$bin/server/switchboard-server" >"$data/logs/$id.log" 2>&1 &
     pids+=($!)
     servers+="    server $id 127.0.0.1:$port cookie $id check"$'\n'
@@ -118,7 +157,7 @@ PROMOTE_BIN=$bin/server/switchboard-server
 PROMOTE_RUN=$data/run/promote
 PROMOTE_BLUE="${blue% }"
 PROMOTE_GREEN="${green% }"
-SB_REDIS_URL=redis://127.0.0.1:$redis_port
+SB_REDIS_URL=$redis_url
 SB_DATABASE_URL=$database_url
 SB_OPERATOR_KEY=$SB_OPERATOR_KEY
 EOF
@@ -135,7 +174,8 @@ echo
 echo "Switchboard cluster is up:"
 echo "  load balancer  http://127.0.0.1:$lb_port   (ws://127.0.0.1:$lb_port/ws)"
 for i in $(seq 1 "$count"); do echo "  app-$i          http://127.0.0.1:$((base_port + i - 1))"; done
-echo "  redis          redis://127.0.0.1:$redis_port"
+echo "  redis          $redis_url"
+[ "$redis_mode" = single ] || echo "  redis master   redis://127.0.0.1:$redis_port at start (replicas on $((redis_port + 1)), $((redis_port + 2)))"
 echo "  postgresql     $database_url"
 echo "  operator key   $SB_OPERATOR_KEY"
 echo "  logs           $data/logs"
@@ -150,6 +190,7 @@ if [ "$console" -eq 1 ]; then
     if [ -x "$bin/console/switchboard-console" ]; then
         # The key comes from SB_OPERATOR_KEY (exported above). SB_CONSOLE_ARGS adds
         # arguments, e.g. "--screenshot FILE --screenshot-delay MS" for the docs.
+        # The console watches one Redis server: with Sentinels, the first master.
         args=(--redis "redis://127.0.0.1:$redis_port")
         for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
         read -r -a extra <<<"${SB_CONSOLE_ARGS:-}"

@@ -18,6 +18,9 @@ packages=(
     # real services for the tests and the local cluster; promtool (prometheus)
     # checks /metrics
     redis-server postgresql haproxy prometheus
+    # Redis Sentinel for tests/tst_sentinel and cluster.sh --redis sentinel
+    # (redis-sentinel), redis-cli to ask Sentinels and replicas (redis-tools)
+    redis-sentinel redis-tools
     # tests/services.sh (free ports: python3; PostgreSQL as its own user: runuser)
     python3 util-linux
     # console screenshots; the run scripts
@@ -44,6 +47,6 @@ export DEBIAN_FRONTEND=noninteractive
 # --no-install-recommends keeps prometheus from pulling in its whole web stack.
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packaged services are started by our own scripts on private ports, never as system services.
-for svc in redis-server postgresql haproxy prometheus nginx; do
+for svc in redis-server redis-sentinel postgresql haproxy prometheus nginx; do
     "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
 done

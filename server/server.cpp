@@ -173,6 +173,10 @@ bool Server::start(QString *error)
         if (up)
             m_chat->catchUpAll();
     });
+    connect(m_backplane.get(), &Backplane::failedOver, this, [this](const QString &from, const QString &to) {
+        qCWarning(lcServer).noquote() << "backplane followed a failover from" << from << "to" << to;
+        m_metrics.backplaneFailovers->inc();
+    });
     connect(m_backplane.get(), &Backplane::instanceGone, this,
             [this](const QString &instance, const QList<QPair<QString, Member>> &members) {
                 qCWarning(lcServer).noquote() << "instance" << instance << "is gone;" << members.size()
@@ -231,6 +235,11 @@ QJsonObject Server::instanceJson() const
             {QLatin1StringView("connections"), connectionCount()},
             {QLatin1StringView("backplane"), m_backplane->kind()},
             {QLatin1StringView("backplane_up"), m_backplane->isUp()},
+            {QLatin1StringView("backplane_kind"), m_backplane->topology()},
+            {QLatin1StringView("redis_master"), m_backplane->masterAddress().isEmpty()
+                                                    ? QJsonValue(QJsonValue::Null)
+                                                    : QJsonValue(m_backplane->masterAddress())},
+            {QLatin1StringView("backplane_failovers"), static_cast<qint64>(m_backplane->failovers())},
             {QLatin1StringView("store"), m_store->kind()},
             {QLatin1StringView("store_up"), m_store->isUp()},
             {QLatin1StringView("ready"), readiness() == Readiness::Ready}};

@@ -1,7 +1,10 @@
 #include "config.h"
 
+#include "redisurl.h"
+
 #include <QHash>
 #include <QHostInfo>
+#include <QRegularExpression>
 #include <QStandardPaths>
 #include <QTextStream>
 
@@ -16,9 +19,9 @@ const QList<SettingInfo> &settings()
         {"SB_LISTEN", "127.0.0.1:8080", "Address and port for HTTP and WebSocket (host:port, [v6]:port or :port)"},
         {"SB_COLOR", "blue", "Display colour of this instance (blue, green, …)"},
         {"SB_DATA", "<user data directory>", "Directory of the embedded store"},
-        {"SB_REDIS_URL", "", "redis://[:password@]host:port[/db]; unset: in-process backplane, single instance"},
+        {"SB_REDIS_URL", "", "redis://[:password@]host:port[/db] or redis-sentinel://[:password@]host:port[,host:port…]/master; unset: in-process backplane, single instance"},
         {"SB_REDIS_PREFIX", "sb:", "Prefix of every Redis key and channel"},
-        {"SB_DATABASE_URL", "", "postgresql://user:pass@host:port/db; unset: embedded store in SB_DATA"},
+        {"SB_DATABASE_URL", "", "a libpq connection string, e.g. postgresql://user:pass@h1:5432,h2:5432/db?target_session_attrs=read-write; unset: embedded store in SB_DATA"},
         {"SB_OPERATOR_KEY", "", "Bearer key required for operator tokens; empty: no operator tokens"},
         {"SB_ALLOWED_ORIGINS", "", "Comma list of exact Origins allowed to upgrade; empty: all"},
         {"SB_TRUSTED_PROXIES", "127.0.0.0/8,::1/128", "CIDR list of proxies whose X-Forwarded-For is believed"},
@@ -139,7 +142,28 @@ QString invalid(const char *env, const QString &value, const QString &expected)
         .arg(value, QString::fromLatin1(env), flagName(env), expected);
 }
 
+// What libpq takes as a connection string: a postgres(ql):// URI or
+// keyword=value pairs. libpq itself judges the details when it connects.
+bool isPostgresConnectionString(const QString &text)
+{
+    static const QRegularExpression keywordValue(QStringLiteral("^[a-z_]+\\s*="));
+    return text.startsWith(QLatin1StringView("postgresql://")) || text.startsWith(QLatin1StringView("postgres://"))
+           || keywordValue.match(text).hasMatch();
+}
+
 } // namespace
+
+QString maskUrlPassword(const QString &url)
+{
+    // libpq ends the userinfo at the first '@' or '/': '?' and '#' belong to the password.
+    static const QRegularExpression userinfoPassword(QStringLiteral("^([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/]*):[^@/]*@"));
+    static const QRegularExpression keywordPassword(QStringLiteral("(\\bpassword\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|[^\\s&]*)"),
+                                                    QRegularExpression::CaseInsensitiveOption);
+    QString masked = url;
+    masked.replace(userinfoPassword, QStringLiteral("\\1:***@"));
+    masked.replace(keywordPassword, QStringLiteral("\\1***"));
+    return masked;
+}
 
 ConfigResult parseConfig(const QStringList &args, const QStringList &environment)
 {
@@ -201,13 +225,25 @@ ConfigResult parseConfig(const QStringList &args, const QStringList &environment
                     + QStringLiteral("/switchboard");
 
     c.redisUrl = get("SB_REDIS_URL").trimmed();
-    if (!c.redisUrl.isEmpty() && !c.redisUrl.startsWith(QLatin1StringView("redis://")))
-        return {std::nullopt, invalid("SB_REDIS_URL", c.redisUrl, QStringLiteral("redis://host:port"))};
+    if (!c.redisUrl.isEmpty()) {
+        QString why;
+        const std::optional<RedisUrl> redis = RedisUrl::parse(c.redisUrl, &why);
+        if (!redis)
+            return {std::nullopt, invalid("SB_REDIS_URL", maskUrlPassword(c.redisUrl),
+                                          why + QStringLiteral("; expected redis://[:password@]host:port[/db] or "
+                                                               "redis-sentinel://[:password@]host:port[,host:port…]/master"))};
+        if (redis->kind == RedisUrl::Kind::Cluster)
+            return {std::nullopt, QStringLiteral("SB_REDIS_URL (%1): redis-cluster:// is not supported yet; use redis:// "
+                                                 "or redis-sentinel://")
+                                      .arg(flagName("SB_REDIS_URL"))};
+    }
     if (has("SB_REDIS_PREFIX"))
         c.redisPrefix = get("SB_REDIS_PREFIX");
     c.databaseUrl = get("SB_DATABASE_URL").trimmed();
-    if (!c.databaseUrl.isEmpty() && !c.databaseUrl.startsWith(QLatin1StringView("postgres")))
-        return {std::nullopt, invalid("SB_DATABASE_URL", c.databaseUrl, QStringLiteral("postgresql://…"))};
+    if (!c.databaseUrl.isEmpty() && !isPostgresConnectionString(c.databaseUrl))
+        return {std::nullopt, invalid("SB_DATABASE_URL", maskUrlPassword(c.databaseUrl),
+                                      QStringLiteral("a libpq connection string: postgresql://[user[:password]@]host[:port]"
+                                                     "[,host[:port]…][/db][?param=value…] or host=… dbname=…"))};
     c.operatorKey = get("SB_OPERATOR_KEY");
 
     for (const QString &origin : get("SB_ALLOWED_ORIGINS").split(QLatin1Char(','), Qt::SkipEmptyParts)) {

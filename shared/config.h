@@ -84,6 +84,10 @@ ConfigResult parseConfig(const QStringList &args, const QStringList &environment
 
 QString helpText(const QString &program);
 
+// `url` with any password replaced by "***" (URL userinfo, password=
+// keyword): what logs and error messages show of SB_REDIS_URL and SB_DATABASE_URL.
+QString maskUrlPassword(const QString &url);
+
 // Parsing helpers, shared with the console.
 std::optional<QList<Subnet>> parseSubnets(const QString &text);
 std::optional<RateSpec> parseRate(const QString &text);

@@ -2,6 +2,7 @@
 // clear error naming the setting for every bad value.
 
 #include "config.h"
+#include "redisurl.h"
 
 #include <QTest>
 
@@ -18,6 +19,11 @@ private Q_SLOTS:
     void badValuesNameTheSetting();
     void trustedProxies();
     void ticker();
+    void redisUrls_data();
+    void redisUrls();
+    void redisClusterIsRefused();
+    void databaseUrls_data();
+    void databaseUrls();
 };
 
 void TstConfig::defaults()
@@ -93,7 +99,19 @@ void TstConfig::badValuesNameTheSetting_data()
     QTest::addRow("log") << "SB_LOG" << "xml";
     QTest::addRow("proxies") << "SB_TRUSTED_PROXIES" << "10.0.0.0/99";
     QTest::addRow("redis") << "SB_REDIS_URL" << "http://x";
+    QTest::addRow("redis bad port") << "SB_REDIS_URL" << "redis://h:99999";
+    QTest::addRow("sentinel without master") << "SB_REDIS_URL" << "redis-sentinel://h1:26379,h2:26380";
+    QTest::addRow("sentinel empty master") << "SB_REDIS_URL" << "redis-sentinel://h1:26379/";
+    QTest::addRow("sentinel empty host") << "SB_REDIS_URL" << "redis-sentinel://h1:26379,,h2/m";
+    QTest::addRow("sentinel bad port") << "SB_REDIS_URL" << "redis-sentinel://h1:26379,h2:0/m";
+    QTest::addRow("sentinel port not a number") << "SB_REDIS_URL" << "redis-sentinel://h1:x/m";
+    QTest::addRow("sentinel no host") << "SB_REDIS_URL" << "redis-sentinel:///m";
+    QTest::addRow("sentinel query") << "SB_REDIS_URL" << "redis-sentinel://h1/m?db=1";
+    QTest::addRow("sentinel user without password") << "SB_REDIS_URL" << "redis-sentinel://app@h1/m";
+    QTest::addRow("sentinel bare ipv6") << "SB_REDIS_URL" << "redis-sentinel://::1:26379/m";
+    QTest::addRow("cluster") << "SB_REDIS_URL" << "redis-cluster://h1:7000,h2:7001";
     QTest::addRow("database") << "SB_DATABASE_URL" << "mysql://x";
+    QTest::addRow("database words") << "SB_DATABASE_URL" << "the primary";
 }
 
 void TstConfig::badValuesNameTheSetting()
@@ -131,6 +149,96 @@ void TstConfig::ticker()
     QVERIFY(range.config && range.config->tickerEnabled);
     QCOMPARE(range.config->tickerMinS, 1);
     QCOMPARE(range.config->tickerMaxS, 3);
+}
+
+void TstConfig::redisUrls_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("nodes"); // host:port,…
+    QTest::addColumn<QString>("master");
+    QTest::addColumn<QByteArray>("password");
+    QTest::addColumn<QString>("shown");
+
+    QTest::addRow("one server") << "redis://127.0.0.1:6380/2" << "redis" << "127.0.0.1:6380" << ""
+                                << QByteArray() << "redis://127.0.0.1:6380/2";
+    QTest::addRow("one sentinel, default port") << "redis-sentinel://s1/mymaster" << "sentinel"
+                                                << "s1:26379" << "mymaster" << QByteArray()
+                                                << "redis-sentinel://s1:26379/mymaster";
+    QTest::addRow("three sentinels") << "redis-sentinel://10.0.0.1:26379,10.0.0.2:26380,s3/sb-main" << "sentinel"
+                                     << "10.0.0.1:26379,10.0.0.2:26380,s3:26379" << "sb-main"
+                                     << QByteArray() << "redis-sentinel://10.0.0.1:26379,10.0.0.2:26380,s3:26379/sb-main";
+    QTest::addRow("password") << "redis-sentinel://:s3cret@h1:1,h2:2/m" << "sentinel" << "h1:1,h2:2"
+                              << "m" << QByteArray("s3cret") << "redis-sentinel://:***@h1:1,h2:2/m";
+    QTest::addRow("percent-encoded password") << "redis-sentinel://:p%40ss%2Cw@h1/m" << "sentinel"
+                                              << "h1:26379" << "m" << QByteArray("p@ss,w")
+                                              << "redis-sentinel://:***@h1:26379/m";
+    QTest::addRow("ipv6 and spaces") << "redis-sentinel://[::1]:26379, [::1]:26380/m" << "sentinel"
+                                     << "[::1]:26379,[::1]:26380" << "m" << QByteArray()
+                                     << "redis-sentinel://[::1]:26379,[::1]:26380/m";
+    QTest::addRow("duplicate host once") << "redis-sentinel://h:1,h:1/m" << "sentinel" << "h:1" << "m"
+                                         << QByteArray() << "redis-sentinel://h:1/m";
+    QTest::addRow("cluster seeds") << "redis-cluster://h1:7000,h2" << "cluster" << "h1:7000,h2:6379"
+                                   << "" << QByteArray() << "redis-cluster://h1:7000,h2:6379";
+}
+
+void TstConfig::redisUrls()
+{
+    QFETCH(QString, url);
+    QFETCH(QString, kind);
+    QFETCH(QString, nodes);
+    QFETCH(QString, master);
+    QFETCH(QByteArray, password);
+    QFETCH(QString, shown);
+    QString error;
+    const std::optional<RedisUrl> parsed = RedisUrl::parse(url, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->kindName(), kind);
+    QStringList got;
+    for (const RedisNode &node : parsed->nodes)
+        got.append(node.toString());
+    QCOMPARE(got.join(QLatin1Char(',')), nodes);
+    QCOMPARE(parsed->masterName, master);
+    QCOMPARE(parsed->password, password);
+    QCOMPARE(parsed->toString(), shown);
+    QCOMPARE(RedisUrl::parse(parsed->toString())->nodes, parsed->nodes);
+    if (kind != QLatin1StringView("cluster")) {
+        const ConfigResult r = parseConfig({QStringLiteral("--redis-url"), url}, {});
+        QVERIFY2(r.config, qPrintable(r.error));
+        QCOMPARE(r.config->redisUrl, url);
+    }
+}
+
+void TstConfig::redisClusterIsRefused()
+{
+    // The URL parses (the parser knows the form) but start-up refuses it clearly.
+    const ConfigResult r = parseConfig({}, {QStringLiteral("SB_REDIS_URL=redis-cluster://h1:7000,h2:7001")});
+    QVERIFY(!r.config);
+    QVERIFY2(r.error.contains(QLatin1StringView("SB_REDIS_URL")), qPrintable(r.error));
+    QVERIFY2(r.error.contains(QLatin1StringView("not supported yet")), qPrintable(r.error));
+    // A refused URL's password is not repeated in the message.
+    const ConfigResult bad = parseConfig({}, {QStringLiteral("SB_REDIS_URL=redis-sentinel://:hunter2@h1:26379")});
+    QVERIFY(!bad.config);
+    QVERIFY2(!bad.error.contains(QLatin1StringView("hunter2")), qPrintable(bad.error));
+    QVERIFY2(bad.error.contains(QLatin1StringView("master")), qPrintable(bad.error));
+}
+
+void TstConfig::databaseUrls_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addRow("url") << "postgresql://sb:pw@127.0.0.1:5432/sb";
+    QTest::addRow("short scheme") << "postgres://db/sb";
+    QTest::addRow("several hosts") << "postgresql://sb@h1:5432,h2:5433/sb?target_session_attrs=read-write";
+    QTest::addRow("several hosts, ipv6") << "postgresql://[::1]:5432,[::1]:5433/sb?target_session_attrs=primary";
+    QTest::addRow("keywords") << "host=h1,h2 port=5432,5433 dbname=sb target_session_attrs=read-write";
+}
+
+void TstConfig::databaseUrls()
+{
+    QFETCH(QString, url);
+    const ConfigResult r = parseConfig({}, {QStringLiteral("SB_DATABASE_URL=") + url});
+    QVERIFY2(r.config, qPrintable(r.error));
+    QCOMPARE(r.config->databaseUrl, url);
 }
 
 QTEST_GUILESS_MAIN(TstConfig)

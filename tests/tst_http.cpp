@@ -104,6 +104,10 @@ void TstHttp::apiInstanceDescribesTheInstance_data()
     QTest::addRow("connections") << QStringLiteral("connections") << QJsonValue::Double << QJsonValue(0);
     QTest::addRow("backplane") << QStringLiteral("backplane") << QJsonValue::String << QJsonValue(QStringLiteral("local"));
     QTest::addRow("backplane_up") << QStringLiteral("backplane_up") << QJsonValue::Bool << QJsonValue(true);
+    QTest::addRow("backplane_kind") << QStringLiteral("backplane_kind") << QJsonValue::String
+                                    << QJsonValue(QStringLiteral("local"));
+    QTest::addRow("redis_master") << QStringLiteral("redis_master") << QJsonValue::Null << QJsonValue(QJsonValue::Null);
+    QTest::addRow("backplane_failovers") << QStringLiteral("backplane_failovers") << QJsonValue::Double << QJsonValue(0);
     QTest::addRow("store") << QStringLiteral("store") << QJsonValue::String << QJsonValue(QStringLiteral("embedded"));
     QTest::addRow("store_up") << QStringLiteral("store_up") << QJsonValue::Bool << QJsonValue(true);
     QTest::addRow("ready") << QStringLiteral("ready") << QJsonValue::Bool << QJsonValue(true);

@@ -241,6 +241,31 @@ private Q_SLOTS:
         QCOMPARE(model.summary().movedClients, 1);
     }
 
+    void instanceDetailShowsTheRedisMaster()
+    {
+        const InstanceInfo sentinel = InstanceInfo::fromJson(
+            {{QStringLiteral("id"), QStringLiteral("app-1")}, {QStringLiteral("backplane"), QStringLiteral("redis")},
+             {QStringLiteral("backplane_kind"), QStringLiteral("sentinel")},
+             {QStringLiteral("redis_master"), QStringLiteral("10.0.0.7:6379")},
+             {QStringLiteral("backplane_failovers"), 2}});
+        QCOMPARE(sentinel.backplaneKind, QStringLiteral("sentinel"));
+        QCOMPARE(sentinel.redisMaster, QStringLiteral("10.0.0.7:6379"));
+        QCOMPARE(sentinel.backplaneFailovers, 2);
+        // A local backplane has no master (null), and older servers send none of these.
+        const InstanceInfo local = InstanceInfo::fromJson({{QStringLiteral("id"), QStringLiteral("app-2")},
+                                                           {QStringLiteral("redis_master"), QJsonValue::Null}});
+        QVERIFY(local.redisMaster.isEmpty());
+        QVERIFY(local.backplaneKind.isEmpty());
+
+        InstancesModel instances;
+        const QUrl one(QStringLiteral("http://127.0.0.1:1"));
+        instances.addInstance(one);
+        instances.setInfo(one, sentinel);
+        const QString detail = instances.detailAt(0);
+        QVERIFY2(detail.contains(QStringLiteral("master 10.0.0.7:6379")), qPrintable(detail));
+        QVERIFY2(detail.contains(QStringLiteral("2 failover")), qPrintable(detail));
+    }
+
     void clusterMapAggregatesAndFansOut()
     {
         InstancesModel instances;

@@ -980,6 +980,13 @@ void TestStore::databaseUrlPasswordIsMasked_data()
     QTest::addRow("? and # in the password") << QStringLiteral("postgresql://sb:se?c#ret@db/sb")
                                              << QStringLiteral("postgresql://sb:***@db/sb");
     QTest::addRow("no password") << QStringLiteral("postgresql://sb@db/sb") << QStringLiteral("postgresql://sb@db/sb");
+    QTest::addRow("several hosts") << QStringLiteral("postgresql://sb:pw@h1:5432,h2:5433/sb?target_session_attrs=read-write")
+                                   << QStringLiteral("postgresql://sb:***@h1:5432,h2:5433/sb?target_session_attrs=read-write");
+    QTest::addRow("several hosts, no password")
+        << QStringLiteral("postgresql://h1:5432,h2:5433/sb?target_session_attrs=read-write")
+        << QStringLiteral("postgresql://h1:5432,h2:5433/sb?target_session_attrs=read-write");
+    QTest::addRow("keywords, several hosts") << QStringLiteral("host=h1,h2 port=5432,5433 password=pw target_session_attrs=read-write")
+                                             << QStringLiteral("host=h1,h2 port=5432,5433 password=*** target_session_attrs=read-write");
 }
 
 void TestStore::databaseUrlPasswordIsMasked()

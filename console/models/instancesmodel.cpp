@@ -84,6 +84,12 @@ QString InstancesModel::detail(const Row &row) const
                               QDateTime::fromMSecsSinceEpoch(row.info.startedAt).toString(QStringLiteral("yyyy-MM-dd HH:mm:ss")),
                               row.info.backplane, row.info.backplaneUp ? tr("up") : tr("down"), row.info.store,
                               row.info.storeUp ? tr("up") : tr("down")));
+        if (row.info.backplaneKind == QLatin1StringView("sentinel"))
+            lines.append(tr("Redis through Sentinel: master %1, %n failover(s) followed", nullptr,
+                            static_cast<int>(row.info.backplaneFailovers))
+                             .arg(row.info.redisMaster.isEmpty() ? tr("unknown") : row.info.redisMaster));
+        else if (!row.info.redisMaster.isEmpty())
+            lines.append(tr("Redis at %1").arg(row.info.redisMaster));
     }
     if (row.haveStats)
         lines.append(tr("Largest send queue %1, memory %2")

@@ -97,6 +97,9 @@ InstanceInfo InstanceInfo::fromJson(const QJsonObject &instance)
     i.connections = static_cast<int>(integer(instance, "connections"));
     i.backplane = str(instance, "backplane");
     i.backplaneUp = boolean(instance, "backplane_up");
+    i.backplaneKind = str(instance, "backplane_kind");
+    i.redisMaster = str(instance, "redis_master");
+    i.backplaneFailovers = integer(instance, "backplane_failovers");
     i.store = str(instance, "store");
     i.storeUp = boolean(instance, "store_up");
     i.ready = boolean(instance, "ready");

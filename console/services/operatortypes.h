@@ -43,6 +43,9 @@ struct InstanceInfo
     int connections = 0;
     QString backplane; // "redis" | "local"
     bool backplaneUp = false;
+    QString backplaneKind; // "local" | "redis" | "sentinel"; empty from servers before v1.1
+    QString redisMaster;   // "host:port" of the Redis master in use; empty when none
+    qint64 backplaneFailovers = 0;
     QString store;
     bool storeUp = false;
     bool ready = false;

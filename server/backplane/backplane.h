@@ -48,6 +48,13 @@ public:
     using QObject::QObject;
 
     virtual QString kind() const = 0; // "redis" | "local"
+    // How the backplane is deployed: "local", "redis" (one server) or
+    // "sentinel" (a master found through Redis Sentinel).
+    virtual QString topology() const { return kind(); }
+    // "host:port" of the Redis master in use; empty when none (or local).
+    virtual QString masterAddress() const { return {}; }
+    // How often this process followed a failover to a new master.
+    virtual quint64 failovers() const { return 0; }
     virtual bool isUp() const = 0;
     virtual double rttMs() const = 0; // last measured publish-to-self round trip
 
@@ -97,6 +104,8 @@ public:
 Q_SIGNALS:
     void message(const QString &channel, const QByteArray &payload);
     void upChanged(bool up);
+    // The backplane left master `from` for master `to` ("host:port" each).
+    void failedOver(const QString &from, const QString &to);
     // Another instance vanished (its heartbeat expired); `members` are the
     // room memberships it left behind, already removed from the registry.
     void instanceGone(const QString &instance, const QList<QPair<QString, Member>> &members);

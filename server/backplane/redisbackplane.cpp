@@ -250,9 +250,22 @@ RedisBackplane::RedisBackplane(const Config &config, QObject *parent)
     , m_subscriber(std::make_unique<RedisConnection>(RedisConnection::Mode::Subscriber))
 {
     QString error;
-    m_address = RedisAddress::fromUrl(config.redisUrl, &error);
-    if (!m_address)
+    m_url = RedisUrl::parse(config.redisUrl, &error);
+    if (m_url && m_url->kind == RedisUrl::Kind::Cluster) {
+        error = QStringLiteral("redis-cluster:// is not supported yet");
+        m_url.reset();
+    }
+    if (!m_url) {
         qCCritical(lcRedis).noquote() << "SB_REDIS_URL is not usable:" << error << "- the backplane stays down";
+    } else if (m_url->kind == RedisUrl::Kind::Single) {
+        m_address = RedisAddress::fromNode(*m_url, 0);
+    } else {
+        // The master is whatever the Sentinels say, and must prove it (ROLE).
+        m_sentinel = std::make_unique<RedisSentinel>(*m_url);
+        connect(m_sentinel.get(), &RedisSentinel::masterFound, this, &RedisBackplane::onMasterFound);
+        m_commands->setRequireMaster(true);
+        m_subscriber->setRequireMaster(true);
+    }
 
     m_clock.start();
     setTimings(m_timings);
@@ -274,8 +287,9 @@ RedisBackplane::~RedisBackplane()
 {
     m_cleanupTimer.stop();
     m_probeTimer.stop();
-    // Subscriber first, then commands: each frees its hiredis context and
-    // drops the callbacks still pending, which capture `this`.
+    // Sentinel client, subscriber, then commands: each frees its hiredis
+    // contexts and drops the callbacks still pending, which capture `this`.
+    m_sentinel.reset();
     m_subscriber.reset();
     m_commands.reset();
 }
@@ -298,10 +312,12 @@ void RedisBackplane::start()
     if (m_started)
         return;
     m_started = true;
-    if (!m_address)
+    if (!m_url)
         return; // logged in the constructor; every call answers ok=false
-    qCInfo(lcRedis).noquote() << "backplane" << m_instanceId << "connecting to" << m_address->toString()
+    qCInfo(lcRedis).noquote() << "backplane" << m_instanceId << "connecting to" << m_url->toString()
                               << "with prefix" << m_prefix;
+    if (m_sentinel)
+        m_sentinel->start(); // onMasterFound() connects
     connectCommands();
     connectSubscriber();
     m_cleanupTimer.start();
@@ -357,6 +373,62 @@ RedisConnection::ReplyCallback RedisBackplane::logFailure(const char *what)
 
 // --- connections ------------------------------------------------------------
 
+QString RedisBackplane::topology() const
+{
+    return m_url ? m_url->kindName() : kind();
+}
+
+QString RedisBackplane::masterAddress() const
+{
+    return m_address ? m_address->hostPort() : QString();
+}
+
+void RedisBackplane::onMasterFound(const RedisAddress &master)
+{
+    if (m_address && m_address->host == master.host && m_address->port == master.port) {
+        // Still the same master: the reconnect timers keep trying it, with
+        // their backoff (connecting right away here could spin while a dead
+        // master waits for the Sentinels to agree it is down).
+        return;
+    }
+    const bool failover = m_address.has_value();
+    const QString from = masterAddress();
+    m_address = master;
+    if (failover) {
+        ++m_failovers;
+        qCWarning(lcRedis).noquote() << "Redis failover: master" << m_sentinel->masterName() << "moved from" << from
+                                     << "to" << master.hostPort() << "- reconnecting backplane" << m_instanceId;
+        Q_EMIT failedOver(from, master.hostPort());
+    } else {
+        qCInfo(lcRedis).noquote() << "Sentinels name" << master.hostPort() << "as master" << m_sentinel->masterName();
+    }
+    // Leave the old master at once; each connection starts over on the new
+    // one: a live one after its disconnected() (reconnectMinMs), one waiting
+    // out its backoff (the old master is dead) right now.
+    m_commandsBackoffMs = m_timings.reconnectMinMs;
+    m_subscriberBackoffMs = m_timings.reconnectMinMs;
+    if (m_commands->state() != RedisConnection::State::Disconnected) {
+        m_commands->disconnectFromServer();
+    } else {
+        m_commandsReconnect.stop();
+        connectCommands();
+    }
+    if (m_subscriber->state() != RedisConnection::State::Disconnected) {
+        m_subscriber->disconnectFromServer();
+    } else {
+        m_subscriberReconnect.stop();
+        connectSubscriber();
+    }
+}
+
+void RedisBackplane::askSentinels()
+{
+    // The master may have moved without our hearing of it (a +switch-master
+    // missed while no Sentinel was watched), or the one we know is down.
+    if (m_sentinel)
+        m_sentinel->askForMaster();
+}
+
 void RedisBackplane::connectCommands()
 {
     if (m_address && m_commands->state() == RedisConnection::State::Disconnected)
@@ -381,6 +453,7 @@ void RedisBackplane::onCommandsDisconnected(const QString &error)
     Q_UNUSED(error) // logged by RedisConnection
     ++m_commandsGeneration;
     m_synced = false;
+    askSentinels();
     m_cleanupRunning = false;
     updateUp();
     if (!m_commandsReconnect.isActive()) {
@@ -407,6 +480,7 @@ void RedisBackplane::onSubscriberDisconnected(const QString &error)
     Q_UNUSED(error) // logged by RedisConnection
     ++m_subscriberGeneration;
     m_subscribed = false;
+    askSentinels();
     m_subscribesPending = 0;
     updateUp();
     if (!m_subscriberReconnect.isActive()) {
@@ -443,9 +517,11 @@ void RedisBackplane::updateUp()
     if (up) {
         m_probesInFlight.clear();
         m_lastProbeBackMs = m_clock.elapsed();
-        qCInfo(lcRedis).noquote() << "backplane up:" << m_address->toString() << "instance" << m_instanceId;
+        qCInfo(lcRedis).noquote() << "backplane up:" << m_address->toString() << QStringLiteral("(%1)").arg(topology())
+                                  << "instance" << m_instanceId;
     } else {
-        qCWarning(lcRedis).noquote() << "backplane down:" << m_address->toString() << "- reconnecting";
+        qCWarning(lcRedis).noquote() << "backplane down:" << (m_address ? m_address->toString() : m_url->toString())
+                                     << "- reconnecting";
     }
     Q_EMIT upChanged(up);
 }

@@ -6,7 +6,11 @@
 //
 // It owns two RedisConnections, one for commands and one subscribed to
 // "<prefix><channel>" for every channel asked for, and reconnects each with a
-// backoff (250 ms doubling to 2 s). It is up while both are connected, this
+// backoff (250 ms doubling to 2 s). With a redis-sentinel:// URL it also owns
+// a RedisSentinel: both connections go to the master the Sentinels name, check
+// that it is one (ROLE), ask the Sentinels again whenever a connection is lost
+// and move to the new master on a failover, which then looks to the rest of
+// the server exactly like a Redis restart. It is up while both are connected, this
 // instance's registry entries are rewritten and every channel is subscribed
 // again. While down, every call that takes a callback answers soon with
 // ok=false (hitRateLimit, which has no ok, lets the attempt through: the token
@@ -29,6 +33,8 @@
 #include "backplane.h"
 
 #include "redisconnection.h"
+#include "redissentinel.h"
+#include "redisurl.h"
 
 #include <QElapsedTimer>
 #include <QSet>
@@ -68,6 +74,9 @@ public:
     const QString &instanceId() const { return m_instanceId; }
 
     QString kind() const override { return QStringLiteral("redis"); }
+    QString topology() const override;
+    QString masterAddress() const override;
+    quint64 failovers() const override { return m_failovers; }
     bool isUp() const override { return m_up; }
     double rttMs() const override { return m_rttMs; }
     void start() override;
@@ -111,6 +120,8 @@ private:
               ReplyCallback callback = {});
     ReplyCallback logFailure(const char *what);
 
+    void onMasterFound(const RedisAddress &master);
+    void askSentinels();
     void connectCommands();
     void connectSubscriber();
     void onCommandsConnected();
@@ -137,13 +148,16 @@ private:
 
     const QString m_instanceId;
     const QString m_prefix;
-    std::optional<RedisAddress> m_address;
+    std::optional<RedisUrl> m_url;
+    std::optional<RedisAddress> m_address; // the server, or the master the Sentinels named last
     Timings m_timings;
+    quint64 m_failovers = 0;
 
     // Destroyed in the destructor body, subscriber first, so no callback of
     // theirs can run into a half-destroyed backplane.
     std::unique_ptr<RedisConnection> m_commands;
     std::unique_ptr<RedisConnection> m_subscriber;
+    std::unique_ptr<RedisSentinel> m_sentinel; // Sentinel mode only
 
     bool m_started = false;
     bool m_up = false;

@@ -200,8 +200,12 @@ SqlResult PostgresConnection::run(const QString &sql, const QVariantList &params
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         const QString message = result ? oneLine(PQresultErrorMessage(result.get()))
                                        : oneLine(PQerrorMessage(connection));
-        const bool lost = PQstatus(connection) != CONNECTION_OK
-                          || (result && isConnectionFatal(PQresultErrorField(result.get(), PG_DIAG_SQLSTATE)));
+        const char *sqlState = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+        // A writer told it is read-only sits on a standby or a demoted
+        // primary: drop it, so reopening finds the primary again (with
+        // target_session_attrs=read-write, libpq tries each host in turn).
+        const bool demoted = m_access == SqlAccess::ReadWrite && sqlState && qstrcmp(sqlState, "25006") == 0;
+        const bool lost = PQstatus(connection) != CONNECTION_OK || isConnectionFatal(sqlState) || demoted;
         throw SqlError(message.isEmpty() ? QStringLiteral("query failed") : message, lost);
     }
 

@@ -1,10 +1,13 @@
 #pragma once
 
 // PostgresConnection: one libpq connection to the cluster's shared database,
-// opened from a URL (postgresql://user:pass@host:port/db). Calls block, which
-// is why only the SqlStore worker thread uses it. A statement that finds the
-// connection broken throws SqlError with connectionLost set; the store then
-// reopens it.
+// opened from any libpq connection string (postgresql://user:pass@host:port/db,
+// several hosts with target_session_attrs=read-write, or key=value pairs).
+// Calls block, which is why only the SqlStore worker thread uses it. A
+// statement that finds the connection broken, or a writer that finds the
+// server read-only (a failover demoted it), throws SqlError with
+// connectionLost set; the store then reopens it, and libpq picks whichever
+// host is the primary now.
 
 #include "sqlconnection.h"
 

@@ -1,6 +1,6 @@
 #include "sqlconnection.h"
 
-#include <QRegularExpression>
+#include "config.h"
 
 namespace sb {
 
@@ -53,14 +53,7 @@ void SqlTransaction::rollback()
 
 QString maskDatabaseUrl(const QString &url)
 {
-    // libpq ends the userinfo at the first '@' or '/': '?' and '#' belong to the password.
-    static const QRegularExpression userinfoPassword(QStringLiteral("^([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/]*):[^@/]*@"));
-    static const QRegularExpression keywordPassword(QStringLiteral("(\\bpassword\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|[^\\s&]*)"),
-                                                    QRegularExpression::CaseInsensitiveOption);
-    QString masked = url;
-    masked.replace(userinfoPassword, QStringLiteral("\\1:***@"));
-    masked.replace(keywordPassword, QStringLiteral("\\1***"));
-    return masked;
+    return maskUrlPassword(url);
 }
 
 } // namespace sb

@@ -1,8 +1,9 @@
 #pragma once
 
 // Where a Redis server is and how to log in: parsed from
-// redis://[[user]:password@]host[:port][/db]. A plain value; toString() never
-// shows the password, so it is what log lines print.
+// redis://[[user]:password@]host[:port][/db] (RedisUrl, shared/redisurl.h,
+// reads every SB_REDIS_URL form). A plain value; toString() never shows the
+// password, so it is what log lines print.
 
 #include <QByteArray>
 #include <QString>
@@ -10,6 +11,8 @@
 #include <optional>
 
 namespace sb {
+
+struct RedisUrl;
 
 struct RedisAddress
 {
@@ -22,8 +25,13 @@ struct RedisAddress
     // nullopt and `*error` set when `url` is not a redis:// URL we can use.
     static std::optional<RedisAddress> fromUrl(const QString &url, QString *error = nullptr);
 
+    // Node `node` of a parsed URL (a Sentinel's, say) with the URL's login and db.
+    static RedisAddress fromNode(const RedisUrl &url, qsizetype node);
+
     // "redis://host:port/db", with "***" standing in for a password.
     QString toString() const;
+    // "host:port", IPv6 hosts in brackets.
+    QString hostPort() const;
 
     friend bool operator==(const RedisAddress &, const RedisAddress &) = default;
 };

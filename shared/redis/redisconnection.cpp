@@ -172,6 +172,8 @@ void RedisConnection::sendHandshake()
     }
     if (m_mode == Mode::Commands && m_address.db != 0)
         steps.append({QByteArrayLiteral("SELECT"), QByteArray::number(m_address.db)});
+    if (m_requireMaster)
+        steps.append({QByteArrayLiteral("ROLE")});
     steps.append({QByteArrayLiteral("PING")});
 
     m_handshakeRemaining = static_cast<int>(steps.size());
@@ -340,6 +342,12 @@ void RedisConnection::completePending(quint64 id, const RedisReply &reply)
         if (reply.isError()) {
             // Redis' text ("WRONGPASS …", "NOAUTH …") never contains the password.
             fail(QStringLiteral("%1 failed: %2").arg(QString::fromLatin1(pending.name), reply.text()));
+            return;
+        }
+        // ROLE answers ["master", offset, replicas] or ["slave", host, port, …].
+        if (pending.name == "ROLE" && reply.at(0).bytes() != "master") {
+            fail(QStringLiteral("the server is a %1, not a master")
+                     .arg(reply.at(0).bytes().isEmpty() ? reply.toString() : reply.at(0).text()));
             return;
         }
         if (--m_handshakeRemaining == 0 && m_state == State::Connecting) {

@@ -67,6 +67,10 @@ public:
     // Default reply timeout of command() and subscribe() (default 3000 ms).
     void setCommandTimeout(int ms) { m_commandTimeoutMs = ms; }
     int commandTimeout() const { return m_commandTimeoutMs; }
+    // Makes the handshake ask ROLE and refuse a server that is not a master
+    // (a replica, or an old master Sentinel has demoted): connected() is then
+    // never emitted and disconnected(error) names the role found.
+    void setRequireMaster(bool require) { m_requireMaster = require; }
 
     // Starts connecting (host names are resolved without blocking); connected()
     // or disconnected(error) follows. Ignored unless Disconnected.
@@ -147,6 +151,7 @@ private:
     RedisAddress m_address;
     int m_connectTimeoutMs = 3000;
     int m_commandTimeoutMs = 3000;
+    bool m_requireMaster = false;
 
     redisAsyncContext *m_ctx = nullptr; // owned; nulled by hookCleanup when hiredis frees it
     std::unique_ptr<QSocketNotifier> m_readNotifier;

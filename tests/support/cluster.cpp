@@ -76,7 +76,9 @@ Cluster::~Cluster()
 
 bool Cluster::start()
 {
-    if (!startRedis() || !startPostgres())
+    if (m_externalRedisUrl.isEmpty() && !startRedis())
+        return false;
+    if (m_externalDatabaseUrl.isEmpty() && !startPostgres())
         return false;
     for (int i = 0; i < m_options.instances; ++i) {
         if (!startInstance(i))
@@ -115,7 +117,7 @@ void Cluster::stopRedis()
     m_redis.reset();
 }
 
-QString Cluster::pgBin(const QString &tool) const
+QString Cluster::pgBin(const QString &tool)
 {
     QDir lib(QStringLiteral("/usr/lib/postgresql"));
     QStringList versions = lib.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name);

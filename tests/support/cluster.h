@@ -38,14 +38,27 @@ public:
 
     // False (with the reason in error()) when a piece did not come up.
     bool start();
+    // Before start(): the instances use this URL and the cluster starts no
+    // Redis (or PostgreSQL) of its own; the test runs its own (Sentinels, a
+    // standby).
+    void useRedis(const QString &url) { m_externalRedisUrl = url; }
+    void useDatabase(const QString &url) { m_externalDatabaseUrl = url; }
     QString error() const { return m_error; }
 
     quint16 port(int instance) const { return m_instances[static_cast<std::size_t>(instance)].port; }
     QString instanceId(int instance) const { return QStringLiteral("app-%1").arg(instance + 1); }
     quint16 lbPort() const { return m_lbPort; }
     quint16 redisPort() const { return m_redisPort; }
-    QString redisUrl() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort); }
-    QString databaseUrl() const { return QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort); }
+    QString redisUrl() const
+    {
+        return m_externalRedisUrl.isEmpty() ? QStringLiteral("redis://127.0.0.1:%1").arg(m_redisPort) : m_externalRedisUrl;
+    }
+    QString databaseUrl() const
+    {
+        return m_externalDatabaseUrl.isEmpty()
+                   ? QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_pgPort)
+                   : m_externalDatabaseUrl;
+    }
     static QString operatorKey() { return QStringLiteral("cluster-operator-key"); }
 
     bool startInstance(int instance);
@@ -64,6 +77,13 @@ public:
     bool startPostgres();
     void stopPostgres();
 
+    // Runs a PostgreSQL tool as the "postgres" user when root (PostgreSQL
+    // refuses root), else as ourselves; true when it exited 0.
+    static bool runAsPostgres(const QString &program, const QStringList &args, int timeoutMs,
+                              QByteArray *output = nullptr);
+    // The newest installed PostgreSQL's `tool` (initdb, pg_ctl, pg_basebackup …).
+    static QString pgBin(const QString &tool);
+
 private:
     struct Instance
     {
@@ -71,11 +91,11 @@ private:
         std::unique_ptr<QProcess> process;
     };
     bool startHaproxy();
-    bool runAsPostgres(const QString &program, const QStringList &args, int timeoutMs, QByteArray *output = nullptr);
-    QString pgBin(const QString &tool) const;
 
     Options m_options;
     QList<QPair<QString, quint16>> m_standbyServers;
+    QString m_externalRedisUrl;
+    QString m_externalDatabaseUrl;
     QTemporaryDir m_dir;
     QString m_error;
     std::vector<Instance> m_instances;
