@@ -102,6 +102,8 @@ private:
     void deliverPresence(const QString &room, const QJsonObject &frame);
     void addToBatch(const RoomPtr &room, const QString &event, const QJsonObject &frame);
     void sendBatch(const RoomPtr &room);
+    // Milliseconds between two batches of a room of `members`.
+    static qint64 batchInterval(qint64 members);
 
     Server *m_server;
     QHash<QString, RoomPtr> m_rooms;
