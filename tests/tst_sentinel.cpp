@@ -33,19 +33,6 @@ namespace {
 const QString kMaster = QStringLiteral("sbmaster");
 const QString kRoom = QStringLiteral("ops");
 
-bool waitForPort(quint16 port, int timeoutMs)
-{
-    QDeadlineTimer deadline(timeoutMs);
-    while (!deadline.hasExpired()) {
-        QTcpSocket socket;
-        socket.connectToHost(QHostAddress::LocalHost, port);
-        if (socket.waitForConnected(200))
-            return true;
-        QTest::qWait(50);
-    }
-    return false;
-}
-
 // One redis-cli call; its output without the trailing newline.
 QString redisCli(quint16 port, const QStringList &args)
 {

@@ -27,8 +27,6 @@ quint16 freePort()
     return probe.serverPort();
 }
 
-namespace {
-
 bool waitForPort(quint16 port, int timeoutMs)
 {
     QDeadlineTimer deadline(timeoutMs);
@@ -41,8 +39,6 @@ bool waitForPort(quint16 port, int timeoutMs)
     }
     return false;
 }
-
-} // namespace
 
 Cluster::Cluster(Options options)
     : m_options(std::move(options))
