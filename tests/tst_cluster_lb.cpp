@@ -31,52 +31,6 @@ private:
     std::unique_ptr<Cluster> m_cluster;
 };
 
-namespace {
-
-// A browser-like participant: one cookie jar for the token request and the
-// WebSocket upgrade, as the console's client mode does.
-class Browser
-{
-public:
-    Token token(quint16 port, const QString &user, const QString &clientId = {})
-    {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/api/token").arg(port)));
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        QJsonObject body{{QStringLiteral("user"), user}};
-        if (!clientId.isEmpty())
-            body.insert(QStringLiteral("client_id"), clientId);
-        QNetworkReply *reply = m_nam.post(request, sb::encode(body));
-        QDeadlineTimer deadline(10000);
-        while (!reply->isFinished() && !deadline.hasExpired())
-            QTest::qWait(5);
-        const QJsonObject o = sb::decodeObject(reply->readAll()).value_or(QJsonObject());
-        reply->deleteLater();
-        return {o.value(QStringLiteral("token")).toString(), o.value(QStringLiteral("client_id")).toString(),
-                o.value(QStringLiteral("instance")).toString()};
-    }
-    QByteArray cookieHeader(quint16 port) const
-    {
-        QByteArray header;
-        for (const QNetworkCookie &c : m_nam.cookieJar()->cookiesForUrl(QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(port)))) {
-            if (!header.isEmpty())
-                header += "; ";
-            header += c.toRawForm(QNetworkCookie::NameAndValueOnly);
-        }
-        return header;
-    }
-    bool connect(TestClient &client, quint16 port, const QString &user, const QString &clientId = {}, Token *issued = nullptr)
-    {
-        const Token t = token(port, user, clientId);
-        if (issued)
-            *issued = t;
-        return !t.token.isEmpty() && client.open(port, t.token, {{QByteArrayLiteral("Cookie"), cookieHeader(port)}});
-    }
-
-private:
-    QNetworkAccessManager m_nam;
-};
-
-} // namespace
 
 void TstClusterLb::init()
 {

@@ -33,38 +33,6 @@ namespace {
 
 const QString kRoom = QStringLiteral("promo");
 
-// One cookie jar for the token request and the upgrade, as a browser has.
-class Browser
-{
-public:
-    Token token(quint16 port, const QString &user, const QString &clientId)
-    {
-        QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/api/token").arg(port)));
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        QNetworkReply *reply = m_nam.post(request, sb::encode({{QStringLiteral("user"), user},
-                                                               {QStringLiteral("client_id"), clientId}}));
-        QDeadlineTimer deadline(5000);
-        while (!reply->isFinished() && !deadline.hasExpired())
-            QTest::qWait(5);
-        const QJsonObject o = sb::decodeObject(reply->readAll()).value_or(QJsonObject());
-        reply->deleteLater();
-        return {o.value(QStringLiteral("token")).toString(), o.value(QStringLiteral("client_id")).toString(),
-                o.value(QStringLiteral("instance")).toString()};
-    }
-    QByteArray cookieHeader(quint16 port) const
-    {
-        QByteArray header;
-        for (const QNetworkCookie &c : m_nam.cookieJar()->cookiesForUrl(QUrl(QStringLiteral("http://127.0.0.1:%1/").arg(port)))) {
-            if (!header.isEmpty())
-                header += "; ";
-            header += c.toRawForm(QNetworkCookie::NameAndValueOnly);
-        }
-        return header;
-    }
-
-private:
-    QNetworkAccessManager m_nam;
-};
 
 // A participant that keeps chatting through the load balancer: each message
 // has a nonce; one not acknowledged (closed, refused, timed out) is sent

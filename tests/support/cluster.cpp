@@ -1,10 +1,16 @@
 #include "cluster.h"
 
+#include "codec.h"
 #include "testsupport.h"
 
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
+#include <QJsonObject>
+#include <QNetworkCookie>
+#include <QNetworkCookieJar>
+#include <QNetworkReply>
+#include <QNetworkRequest>
 #include <QProcessEnvironment>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -294,6 +300,47 @@ bool Cluster::startHaproxy()
     // Let the health checks see every instance up.
     QTest::qWait(2500);
     return true;
+}
+
+} // namespace sbtest
+
+namespace sbtest {
+
+Token Browser::token(quint16 port, const QString &user, const QString &clientId)
+{
+    QNetworkRequest request(QUrl(QStringLiteral("http://127.0.0.1:%1/api/token").arg(port)));
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    QJsonObject body{{QStringLiteral("user"), user}};
+    if (!clientId.isEmpty())
+        body.insert(QStringLiteral("client_id"), clientId);
+    QNetworkReply *reply = m_nam.post(request, sb::encode(body));
+    QDeadlineTimer deadline(10000);
+    while (!reply->isFinished() && !deadline.hasExpired())
+        QTest::qWait(5);
+    const QJsonObject o = sb::decodeObject(reply->readAll()).value_or(QJsonObject());
+    reply->deleteLater();
+    return {o.value(QStringLiteral("token")).toString(), o.value(QStringLiteral("client_id")).toString(),
+            o.value(QStringLiteral("instance")).toString()};
+}
+
+QByteArray Browser::cookieHeader(quint16 port) const
+{
+    QByteArray header;
+    const QUrl url(QStringLiteral("http://127.0.0.1:%1/").arg(port));
+    for (const QNetworkCookie &c : m_nam.cookieJar()->cookiesForUrl(url)) {
+        if (!header.isEmpty())
+            header += "; ";
+        header += c.toRawForm(QNetworkCookie::NameAndValueOnly);
+    }
+    return header;
+}
+
+bool Browser::connect(TestClient &client, quint16 port, const QString &user, const QString &clientId, Token *issued)
+{
+    const Token t = token(port, user, clientId);
+    if (issued)
+        *issued = t;
+    return !t.token.isEmpty() && client.open(port, t.token, {{QByteArrayLiteral("Cookie"), cookieHeader(port)}});
 }
 
 } // namespace sbtest

@@ -7,6 +7,9 @@
 // tests can break the cluster the way production breaks. Everything started
 // is stopped in the destructor.
 
+#include "testsupport.h"
+
+#include <QNetworkAccessManager>
 #include <QProcess>
 #include <QStringList>
 #include <QTemporaryDir>
@@ -107,6 +110,21 @@ private:
     quint16 m_pgPort = 0;
     quint16 m_lbPort = 0;
     bool m_pgRunning = false;
+};
+
+// A browser-like participant: one cookie jar for the token request and the
+// WebSocket upgrade (so a load balancer's stickiness cookie travels with
+// both), as the console's client mode does.
+class Browser
+{
+public:
+    Token token(quint16 port, const QString &user, const QString &clientId = {});
+    QByteArray cookieHeader(quint16 port) const;
+    bool connect(TestClient &client, quint16 port, const QString &user, const QString &clientId = {},
+                 Token *issued = nullptr);
+
+private:
+    QNetworkAccessManager m_nam;
 };
 
 } // namespace sbtest
