@@ -96,6 +96,9 @@ void TstConfig::badValuesNameTheSetting_data()
     QTest::addRow("ticker") << "SB_TICKER" << "20-5";
     QTest::addRow("ticker words") << "SB_TICKER" << "sometimes";
     QTest::addRow("drain") << "SB_DRAIN_S" << "-3";
+    QTest::addRow("listen backlog") << "SB_LISTEN_BACKLOG" << "0";
+    QTest::addRow("listen backlog too big") << "SB_LISTEN_BACKLOG" << "70000";
+    QTest::addRow("presence limit") << "SB_PRESENCE_LIMIT" << "none";
     QTest::addRow("log") << "SB_LOG" << "xml";
     QTest::addRow("proxies") << "SB_TRUSTED_PROXIES" << "10.0.0.0/99";
     QTest::addRow("redis") << "SB_REDIS_URL" << "http://x";

@@ -177,7 +177,9 @@ void TstLifecycle::helpListsEverySetting_data()
     for (const char *name : {"SB_INSTANCE_ID", "SB_LISTEN", "SB_COLOR", "SB_DATA", "SB_REDIS_URL", "SB_REDIS_PREFIX",
                              "SB_DATABASE_URL", "SB_OPERATOR_KEY", "SB_ALLOWED_ORIGINS", "SB_TRUSTED_PROXIES",
                              "SB_CONNECT_RATE", "SB_MSG_RATE", "SB_TOKEN_TTL", "SB_MAX_FRAME", "SB_MAX_QUEUE",
-                             "SB_HEARTBEAT_MS", "SB_HISTORY", "SB_TICKER", "SB_DRAIN_S", "SB_LOG"}) {
+                             "SB_HEARTBEAT_MS", "SB_HISTORY", "SB_TICKER", "SB_DRAIN_S", "SB_LOG",
+                             // section 8 and the implementation's own
+                             "SB_PRESENCE_LIMIT", "SB_MAX_ROOMS", "SB_MAX_TODOS", "SB_LISTEN_BACKLOG"}) {
         QString flag = QString::fromLatin1(name).mid(3).toLower();
         flag.replace(QLatin1Char('_'), QLatin1Char('-'));
         QTest::addRow("%s", name) << QString::fromLatin1(name) << QStringLiteral("--") + flag;
@@ -383,6 +385,8 @@ void TstLifecycle::jsonLogLinesAreObjects()
         ++objects;
     }
     QVERIFY2(objects >= 3, qPrintable(QStringLiteral("only %1 log lines").arg(objects)));
+    // The open-files limit (one descriptor per connection) is raised and said at start.
+    QVERIFY2(server.standardError().contains("file descriptor limit"), "the open-files limit is not logged");
 }
 
 void TstLifecycle::secretsStayOutOfTheLog_data()
