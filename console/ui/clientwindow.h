@@ -55,6 +55,7 @@ private:
     void joinTyped();
     void addTodo();
     void onCurrentRoomChanged(const QString &room);
+    void updateMembersTitle();
 
     ParticipantSession &m_session;
     ColorSwatch *m_swatch = nullptr;
@@ -72,7 +73,6 @@ private:
     QListView *m_messages = nullptr;
     QLineEdit *m_composer = nullptr;
     QListView *m_members = nullptr;
-    void updateMembersTitle();
     QLabel *m_membersTitle = nullptr;
     QPushButton *m_moreMembers = nullptr;
     QListView *m_todos = nullptr;

@@ -26,7 +26,6 @@ AdminService::AdminService(Server *server)
     QObject::connect(server, &Server::sessionClosed, server, [this](Session *s, int code) {
         if (s->adminFlow)
             m_flowSubscribers = qMax(0, m_flowSubscribers - 1);
-        s->adminSubscribed = false;
         s->adminFlow = false;
         m_subscribers.remove(s);
         if (hasSubscribers())
@@ -56,7 +55,6 @@ void AdminService::subscribe(Session *session, const Request &request)
         return m_server->fail(session, request.ref, *e);
     if (session->adminFlow)
         --m_flowSubscribers;
-    session->adminSubscribed = true;
     m_subscribers.insert(session);
     session->adminFlow = flow.value_or(false);
     if (session->adminFlow)

@@ -80,8 +80,7 @@ public:
     // join requests of this session still waiting for the store or the backplane
     int joinsInFlight = 0;
 
-    bool adminSubscribed = false;
-    bool adminFlow = false;
+    bool adminFlow = false; // an admin.subscribe asked for flow samples
 
     // Heartbeat: called twice per interval; pings once per interval and
     // answers false when the peer has been silent for two.
