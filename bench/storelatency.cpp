@@ -6,8 +6,14 @@
 // cleanup() trims a large table. Prints p50/p99/max of the append latency
 // (call to callback) per phase.
 //
+// With --writers N it opens N stores on the same database, as N instances
+// do, and spreads the appends over them round robin: on PostgreSQL their
+// batches then take turns on the room's row lock, which is what a chat
+// room written from two instances costs. --nonce gives every chat a nonce,
+// as the participant client sends.
+//
 //   sb-store-latency [--database-url URL] [--data DIR] [--rows 200000]
-//                    [--rate 200] [--seconds 6]
+//                    [--rate 200] [--seconds 6] [--writers N] [--nonce]
 
 #include "store/storefactory.h"
 
@@ -92,36 +98,54 @@ int main(int argc, char **argv)
                                         QStringLiteral("200"));
     const QCommandLineOption secondsOption(QStringLiteral("seconds"), QStringLiteral("seconds per phase"),
                                            QStringLiteral("n"), QStringLiteral("5"));
-    parser.addOptions({urlOption, dataOption, rowsOption, rateOption, secondsOption});
+    const QCommandLineOption writersOption(QStringLiteral("writers"),
+                                           QStringLiteral("stores appending to the hot room, as that many instances"),
+                                           QStringLiteral("n"), QStringLiteral("1"));
+    const QCommandLineOption nonceOption(QStringLiteral("nonce"), QStringLiteral("send every chat with a nonce"));
+    const QCommandLineOption appendsOnlyOption(QStringLiteral("appends-only"),
+                                               QStringLiteral("only the first phase (appends alone), no prefill"));
+    parser.addOptions({urlOption, dataOption, rowsOption, rateOption, secondsOption, writersOption, nonceOption,
+                       appendsOnlyOption});
     parser.process(app);
 
     QTemporaryDir tmp;
     Config config;
     config.databaseUrl = parser.value(urlOption);
     config.dataDir = parser.isSet(dataOption) ? parser.value(dataOption) : tmp.path();
-    const int rows = parser.value(rowsOption).toInt();
+    const bool appendsOnly = parser.isSet(appendsOnlyOption);
+    const int rows = appendsOnly ? 0 : parser.value(rowsOption).toInt();
     const int rate = std::max(1, parser.value(rateOption).toInt());
     const int phaseMs = 1000 * std::max(1, parser.value(secondsOption).toInt());
+    const int writers = std::max(1, parser.value(writersOption).toInt());
+    const bool withNonce = parser.isSet(nonceOption);
     constexpr int kBigRooms = 4;
     constexpr int kKeepPerRoom = 1000;
 
-    std::unique_ptr<Store> store = makeStore(config);
-    store->start();
+    std::vector<std::unique_ptr<Store>> stores;
+    for (int i = 0; i < writers; ++i) {
+        stores.push_back(makeStore(config));
+        stores.back()->start();
+    }
+    Store *store = stores.front().get();
     QElapsedTimer wait;
     wait.start();
-    while (!store->isUp() && wait.elapsed() < 20000)
+    auto allUp = [&stores] {
+        return std::all_of(stores.begin(), stores.end(), [](const auto &s) { return s->isUp(); });
+    };
+    while (!allUp() && wait.elapsed() < 20000)
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 100);
-    if (!store->isUp()) {
+    if (!allUp()) {
         std::fprintf(stderr, "store did not come up\n");
         return 1;
     }
     const qint64 oldTs = QDateTime::currentMSecsSinceEpoch() - 3600 * 1000;
     QElapsedTimer timer;
     timer.start();
-    if (!prefill(config, rows, kBigRooms, oldTs))
+    if (rows > 0 && !prefill(config, rows, kBigRooms, oldTs))
         return 1;
-    std::printf("store %s, %d messages prefilled in %d rooms (%.1f s); %d appends/s, %d s per phase\n",
-                qPrintable(store->kind()), rows, kBigRooms, double(timer.elapsed()) / 1000.0, rate, phaseMs / 1000);
+    std::printf("store %s, %d messages prefilled in %d rooms (%.1f s); %d appends/s from %d writer(s)%s, %d s per phase\n",
+                qPrintable(store->kind()), rows, kBigRooms, double(timer.elapsed()) / 1000.0, rate, writers,
+                withNonce ? " with nonces" : "", phaseMs / 1000);
 
     enum class Phase { Idle, Reads, Cleanup, Done };
     Phase phase = Phase::Idle;
@@ -134,23 +158,32 @@ int main(int argc, char **argv)
     double cleanupMs = -1;
     QElapsedTimer clock;
     clock.start();
+    // Unique across runs on one database: a nonce seen before is a resend.
+    const QString nonceBase = QString::number(QDateTime::currentMSecsSinceEpoch()) + QLatin1Char('-');
 
+    // Every 2 ms, the appends that are due by then: the rate holds above
+    // 500/s too, where a timer per append would be late.
     QTimer appender;
     appender.setTimerType(Qt::PreciseTimer);
-    appender.setInterval(std::max(1, 1000 / rate));
+    appender.setInterval(2);
     QObject::connect(&appender, &QTimer::timeout, &app, [&] {
-        const qint64 started = clock.nsecsElapsed();
+        const qint64 now = clock.nsecsElapsed();
         Samples *into = phase == Phase::Idle ? &idle : phase == Phase::Reads ? &reads : &cleaning;
-        ++outstanding;
-        store->appendChat({QStringLiteral("hot"), QStringLiteral("bench"), QStringLiteral("bench"),
-                           QStringLiteral("message %1").arg(++seq), QString(), QDateTime::currentMSecsSinceEpoch(),
-                           QStringLiteral("bench")},
-                          [&, started, into](StoreResult<AppendResult> r) {
-                              --outstanding;
-                              if (!r.ok)
-                                  ++failures;
-                              into->ms.push_back(double(clock.nsecsElapsed() - started) / 1e6);
-                          });
+        for (; seq < now * rate / 1000000000; ) {
+            ++outstanding;
+            ++seq;
+            Store *writer = stores[size_t(seq % writers)].get();
+            const QString clientId = QStringLiteral("bench-%1").arg(seq % 10);
+            writer->appendChat({QStringLiteral("hot"), QStringLiteral("bench"), clientId,
+                                QStringLiteral("message %1").arg(seq), withNonce ? nonceBase + QString::number(seq) : QString(),
+                                QDateTime::currentMSecsSinceEpoch(), QStringLiteral("bench")},
+                               [&, now, into](StoreResult<AppendResult> r) {
+                                   --outstanding;
+                                   if (!r.ok)
+                                       ++failures;
+                                   into->ms.push_back(double(clock.nsecsElapsed() - now) / 1e6);
+                               });
+        }
     });
 
     // Two big reads in flight at all times while reading: the newest 5000 of a
@@ -176,31 +209,39 @@ int main(int argc, char **argv)
     };
 
     appender.start();
-    QTimer::singleShot(phaseMs, &app, [&] {
-        phase = Phase::Reads;
-        reading = true;
-        readLoop(0);
-        readLoop(1);
-    });
-    QTimer::singleShot(2 * phaseMs, &app, [&] {
-        reading = false;
-        phase = Phase::Cleanup;
-        QElapsedTimer *cleanupTimer = new QElapsedTimer;
-        cleanupTimer->start();
-        store->cleanup(QDateTime::currentMSecsSinceEpoch(), 7LL * 24 * 3600 * 1000, kKeepPerRoom,
-                       [&, cleanupTimer](StoreResult<CleanupStats> r) {
-                           cleanupMs = double(cleanupTimer->elapsed());
-                           delete cleanupTimer;
-                           if (!r.ok)
-                               std::fprintf(stderr, "cleanup failed: %s\n", qPrintable(r.error));
-                           else
-                               std::printf("cleanup removed %d messages in %.0f ms\n", r.value.messages, cleanupMs);
-                       });
-    });
-    QTimer::singleShot(3 * phaseMs, &app, [&] {
-        phase = Phase::Done;
-        appender.stop();
-    });
+    if (appendsOnly) {
+        cleanupMs = 0;
+        QTimer::singleShot(phaseMs, &app, [&] {
+            phase = Phase::Done;
+            appender.stop();
+        });
+    } else {
+        QTimer::singleShot(phaseMs, &app, [&] {
+            phase = Phase::Reads;
+            reading = true;
+            readLoop(0);
+            readLoop(1);
+        });
+        QTimer::singleShot(2 * phaseMs, &app, [&] {
+            reading = false;
+            phase = Phase::Cleanup;
+            QElapsedTimer *cleanupTimer = new QElapsedTimer;
+            cleanupTimer->start();
+            store->cleanup(QDateTime::currentMSecsSinceEpoch(), 7LL * 24 * 3600 * 1000, kKeepPerRoom,
+                           [&, cleanupTimer](StoreResult<CleanupStats> r) {
+                               cleanupMs = double(cleanupTimer->elapsed());
+                               delete cleanupTimer;
+                               if (!r.ok)
+                                   std::fprintf(stderr, "cleanup failed: %s\n", qPrintable(r.error));
+                               else
+                                   std::printf("cleanup removed %d messages in %.0f ms\n", r.value.messages, cleanupMs);
+                           });
+        });
+        QTimer::singleShot(3 * phaseMs, &app, [&] {
+            phase = Phase::Done;
+            appender.stop();
+        });
+    }
     QTimer finish;
     finish.setInterval(50);
     QObject::connect(&finish, &QTimer::timeout, &app, [&] {
@@ -211,8 +252,10 @@ int main(int argc, char **argv)
     app.exec();
 
     idle.print("appends alone");
-    reads.print("appends + big reads");
-    cleaning.print("appends + cleanup");
+    if (!appendsOnly) {
+        reads.print("appends + big reads");
+        cleaning.print("appends + cleanup");
+    }
     std::printf("reads: %d (%lld rows); failed appends: %d\n", readsDone, static_cast<long long>(rowsRead), failures);
     return failures == 0 ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 #include "sqlstore.h"
 
+#include "chatbatch.h"
 #include "migrations.h"
 
 #include <QDateTime>
@@ -15,8 +16,6 @@ namespace sb {
 
 namespace {
 
-// A resent chat with the same (client_id, nonce) within this window is a duplicate.
-constexpr qint64 kNonceWindowMs = 10 * 60 * 1000;
 constexpr int kFirstRetryMs = 1000;
 // Rows one cleanup statement deletes at most: a few milliseconds of the writer.
 constexpr int kCleanupBatch = 500;
@@ -82,7 +81,7 @@ std::optional<ChatMessage> findByNonce(SqlConnection &db, const ChatDraft &draft
         QStringLiteral("SELECT n.room, n.seq, m.from_user, m.client_id, m.text, m.ts, m.origin"
                        " FROM chat_nonces n LEFT JOIN messages m ON m.room = n.room AND m.seq = n.seq"
                        " WHERE n.client_id = $1 AND n.nonce = $2 AND n.created_at >= $3"),
-        {draft.clientId, draft.nonce, draft.ts - kNonceWindowMs});
+        {draft.clientId, draft.nonce, draft.ts - ChatNonceWindowMs});
     if (rows.isEmpty())
         return std::nullopt;
     const SqlRow &row = rows.first();
@@ -124,7 +123,7 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
                                    " seq = excluded.seq, created_at = excluded.created_at"
                                    " WHERE chat_nonces.created_at < $6"
                                    " RETURNING seq"),
-                    {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - kNonceWindowMs});
+                    {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - ChatNonceWindowMs});
         if (claimed.isEmpty()) {
             db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
             qCDebug(lcStore).noquote() << "nonce" << draft.nonce << "of" << draft.clientId
@@ -142,18 +141,23 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
 }
 
 // Stores a batch of chats in one transaction, so that one commit (one fsync)
-// covers them all. Each chat gets a savepoint: one that fails is undone alone
+// covers them all: in a few statements (appendChatBatch) when it can, else one
+// by one. Then each chat gets a savepoint: one that fails is undone alone
 // and answered with its error. Rooms are taken in name order (each room's
 // chats in the order they came), so two instances' batches lock PostgreSQL's
 // room rows in the same order and cannot deadlock.
 QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts)
 {
+    SqlTransaction transaction(db);
+    if (std::optional<QList<StoreResult<AppendResult>>> stored = appendChatBatch(db, drafts)) {
+        transaction.commit();
+        return *std::move(stored);
+    }
     QList<qsizetype> order(drafts.size());
     std::iota(order.begin(), order.end(), qsizetype(0));
     std::stable_sort(order.begin(), order.end(),
                      [&drafts](qsizetype a, qsizetype b) { return drafts.at(a).room < drafts.at(b).room; });
     QList<StoreResult<AppendResult>> results(drafts.size());
-    SqlTransaction transaction(db);
     for (const qsizetype i : std::as_const(order)) {
         db.exec(QStringLiteral("SAVEPOINT ") + kSavepoint);
         try {
@@ -862,7 +866,7 @@ void SqlStore::cleanupStep(const std::shared_ptr<CleanupRun> &run)
     case Stage::Nonces:
         submit<int>(
             "cleanup", Route::Writer,
-            [cutoff = run->now - kNonceWindowMs](SqlConnection &db) {
+            [cutoff = run->now - ChatNonceWindowMs](SqlConnection &db) {
                 return int(db.execCount(QStringLiteral("DELETE FROM chat_nonces WHERE (client_id, nonce) IN"
                                                        " (SELECT client_id, nonce FROM chat_nonces"
                                                        " WHERE created_at < $1 LIMIT %1)")

@@ -1,0 +1,31 @@
+#pragma once
+
+// Storing a batch of chats in a fixed number of statements (SqlStore's group
+// commit calls it inside the batch's transaction).
+
+#include "store.h"
+
+#include <QList>
+
+#include <optional>
+
+namespace sb {
+
+class SqlConnection;
+
+// A resent chat with the same (client_id, nonce) within this window is a duplicate.
+inline constexpr qint64 ChatNonceWindowMs = 10 * 60 * 1000;
+
+// Stores `drafts` in one statement per kind of row (nonce lookups, nonce
+// claims, messages) plus one seq reservation per room, whatever the batch's
+// size: on PostgreSQL each statement is a round trip, and the room's row lock
+// is held from its reservation to the commit. Rooms are reserved in name
+// order, so two instances' batches cannot deadlock.
+//
+// Returns nothing, and leaves the transaction as it found it, when one chat
+// of the batch needs to be stored alone: a statement failed, or another
+// instance claimed one of the nonces meanwhile. The caller then stores the
+// chats one by one. A lost connection is thrown, as by SqlConnection::exec().
+std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &db, const QList<ChatDraft> &drafts);
+
+} // namespace sb
