@@ -2,6 +2,7 @@
 // handling, then runs one Server (or the cleanup subcommand) on Qt's loop.
 
 #include "config.h"
+#include "epolldispatcher.h"
 #include "log.h"
 #include "server.h"
 #include "store/storefactory.h"
@@ -84,6 +85,21 @@ void raiseFileLimit()
           static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(before));
 }
 
+// SB_EVENT_LOOP / --event-loop, read before the application exists (a
+// dispatcher must be installed first); parseConfig() checks the value later.
+bool wantsEpoll(int argc, char *argv[])
+{
+    QByteArray value = qgetenv("SB_EVENT_LOOP");
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray arg(argv[i]);
+        if (arg == "--event-loop" && i + 1 < argc)
+            value = argv[++i];
+        else if (arg.startsWith("--event-loop="))
+            value = arg.mid(int(qstrlen("--event-loop=")));
+    }
+    return value.trimmed() != "poll";
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -95,6 +111,18 @@ int main(int argc, char *argv[])
     // an explicit QT_NO_GLIB in the environment is left as it is.
     if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
         qputenv("QT_NO_GLIB", "1");
+    // Better still, epoll (epolldispatcher.h): a turn of the loop costs what
+    // is ready, not every connection.
+    const char *eventLoop = "poll";
+    if (wantsEpoll(argc, argv)) {
+        auto *dispatcher = new sb::EpollDispatcher;
+        if (dispatcher->isValid()) {
+            QCoreApplication::setEventDispatcher(dispatcher);
+            eventLoop = "epoll";
+        } else {
+            delete dispatcher;
+        }
+    }
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("switchboard"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SB_VERSION));
@@ -125,6 +153,7 @@ int main(int argc, char *argv[])
         return runCleanup(*parsed.config);
 
     raiseFileLimit();
+    qInfo("event loop: %s", eventLoop);
     sb::Server server(*parsed.config);
     QString error;
     if (!server.start(&error)) {

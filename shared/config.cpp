@@ -39,6 +39,7 @@ const QList<SettingInfo> &settings()
         {"SB_TICKER", "5-20", "Ticker interval MIN-MAX seconds, or off"},
         {"SB_DRAIN_S", "30", "Seconds over which a drain spreads its closes"},
         {"SB_LOG", "text", "Log format: text or json"},
+        {"SB_EVENT_LOOP", "epoll", "Event loop of the sockets: epoll, or poll (Qt's own dispatcher)"},
     };
     return list;
 }
@@ -314,6 +315,13 @@ ConfigResult parseConfig(const QStringList &args, const QStringList &environment
         if (log != QLatin1StringView("text") && log != QLatin1StringView("json"))
             return {std::nullopt, invalid("SB_LOG", log, QStringLiteral("text or json"))};
         c.jsonLog = log == QLatin1StringView("json");
+    }
+
+    if (has("SB_EVENT_LOOP")) {
+        const QString loop = get("SB_EVENT_LOOP").trimmed();
+        if (loop != QLatin1StringView("epoll") && loop != QLatin1StringView("poll"))
+            return {std::nullopt, invalid("SB_EVENT_LOOP", loop, QStringLiteral("epoll or poll"))};
+        c.epollEventLoop = loop == QLatin1StringView("epoll");
     }
 
     return {c, {}};

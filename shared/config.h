@@ -55,6 +55,7 @@ struct Config
     int tickerMaxS = 20;
     int drainS = 30;
     bool jsonLog = false;
+    bool epollEventLoop = true; // SB_EVENT_LOOP: the server's main thread on epoll
 
     bool isTrustedProxy(const QHostAddress &address) const;
 };

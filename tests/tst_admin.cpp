@@ -653,5 +653,5 @@ void TstAdmin::actionsAreAudited()
     QCOMPARE(row.details.value(detailKey), fields.value(detailKey));
 }
 
-QTEST_GUILESS_MAIN(TstAdmin)
+SB_SERVER_TEST_MAIN(TstAdmin)
 #include "tst_admin.moc"

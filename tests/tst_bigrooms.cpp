@@ -286,5 +286,5 @@ void TstBigRooms::membersRequestRules()
     QVERIFY(ok.value(QStringLiteral("next")).isNull());
 }
 
-QTEST_GUILESS_MAIN(TstBigRooms)
+SB_SERVER_TEST_MAIN(TstBigRooms)
 #include "tst_bigrooms.moc"

@@ -209,5 +209,5 @@ void TstChat::joiningTwiceIsHarmless()
     QCOMPARE(a.framesOfType(QStringLiteral("chat")).size(), 2);
 }
 
-QTEST_GUILESS_MAIN(TstChat)
+SB_SERVER_TEST_MAIN(TstChat)
 #include "tst_chat.moc"

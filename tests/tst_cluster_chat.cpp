@@ -170,5 +170,5 @@ void TstClusterChat::operatorInjectReachesTheWholeCluster()
     QCOMPARE(participants[1]->closeCode(), 4000);
 }
 
-QTEST_GUILESS_MAIN(TstClusterChat)
+SB_SERVER_TEST_MAIN(TstClusterChat)
 #include "tst_cluster_chat.moc"

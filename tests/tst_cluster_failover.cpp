@@ -164,5 +164,5 @@ void TstClusterFailover::postgresRestartLosesNothing()
     QTRY_COMPARE(a.framesOfType(QStringLiteral("chat")).size(), 4);
 }
 
-QTEST_GUILESS_MAIN(TstClusterFailover)
+SB_SERVER_TEST_MAIN(TstClusterFailover)
 #include "tst_cluster_failover.moc"

@@ -137,5 +137,5 @@ void TstClusterLb::drainMovesClientsToAnotherInstance()
     QTRY_COMPARE_WITH_TIMEOUT(httpGet(m_cluster->port(drainedIndex), QStringLiteral("/readyz")).status, 200, 5000);
 }
 
-QTEST_GUILESS_MAIN(TstClusterLb)
+SB_SERVER_TEST_MAIN(TstClusterLb)
 #include "tst_cluster_lb.moc"

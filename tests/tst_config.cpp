@@ -48,6 +48,7 @@ void TstConfig::defaults()
     QCOMPARE(c.tickerMaxS, 20);
     QCOMPARE(c.drainS, 30);
     QVERIFY(!c.jsonLog);
+    QVERIFY(c.epollEventLoop);
     QVERIFY(c.redisUrl.isEmpty());
     QVERIFY(c.databaseUrl.isEmpty());
     QVERIFY(!c.dataDir.isEmpty());
@@ -71,7 +72,7 @@ void TstConfig::everySettingHasAFlag()
     for (const char *env : {"SB_INSTANCE_ID", "SB_LISTEN", "SB_COLOR", "SB_DATA", "SB_REDIS_URL", "SB_REDIS_PREFIX",
                             "SB_DATABASE_URL", "SB_OPERATOR_KEY", "SB_ALLOWED_ORIGINS", "SB_TRUSTED_PROXIES",
                             "SB_CONNECT_RATE", "SB_MSG_RATE", "SB_TOKEN_TTL", "SB_MAX_FRAME", "SB_MAX_QUEUE",
-                            "SB_HEARTBEAT_MS", "SB_HISTORY", "SB_TICKER", "SB_DRAIN_S", "SB_LOG"}) {
+                            "SB_HEARTBEAT_MS", "SB_HISTORY", "SB_TICKER", "SB_DRAIN_S", "SB_LOG", "SB_EVENT_LOOP"}) {
         QVERIFY2(help.contains(QString::fromLatin1(env)), env);
         QVERIFY2(help.contains(flagName(env)), env);
     }
@@ -100,6 +101,7 @@ void TstConfig::badValuesNameTheSetting_data()
     QTest::addRow("listen backlog too big") << "SB_LISTEN_BACKLOG" << "70000";
     QTest::addRow("presence limit") << "SB_PRESENCE_LIMIT" << "none";
     QTest::addRow("log") << "SB_LOG" << "xml";
+    QTest::addRow("event loop") << "SB_EVENT_LOOP" << "select";
     QTest::addRow("proxies") << "SB_TRUSTED_PROXIES" << "10.0.0.0/99";
     QTest::addRow("redis") << "SB_REDIS_URL" << "http://x";
     QTest::addRow("redis bad port") << "SB_REDIS_URL" << "redis://h:99999";

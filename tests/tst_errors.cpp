@@ -284,5 +284,5 @@ void TstErrors::serverStaysHealthy()
     QVERIFY(isPong(c.request(ping())));
 }
 
-QTEST_GUILESS_MAIN(TstErrors)
+SB_SERVER_TEST_MAIN(TstErrors)
 #include "tst_errors.moc"

@@ -1504,5 +1504,5 @@ void TstHostile::publishErrorStillDelivers()
     QVERIFY(second.waitReady(100));
 }
 
-QTEST_GUILESS_MAIN(TstHostile)
+SB_SERVER_TEST_MAIN(TstHostile)
 #include "tst_hostile.moc"

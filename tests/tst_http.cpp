@@ -444,5 +444,5 @@ void TstHttp::httpRequestsAreCountedByRoute()
     QVERIFY(!metrics.body.contains("/unknown/a"));
 }
 
-QTEST_GUILESS_MAIN(TstHttp)
+SB_SERVER_TEST_MAIN(TstHttp)
 #include "tst_http.moc"

@@ -431,5 +431,5 @@ void TstLifecycle::secretsStayOutOfTheLog()
     QVERIFY2(!log.contains("guessed-key-42"), "a presented operator key was written to the log");
 }
 
-QTEST_GUILESS_MAIN(TstLifecycle)
+SB_SERVER_TEST_MAIN(TstLifecycle)
 #include "tst_lifecycle.moc"

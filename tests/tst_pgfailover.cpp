@@ -235,5 +235,5 @@ void TstPgFailover::promotedStandbyHasEveryAckedMessage()
     QCOMPARE(texts, ackedTexts);
 }
 
-QTEST_GUILESS_MAIN(TstPgFailover)
+SB_SERVER_TEST_MAIN(TstPgFailover)
 #include "tst_pgfailover.moc"

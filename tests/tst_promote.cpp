@@ -323,5 +323,5 @@ void TstPromote::aColourThatNeverGetsReadyIsRolledBack()
         QCOMPARE(httpGet(m_cluster->port(i), QStringLiteral("/readyz")).status, 200);
 }
 
-QTEST_GUILESS_MAIN(TstPromote)
+SB_SERVER_TEST_MAIN(TstPromote)
 #include "tst_promote.moc"

@@ -389,5 +389,5 @@ void TstSentinel::failoverLosesNothing()
                 }).isEmpty());
 }
 
-QTEST_GUILESS_MAIN(TstSentinel)
+SB_SERVER_TEST_MAIN(TstSentinel)
 #include "tst_sentinel.moc"

@@ -150,5 +150,5 @@ void TstSlowConsumer::slowConsumerIsClosedWithoutHurtingOthers()
              QStringLiteral("pong"));
 }
 
-QTEST_GUILESS_MAIN(TstSlowConsumer)
+SB_SERVER_TEST_MAIN(TstSlowConsumer)
 #include "tst_slowconsumer.moc"

@@ -402,5 +402,5 @@ void TstTodos::todoLimitHoldsAcrossTabsAndInstances()
     QCOMPARE(code(addTodo(tabA, QStringLiteral("one too many"))), QStringLiteral("limit_exceeded"));
 }
 
-QTEST_GUILESS_MAIN(TstTodos)
+SB_SERVER_TEST_MAIN(TstTodos)
 #include "tst_todos.moc"

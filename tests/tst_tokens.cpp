@@ -264,5 +264,5 @@ void TstTokens::forwardedForNamesTheClient()
     QCOMPARE(conn.value(QStringLiteral("remote")).toString(), remote);
 }
 
-QTEST_GUILESS_MAIN(TstTokens)
+SB_SERVER_TEST_MAIN(TstTokens)
 #include "tst_tokens.moc"

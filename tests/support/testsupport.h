@@ -6,6 +6,7 @@
 // operator that records every frame it receives.
 
 #include "config.h"
+#include "epolldispatcher.h"
 #include "server.h"
 
 #include <QJsonObject>
@@ -149,3 +150,16 @@ private:
 };
 
 } // namespace sbtest
+
+// QTEST_GUILESS_MAIN on the event loop the server runs on in production
+// (server/epolldispatcher.h), so that in-process servers and test clients
+// exercise it too.
+#define SB_SERVER_TEST_MAIN(TestClass)                                         \
+    int main(int argc, char *argv[])                                           \
+    {                                                                          \
+        QCoreApplication::setEventDispatcher(new sb::EpollDispatcher);         \
+        QCoreApplication app(argc, argv);                                      \
+        TestClass test;                                                        \
+        QTEST_SET_MAIN_SOURCE_PATH                                             \
+        return QTest::qExec(&test, argc, argv);                                \
+    }
