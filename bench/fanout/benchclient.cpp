@@ -73,7 +73,8 @@ void BenchClient::start()
             return fail(error);
         openWebSocket("/ws?token=" + token);
     });
-    m_token->start(m_plan.address, m_plan.port, m_plan.hostHeader, body);
+    const Endpoint &server = m_plan.endpointOf(m_index);
+    m_token->start(server.address, server.port, server.hostHeader, body);
 }
 
 void BenchClient::openWebSocket(const QByteArray &target)
@@ -89,7 +90,8 @@ void BenchClient::openWebSocket(const QByteArray &target)
     handlers.text = [this](QByteArrayView text, qint64 receivedNs) { onText(text, receivedNs); };
     handlers.closed = [this](const QString &reason) { onClosed(reason); };
     m_ws = std::make_unique<WsClient>(m_poller, std::move(handlers));
-    m_ws->open(m_plan.address, m_plan.port, m_plan.hostHeader, target);
+    const Endpoint &server = m_plan.endpointOf(m_index);
+    m_ws->open(server.address, server.port, server.hostHeader, target);
 }
 
 void BenchClient::onText(QByteArrayView bytes, qint64 receivedNs)

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <numeric>
 
 using namespace sbbench;
 
@@ -91,6 +92,38 @@ bool waitUntil(const std::function<bool()> &done, qint64 timeoutMs)
     return true;
 }
 
+// The watched processes (--server-pid), sampled together: one ProcessSample each.
+struct ServerSample
+{
+    std::vector<ProcessSample> processes;
+
+    bool ok() const
+    {
+        return std::any_of(processes.begin(), processes.end(), [](const ProcessSample &p) { return p.ok; });
+    }
+    qint64 rssKiB() const { return total(&ProcessSample::rssKiB); }
+    qint64 peakRssKiB() const { return total(&ProcessSample::peakRssKiB); }
+    // CPU seconds from `before` to this sample, per process; 0 for one gone in between.
+    std::vector<double> cpuSince(const ServerSample &before) const
+    {
+        std::vector<double> cpu(processes.size(), 0.0);
+        for (std::size_t i = 0; i < processes.size() && i < before.processes.size(); ++i) {
+            if (processes[i].ok && before.processes[i].ok)
+                cpu[i] = processes[i].cpuSeconds - before.processes[i].cpuSeconds;
+        }
+        return cpu;
+    }
+
+private:
+    qint64 total(qint64 ProcessSample::*field) const
+    {
+        qint64 sum = 0;
+        for (const ProcessSample &p : processes)
+            sum += p.*field;
+        return sum;
+    }
+};
+
 void say(const QString &line)
 {
     std::fprintf(stderr, "%s\n", qPrintable(line));
@@ -103,6 +136,8 @@ public:
     explicit Coordinator(Plan plan)
         : m_plan(std::move(plan))
     {
+        for (const qint64 pid : std::as_const(m_plan.options.serverPids))
+            m_serverNames.append(processName(pid));
         for (int t = 0; t < m_plan.options.threads; ++t) {
             auto worker = std::make_unique<Worker>(m_plan, t);
             std::unique_ptr<QThread> thread(QThread::create(&Worker::run, worker.get()));
@@ -125,7 +160,7 @@ public:
     }
 
     int run();
-    int reportIdle(int ready, qint64 connectNs, const ProcessSample &before, const ProcessSample &after);
+    int reportIdle(int ready, qint64 connectNs, const ServerSample &before, const ServerSample &after);
 
 private:
     template<typename T>
@@ -147,23 +182,34 @@ private:
             last = qMax(last, worker->lastFrameNs.load(std::memory_order_relaxed));
         return last;
     }
-    ProcessSample server() const { return m_plan.options.serverPid > 0 ? sampleProcess(m_plan.options.serverPid) : ProcessSample{}; }
+    ServerSample server() const
+    {
+        ServerSample sample;
+        for (const qint64 pid : std::as_const(m_plan.options.serverPids))
+            sample.processes.push_back(sampleProcess(pid));
+        return sample;
+    }
+    QString serverName(std::size_t i) const
+    {
+        return QStringLiteral("%1 (pid %2)").arg(m_serverNames.value(static_cast<qsizetype>(i))).arg(m_plan.options.serverPids.value(static_cast<qsizetype>(i)));
+    }
 
     Plan m_plan;
     std::vector<std::unique_ptr<Worker>> m_owned; // destroyed after the threads stopped
     std::vector<std::unique_ptr<QThread>> m_threads;
     std::vector<Worker *> m_workers;
+    QStringList m_serverNames; // per --server-pid, read at the start
 };
 
-int Coordinator::reportIdle(int ready, qint64 connectNs, const ProcessSample &before, const ProcessSample &after)
+int Coordinator::reportIdle(int ready, qint64 connectNs, const ServerSample &before, const ServerSample &after)
 {
     const Options &o = m_plan.options;
-    const double perConnectionKiB = ready > 0 ? static_cast<double>(after.rssKiB - before.rssKiB) / ready : 0;
+    const double perConnectionKiB = ready > 0 ? static_cast<double>(after.rssKiB() - before.rssKiB()) / ready : 0;
     say(QStringLiteral("ramp: %1 connections/s").arg(ready / seconds(connectNs), 0, 'f', 0));
-    if (after.ok)
+    if (after.ok())
         say(QStringLiteral("server memory MiB: idle %1, connected %2: %3 KiB per connection")
-                .arg(mib(before.rssKiB), 0, 'f', 1)
-                .arg(mib(after.rssKiB), 0, 'f', 1)
+                .arg(mib(before.rssKiB()), 0, 'f', 1)
+                .arg(mib(after.rssKiB()), 0, 'f', 1)
                 .arg(perConnectionKiB, 0, 'f', 1));
     if (!o.jsonFile.isEmpty()) {
         QFile file(o.jsonFile);
@@ -172,9 +218,11 @@ int Coordinator::reportIdle(int ready, qint64 connectNs, const ProcessSample &be
                                                  {QLatin1StringView("idle"), true},
                                                  {QLatin1StringView("clients"), o.clients},
                                                  {QLatin1StringView("ready"), ready},
+                                                 {QLatin1StringView("servers"), static_cast<int>(o.urls.size())},
                                                  {QLatin1StringView("connect_s"), seconds(connectNs)},
-                                                 {QLatin1StringView("server_rss_idle_mib"), mib(before.rssKiB)},
-                                                 {QLatin1StringView("server_rss_connected_mib"), mib(after.rssKiB)},
+                                                 {QLatin1StringView("connect_per_s"), ready / seconds(connectNs)},
+                                                 {QLatin1StringView("server_rss_idle_mib"), mib(before.rssKiB())},
+                                                 {QLatin1StringView("server_rss_connected_mib"), mib(after.rssKiB())},
                                                  {QLatin1StringView("kib_per_connection"), perConnectionKiB}})
                            .toJson(QJsonDocument::Compact)
                        + '\n');
@@ -188,7 +236,7 @@ int Coordinator::run()
 {
     const Options &o = m_plan.options;
     const QString loadBefore = loadAverage();
-    say(QStringLiteral("== %1: %2 clients, %3 room(s), %4 posters x %5 messages at %6, text %7 B, %8 thread(s); load %9")
+    say(QStringLiteral("== %1: %2 clients, %3 room(s), %4 posters x %5 messages at %6, text %7 B, %8 thread(s), %9 server(s); load %10")
             .arg(o.label)
             .arg(o.clients)
             .arg(o.rooms)
@@ -197,8 +245,9 @@ int Coordinator::run()
             .arg(o.rate > 0 ? QStringLiteral("%1 msg/s").arg(o.rate) : QStringLiteral("full speed (window %1)").arg(o.window))
             .arg(o.textSize)
             .arg(o.threads)
+            .arg(o.urls.size())
             .arg(loadBefore));
-    const ProcessSample serverIdle = server();
+    const ServerSample serverIdle = server();
 
     // Connect (and for switchboard: token, welcome, join).
     const qint64 connectStart = nowNs();
@@ -209,13 +258,15 @@ int Coordinator::run()
     const qint64 connectNs = nowNs() - connectStart;
     const int ready = sum(&Worker::ready);
     const int failed = o.clients - ready;
-    say(QStringLiteral("connect: %1 of %2 ready in %3 s (%4 failed%5)")
+    const double connectPerS = connectNs > 0 ? ready / seconds(connectNs) : 0;
+    say(QStringLiteral("connect: %1 of %2 ready in %3 s, %4 connections/s (%5 failed%6)")
             .arg(ready)
             .arg(o.clients)
             .arg(seconds(connectNs), 0, 'f', 2)
+            .arg(connectPerS, 0, 'f', 0)
             .arg(failed)
             .arg(connected ? QString() : QStringLiteral(", timed out")));
-    const ProcessSample serverConnected = server();
+    const ServerSample serverConnected = server();
     if (o.idle)
         return reportIdle(ready, connectNs, serverIdle, serverConnected);
 
@@ -234,7 +285,7 @@ int Coordinator::run()
     }
 
     // Post, then wait until every owed delivery arrived (or the drain timeout).
-    const ProcessSample serverBefore = server();
+    const ServerSample serverBefore = server();
     const ProcessSample selfBefore = sampleProcess(0);
     const qint64 phaseStart = nowNs();
     const qint64 t0 = phaseStart + 50 * 1000000;
@@ -252,7 +303,7 @@ int Coordinator::run()
         },
         3600 * 1000);
     const qint64 phaseNs = nowNs() - phaseStart;
-    const ProcessSample serverAfter = server();
+    const ServerSample serverAfter = server();
     const ProcessSample selfAfter = sampleProcess(0);
     const QString loadAfter = loadAverage();
 
@@ -284,7 +335,9 @@ int Coordinator::run()
     const double deliveriesPerS = deliveryNs > 0 ? static_cast<double>(total.delivered) / seconds(deliveryNs) : 0;
     const Percentiles latency = percentiles(std::move(total.latencyUs));
     const Percentiles ack = percentiles(std::move(total.ackLatencyUs));
-    const double serverCpu = serverAfter.cpuSeconds - serverBefore.cpuSeconds;
+    const std::vector<double> serverCpuEach = serverAfter.cpuSince(serverBefore);
+    const double serverCpu = std::accumulate(serverCpuEach.begin(), serverCpuEach.end(), 0.0);
+    const double serverCpuUsPerDelivery = total.delivered > 0 ? serverCpu * 1e6 / static_cast<double>(total.delivered) : 0;
     const double selfCpu = selfAfter.cpuSeconds - selfBefore.cpuSeconds;
 
     for (const QString &problem : std::as_const(total.problems))
@@ -317,20 +370,48 @@ int Coordinator::run()
                 .arg(ack.p95, 0, 'f', 2)
                 .arg(ack.p99, 0, 'f', 2)
                 .arg(ack.max, 0, 'f', 2));
-    say(QStringLiteral("CPU over the %1 s message phase: server %2 s (%3%), generator %4 s (%5%)%6")
+    say(QStringLiteral("CPU over the %1 s message phase: server %2 s (%3%, %4 us per delivery), generator %5 s (%6%)%7")
             .arg(seconds(phaseNs), 0, 'f', 2)
             .arg(serverCpu, 0, 'f', 2)
             .arg(100.0 * serverCpu / seconds(phaseNs), 0, 'f', 0)
+            .arg(serverCpuUsPerDelivery, 0, 'f', 2)
             .arg(selfCpu, 0, 'f', 2)
             .arg(100.0 * selfCpu / seconds(phaseNs), 0, 'f', 0)
-            .arg(serverAfter.ok && selfCpu >= serverCpu ? QStringLiteral("  ** generator used more CPU than the server **")
-                                                        : QString()));
-    if (serverAfter.ok)
-        say(QStringLiteral("server memory MiB: idle %1, after connect %2, at end %3, peak (VmHWM) %4")
-                .arg(mib(serverIdle.rssKiB), 0, 'f', 1)
-                .arg(mib(serverConnected.rssKiB), 0, 'f', 1)
-                .arg(mib(serverAfter.rssKiB), 0, 'f', 1)
-                .arg(mib(serverAfter.peakRssKiB), 0, 'f', 1));
+            .arg(serverAfter.ok() && selfCpu >= serverCpu ? QStringLiteral("  ** generator used more CPU than the server **")
+                                                          : QString()));
+    if (serverAfter.ok())
+        say(QStringLiteral("server memory MiB: idle %1, after connect %2, at end %3, peak (VmHWM) %4%5")
+                .arg(mib(serverIdle.rssKiB()), 0, 'f', 1)
+                .arg(mib(serverConnected.rssKiB()), 0, 'f', 1)
+                .arg(mib(serverAfter.rssKiB()), 0, 'f', 1)
+                .arg(mib(serverAfter.peakRssKiB()), 0, 'f', 1)
+                .arg(serverAfter.processes.size() > 1 ? QStringLiteral(" (summed over the processes)") : QString()));
+    QJsonArray processes;
+    if (serverAfter.processes.size() > 1) {
+        for (std::size_t i = 0; i < serverAfter.processes.size(); ++i) {
+            const ProcessSample &end = serverAfter.processes[i];
+            say(QStringLiteral("  %1: CPU %2 s (%3 us per delivery); MiB idle %4, after connect %5, at end %6, peak %7%8")
+                    .arg(serverName(i))
+                    .arg(serverCpuEach[i], 0, 'f', 2)
+                    .arg(total.delivered > 0 ? serverCpuEach[i] * 1e6 / static_cast<double>(total.delivered) : 0, 0, 'f', 2)
+                    .arg(mib(serverIdle.processes[i].rssKiB), 0, 'f', 1)
+                    .arg(mib(serverConnected.processes[i].rssKiB), 0, 'f', 1)
+                    .arg(mib(end.rssKiB), 0, 'f', 1)
+                    .arg(mib(end.peakRssKiB), 0, 'f', 1)
+                    .arg(end.ok ? QString() : QStringLiteral(" (gone)")));
+        }
+    }
+    for (std::size_t i = 0; i < serverAfter.processes.size(); ++i) {
+        processes.append(QJsonObject{
+            {QLatin1StringView("pid"), m_plan.options.serverPids.value(static_cast<qsizetype>(i))},
+            {QLatin1StringView("name"), m_serverNames.value(static_cast<qsizetype>(i))},
+            {QLatin1StringView("cpu_s"), serverCpuEach[i]},
+            {QLatin1StringView("rss_idle_mib"), mib(serverIdle.processes[i].rssKiB)},
+            {QLatin1StringView("rss_connected_mib"), mib(serverConnected.processes[i].rssKiB)},
+            {QLatin1StringView("rss_end_mib"), mib(serverAfter.processes[i].rssKiB)},
+            {QLatin1StringView("peak_rss_mib"), mib(serverAfter.processes[i].peakRssKiB)},
+        });
+    }
     say(QStringLiteral("load average: before %1, after %2").arg(loadBefore, loadAfter));
 
     if (!o.jsonFile.isEmpty()) {
@@ -339,6 +420,7 @@ int Coordinator::run()
             {QLatin1StringView("protocol"), o.protocol == Protocol::Switchboard ? QStringLiteral("switchboard") : QStringLiteral("simple")},
             {QLatin1StringView("clients"), o.clients},
             {QLatin1StringView("ready"), ready},
+            {QLatin1StringView("servers"), static_cast<int>(o.urls.size())},
             {QLatin1StringView("rooms"), o.rooms},
             {QLatin1StringView("posters"), o.posters},
             {QLatin1StringView("messages"), o.messages},
@@ -347,6 +429,7 @@ int Coordinator::run()
             {QLatin1StringView("text_size"), o.textSize},
             {QLatin1StringView("threads"), o.threads},
             {QLatin1StringView("connect_s"), seconds(connectNs)},
+            {QLatin1StringView("connect_per_s"), connectPerS},
             {QLatin1StringView("connect_failed"), failed},
             {QLatin1StringView("settle_s"), seconds(settleNs)},
             {QLatin1StringView("sent"), total.sent},
@@ -364,11 +447,13 @@ int Coordinator::run()
             {QLatin1StringView("ack_ms"), toJson(ack)},
             {QLatin1StringView("phase_s"), seconds(phaseNs)},
             {QLatin1StringView("server_cpu_s"), serverCpu},
+            {QLatin1StringView("server_cpu_us_per_delivery"), serverCpuUsPerDelivery},
+            {QLatin1StringView("processes"), processes},
             {QLatin1StringView("generator_cpu_s"), selfCpu},
-            {QLatin1StringView("server_rss_idle_mib"), mib(serverIdle.rssKiB)},
-            {QLatin1StringView("server_rss_connected_mib"), mib(serverConnected.rssKiB)},
-            {QLatin1StringView("server_rss_end_mib"), mib(serverAfter.rssKiB)},
-            {QLatin1StringView("server_peak_rss_mib"), mib(serverAfter.peakRssKiB)},
+            {QLatin1StringView("server_rss_idle_mib"), mib(serverIdle.rssKiB())},
+            {QLatin1StringView("server_rss_connected_mib"), mib(serverConnected.rssKiB())},
+            {QLatin1StringView("server_rss_end_mib"), mib(serverAfter.rssKiB())},
+            {QLatin1StringView("server_peak_rss_mib"), mib(serverAfter.peakRssKiB())},
             {QLatin1StringView("load_before"), loadBefore},
             {QLatin1StringView("load_after"), loadAfter},
         };
@@ -400,18 +485,22 @@ int main(int argc, char *argv[])
     }
     Plan plan;
     plan.options = *parsed.options;
-    const QString host = plan.options.url.host();
-    plan.address = QHostAddress(host == QLatin1StringView("localhost") ? QStringLiteral("127.0.0.1") : host);
-    if (plan.address.isNull()) {
-        const QHostInfo info = QHostInfo::fromName(host);
-        if (info.addresses().isEmpty()) {
-            std::fprintf(stderr, "sb-fanout-bench: cannot resolve %s\n", qPrintable(host));
-            return 2;
+    for (const QUrl &url : std::as_const(plan.options.urls)) {
+        Endpoint endpoint;
+        const QString host = url.host();
+        endpoint.address = QHostAddress(host == QLatin1StringView("localhost") ? QStringLiteral("127.0.0.1") : host);
+        if (endpoint.address.isNull()) {
+            const QHostInfo info = QHostInfo::fromName(host);
+            if (info.addresses().isEmpty()) {
+                std::fprintf(stderr, "sb-fanout-bench: cannot resolve %s\n", qPrintable(host));
+                return 2;
+            }
+            endpoint.address = info.addresses().constFirst();
         }
-        plan.address = info.addresses().constFirst();
+        endpoint.port = static_cast<quint16>(url.port());
+        endpoint.hostHeader = host.toUtf8() + ':' + QByteArray::number(endpoint.port);
+        plan.endpoints.push_back(std::move(endpoint));
     }
-    plan.port = static_cast<quint16>(plan.options.url.port());
-    plan.hostHeader = host.toUtf8() + ':' + QByteArray::number(plan.port);
     Coordinator coordinator(std::move(plan));
     return coordinator.run();
 }

@@ -35,7 +35,10 @@ ParsedOptions parseOptions(const QStringList &arguments)
     const Options defaults;
     const auto number = [](auto value) { return QString::number(value); };
     parser.addOptions({
-        {QStringLiteral("url"), QStringLiteral("Server address: http://host:port (switchboard) or ws://host:port (simple)."),
+        {QStringLiteral("url"),
+         QStringLiteral("Server address: http://host:port (switchboard) or ws://host:port (simple). Several servers: "
+                        "repeat --url or separate them with commas; each room's clients (posters first) take turns "
+                        "over them."),
          QStringLiteral("url")},
         {QStringLiteral("protocol"),
          QStringLiteral("switchboard (POST /api/token, /ws?token=, join and chat frames) or simple "
@@ -71,7 +74,9 @@ ParsedOptions parseOptions(const QStringList &arguments)
         {QStringLiteral("idle"),
          QStringLiteral("Connect only (token, upgrade, welcome): no join and no messages; reports the connect rate "
                         "and the server's memory per connection.")},
-        {QStringLiteral("server-pid"), QStringLiteral("Server process to read CPU time and memory of (/proc)."),
+        {QStringLiteral("server-pid"),
+         QStringLiteral("Process to read CPU time and memory of (/proc). Several: repeat it or separate them with "
+                        "commas (e.g. the instances, Redis and PostgreSQL); CPU is summed and each one is reported."),
          QStringLiteral("pid")},
         {QStringLiteral("json"), QStringLiteral("Append the result to this file as one JSON line."),
          QStringLiteral("file")},
@@ -82,9 +87,16 @@ ParsedOptions parseOptions(const QStringList &arguments)
     QString error;
     if (!parser.isSet(QStringLiteral("url")))
         return {std::nullopt, QStringLiteral("--url is required")};
-    o.url = QUrl(parser.value(QStringLiteral("url")));
-    if (!o.url.isValid() || o.url.host().isEmpty() || o.url.port() <= 0)
-        return {std::nullopt, QStringLiteral("--url must be scheme://host:port")};
+    for (const QString &value : parser.values(QStringLiteral("url"))) {
+        for (const QString &part : value.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            const QUrl url(part.trimmed());
+            if (!url.isValid() || url.host().isEmpty() || url.port() <= 0)
+                return {std::nullopt, QStringLiteral("--url must be scheme://host:port, not %1").arg(part)};
+            o.urls.append(url);
+        }
+    }
+    if (o.urls.isEmpty())
+        return {std::nullopt, QStringLiteral("--url is required")};
     const QString protocol = parser.value(QStringLiteral("protocol"));
     if (protocol == QLatin1StringView("switchboard"))
         o.protocol = Protocol::Switchboard;
@@ -114,10 +126,13 @@ ParsedOptions parseOptions(const QStringList &arguments)
         return {std::nullopt, QStringLiteral("--posters cannot exceed --clients")};
     if (o.rooms > o.clients)
         return {std::nullopt, QStringLiteral("--rooms cannot exceed --clients")};
-    if (parser.isSet(QStringLiteral("server-pid"))) {
-        o.serverPid = parser.value(QStringLiteral("server-pid")).toLongLong(&ok);
-        if (!ok || o.serverPid <= 0)
-            return {std::nullopt, QStringLiteral("--server-pid must be a process id")};
+    for (const QString &value : parser.values(QStringLiteral("server-pid"))) {
+        for (const QString &part : value.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            const qint64 pid = part.trimmed().toLongLong(&ok);
+            if (!ok || pid <= 0)
+                return {std::nullopt, QStringLiteral("--server-pid must be process ids, not %1").arg(part)};
+            o.serverPids.append(pid);
+        }
     }
     o.jsonFile = parser.value(QStringLiteral("json"));
     o.idle = parser.isSet(QStringLiteral("idle"));

@@ -2,6 +2,7 @@
 
 // The load generator's settings, from its command line.
 
+#include <QList>
 #include <QString>
 #include <QUrl>
 
@@ -13,7 +14,7 @@ enum class Protocol { Switchboard, Simple };
 
 struct Options
 {
-    QUrl url;                // http://host:port (switchboard) or ws://host:port (simple)
+    QList<QUrl> urls;        // http://host:port (switchboard) or ws://host:port (simple); clients take turns
     Protocol protocol = Protocol::Switchboard;
     QString label;           // the stack's name in the report
     int clients = 1000;
@@ -29,7 +30,7 @@ struct Options
     int drainTimeoutS = 30;  // wait for deliveries after the last send
     int lingerMs = 0;        // keep the connections open this long after the report
     bool idle = false;       // connect only: no join, no messages (memory per connection)
-    qint64 serverPid = 0;
+    QList<qint64> serverPids; // processes whose CPU and memory are reported (servers, Redis, PostgreSQL)
     QString jsonFile;        // append the result as one JSON line
 };
 

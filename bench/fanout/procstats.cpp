@@ -53,4 +53,9 @@ ProcessSample sampleProcess(qint64 pid)
     return sample;
 }
 
+QString processName(qint64 pid)
+{
+    return QString::fromUtf8(readProcFile(pid, "comm").trimmed());
+}
+
 } // namespace sbbench

@@ -3,7 +3,7 @@
 // Reads a process's CPU time and memory from /proc, for the server under test
 // (by pid) and for the load generator itself.
 
-#include <QtGlobal>
+#include <QString>
 
 namespace sbbench {
 
@@ -16,5 +16,6 @@ struct ProcessSample
 };
 
 ProcessSample sampleProcess(qint64 pid); // pid 0: this process
+QString processName(qint64 pid);         // /proc/<pid>/comm, empty when the process is gone
 
 } // namespace sbbench

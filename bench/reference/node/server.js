@@ -4,10 +4,17 @@
 // sockets) with a per-room counter; each message is stringified once and sent
 // to every open socket of the room in a loop. Nothing is stored.
 //
+// With REDIS_URL set, several processes share the rooms the way the `ioredis`
+// pub/sub examples do it: the seq comes from `INCR seq:<room>`, the message
+// is published to the channel `room:<room>`, and every process, subscribed to
+// `room:*`, sends what it receives to its own sockets in that room. Nothing
+// is stored in Redis but the counters.
+//
 //   ws://host:port/ws/<room>   client sends {"text": ...};
 //                              every socket in the room gets {"seq": n, "text": ...}
 //
 // Run: node server.js [port] [host]
+//      REDIS_URL=redis://127.0.0.1:6379 node server.js [port] [host]
 
 'use strict';
 
@@ -17,7 +24,34 @@ const port = Number(process.argv[2] || 8102);
 const host = process.argv[3] || '127.0.0.1';
 
 const rooms = new Map(); // room -> Set<WebSocket>
-const counters = new Map(); // room -> last seq
+const counters = new Map(); // room -> last seq (without Redis)
+
+function sendToRoom(room, message) {
+  const members = rooms.get(room);
+  if (!members) return;
+  for (const client of members) {
+    if (client.readyState === WebSocket.OPEN) client.send(message);
+  }
+}
+
+let publish; // (room, text): {"seq", "text"} to the room's sockets, here (at once) or in every process (through Redis)
+if (process.env.REDIS_URL) {
+  const Redis = require('ioredis');
+  const pub = new Redis(process.env.REDIS_URL);
+  const sub = new Redis(process.env.REDIS_URL);
+  sub.psubscribe('room:*');
+  sub.on('pmessage', (pattern, channel, message) => sendToRoom(channel.slice('room:'.length), message));
+  publish = async (room, text) => {
+    const seq = await pub.incr(`seq:${room}`);
+    await pub.publish(`room:${room}`, JSON.stringify({ seq, text }));
+  };
+} else {
+  publish = (room, text) => {
+    const seq = (counters.get(room) || 0) + 1;
+    counters.set(room, seq);
+    sendToRoom(room, JSON.stringify({ seq, text }));
+  };
+}
 
 const wss = new WebSocketServer({ host, port });
 
@@ -38,12 +72,8 @@ wss.on('connection', (ws, request) => {
     } catch {
       return;
     }
-    const seq = (counters.get(room) || 0) + 1;
-    counters.set(room, seq);
-    const message = JSON.stringify({ seq, text });
-    for (const client of rooms.get(room)) {
-      if (client.readyState === WebSocket.OPEN) client.send(message);
-    }
+    const published = publish(room, text); // a promise with Redis
+    if (published) published.catch((error) => console.error(`publish: ${error.message}`));
   });
 
   ws.on('close', () => {
