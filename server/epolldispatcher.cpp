@@ -85,6 +85,7 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     if (canWait && !(includeNotifiers && m_polledCount > 0) && !(includeTimers && m_timers->timerWait(wait)))
         timeout = nullptr;
 
+    applyChanges();
     epoll_event events[kMaxEvents];
     int ready = epoll_pwait2(m_epoll, events, kMaxEvents, timeout, nullptr);
     if (ready < 0) {
@@ -184,32 +185,65 @@ void EpollDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
     update(fd, *it);
 }
 
-// Tells the kernel what `watch` now wants; forgets the descriptor when it
-// wants nothing.
+quint32 EpollDispatcher::wanted(const Watch &watch)
+{
+    return (watch.read ? quint32(EPOLLIN) : 0u) | (watch.write ? quint32(EPOLLOUT) : 0u)
+        | (watch.exception ? quint32(EPOLLPRI) : 0u);
+}
+
+// Tells the kernel what `watch` now wants: a new descriptor at once, one that
+// wants nothing more at once (it may be closed next), and a change of a
+// registered one just before the next wait. A socket's write notifier is
+// enabled with every write and disabled once the data is out; when both
+// happen within one turn of the loop, the kernel is not asked at all.
 void EpollDispatcher::update(int fd, Watch &watch)
 {
-    const quint32 wanted = (watch.read ? quint32(EPOLLIN) : 0u) | (watch.write ? quint32(EPOLLOUT) : 0u)
-        | (watch.exception ? quint32(EPOLLPRI) : 0u);
+    const quint32 events = wanted(watch);
     if (watch.polled) {
-        if (wanted == 0) {
+        if (events == 0) {
             --m_polledCount;
             m_watches.remove(fd);
         }
         return;
     }
-    if (wanted == watch.events)
-        return;
-    if (wanted == 0) {
+    if (events == 0) {
         // The descriptor may be closed already (the kernel then dropped it).
-        if (epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != ENOENT && errno != EBADF)
+        if (watch.events != 0 && epoll_ctl(m_epoll, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != ENOENT
+            && errno != EBADF)
             qCWarning(lcEpoll) << "cannot stop watching descriptor" << fd << std::strerror(errno);
         m_watches.remove(fd);
         return;
     }
-    if (watch.events == 0)
+    if (watch.events == 0) {
         watch.generation = ++m_nextGeneration == 0 ? ++m_nextGeneration : m_nextGeneration;
+        apply(fd, watch, events);
+        return;
+    }
+    if (events != watch.events && !watch.changed) {
+        watch.changed = true;
+        m_changed.append(fd);
+    }
+}
+
+// The changes update() left for the turn's end.
+void EpollDispatcher::applyChanges()
+{
+    for (const int fd : std::as_const(m_changed)) {
+        const auto it = m_watches.find(fd);
+        if (it == m_watches.end() || !it->changed)
+            continue;
+        it->changed = false;
+        const quint32 events = wanted(*it);
+        if (events != it->events && it->events != 0)
+            apply(fd, *it, events);
+    }
+    m_changed.clear();
+}
+
+void EpollDispatcher::apply(int fd, Watch &watch, quint32 events)
+{
     epoll_event event{};
-    event.events = wanted;
+    event.events = events;
     event.data.u64 = keyOf(fd, watch.generation);
     int op = watch.events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     int rc = epoll_ctl(m_epoll, op, fd, &event);
@@ -229,7 +263,7 @@ void EpollDispatcher::update(int fd, Watch &watch)
         qCWarning(lcEpoll) << "cannot watch descriptor" << fd << std::strerror(errno);
         return;
     }
-    watch.events = wanted;
+    watch.events = events;
 }
 
 void EpollDispatcher::registerTimer(int timerId, qint64 interval, Qt::TimerType timerType, QObject *object)

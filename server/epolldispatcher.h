@@ -64,9 +64,13 @@ private:
         quint32 generation = 0;
         quint32 events = 0; // registered with the kernel; 0: not registered
         bool polled = false; // not pollable (a regular file): always ready
+        bool changed = false; // in m_changed
     };
 
+    static quint32 wanted(const Watch &watch);
     void update(int fd, Watch &watch);
+    void applyChanges();
+    void apply(int fd, Watch &watch, quint32 events);
     int activatePolled();
     void drainWakeUps();
 
@@ -76,6 +80,7 @@ private:
     std::atomic<bool> m_interrupted{false};
     quint32 m_nextGeneration = 0;
     QHash<int, Watch> m_watches;
+    QList<int> m_changed; // descriptors whose wanted events changed this turn
     int m_polledCount = 0;
     std::unique_ptr<QTimerInfoList> m_timers; // Qt's private timer list
 };
