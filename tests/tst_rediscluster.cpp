@@ -168,6 +168,24 @@ public:
         }
         return {};
     }
+    // The replica of master `hostPort`, "127.0.0.1:port".
+    QString replicaOf(const QString &hostPort) const
+    {
+        const QStringList lines = redisCli(anyLivePort(), {QStringLiteral("CLUSTER"), QStringLiteral("NODES")})
+                                      .split(QLatin1Char('\n'));
+        QString id;
+        for (const QString &line : lines) {
+            const QStringList f = line.split(QLatin1Char(' '));
+            if (f.size() > 3 && f.at(1).section(QLatin1Char('@'), 0, 0) == hostPort)
+                id = f.at(0);
+        }
+        for (const QString &line : lines) {
+            const QStringList f = line.split(QLatin1Char(' '));
+            if (!id.isEmpty() && f.size() > 3 && f.at(2).contains(QLatin1StringView("slave")) && f.at(3) == id)
+                return f.at(1).section(QLatin1Char('@'), 0, 0);
+        }
+        return {};
+    }
     static QList<quint16> portsOf(const QStringList &hostPorts)
     {
         QList<quint16> ports;
@@ -234,6 +252,7 @@ private Q_SLOTS:
     void roomsSpreadOverEveryMasterAndChatCrossesInstances();
     void tokenIsOneTimeClusterWide();
     void oneInstanceHoldsTheTicker();
+    void manualFailoverMovesCommandsAndChannels();
     void masterKilledWhileChatting();
 
 private:
@@ -415,6 +434,78 @@ void TstRedisCluster::oneInstanceHoldsTheTicker()
         for (const QJsonObject &b : c->framesOfType(QStringLiteral("broadcast")))
             QCOMPARE(b.value(QStringLiteral("origin")).toString(), holder);
     }
+}
+
+// CLUSTER FAILOVER on a replica: the old master turns replica with every
+// connection still open, so commands are answered MOVED and the room's
+// sharded subscriptions are dropped by the node ("sunsubscribe").
+void TstRedisCluster::manualFailoverMovesCommandsAndChannels()
+{
+    const quint16 any = m_topology->anyLivePort();
+    const auto slotOf = [any](const QString &key) {
+        return redisCli(any, {QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"), key}).toInt();
+    };
+    // A room whose keys and channel live on one master.
+    QString room;
+    QString master;
+    for (int i = 0; i < 100 && room.isEmpty(); ++i) {
+        const QString candidate = QStringLiteral("moved-%1").arg(i);
+        const QString keysOn = m_topology->masterOfSlot(slotOf(QStringLiteral("sb:{room:%1}:members").arg(candidate)));
+        if (keysOn == m_topology->masterOfSlot(slotOf(QStringLiteral("sb:room:") + candidate))) {
+            room = candidate;
+            master = keysOn;
+        }
+    }
+    QVERIFY(!room.isEmpty());
+    const QString replica = m_topology->replicaOf(master);
+    QVERIFY(!replica.isEmpty());
+
+    std::vector<std::unique_ptr<TestClient>> members;
+    for (int i = 0; i < kInstances; ++i) {
+        auto c = std::make_unique<TestClient>();
+        QVERIFY(c->connectAs(m_cluster->port(i), QStringLiteral("m%1").arg(i)));
+        QCOMPARE(c->join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        members.push_back(std::move(c));
+    }
+    // Room channels are sharded: every instance SSUBSCRIBEd on the master, none SUBSCRIBEd.
+    const quint16 masterPort = ClusterTopology::portsOf({master}).first();
+    const QString channel = QStringLiteral("sb:room:") + room;
+    QCOMPARE(redisCli(masterPort, {QStringLiteral("PUBSUB"), QStringLiteral("SHARDNUMSUB"), channel}).section(QLatin1Char('\n'), -1),
+             QStringLiteral("3"));
+    for (quint16 port : ClusterTopology::portsOf(m_topology->masterPorts()))
+        QCOMPARE(redisCli(port, {QStringLiteral("PUBSUB"), QStringLiteral("NUMSUB"), channel}).section(QLatin1Char('\n'), -1),
+                 QStringLiteral("0"));
+
+    QCOMPARE(redisCli(ClusterTopology::portsOf({replica}).first(), {QStringLiteral("CLUSTER"), QStringLiteral("FAILOVER")}),
+             QStringLiteral("OK"));
+    QTRY_COMPARE_WITH_TIMEOUT(m_topology->masterOfSlot(slotOf(channel)), replica, 15000);
+
+    // Chat goes on (a refusal while the instances move is resent); every
+    // member hears every message live, through the new master.
+    for (int i = 0; i < 6; ++i) {
+        TestClient &sender = *members[static_cast<std::size_t>(i % kInstances)];
+        QJsonObject answer;
+        QDeadlineTimer deadline(20000);
+        do {
+            answer = sender.chat(room, QStringLiteral("moved %1").arg(i), QStringLiteral("moved-%1").arg(i));
+            if (answer.value(QStringLiteral("type")).toString() != QStringLiteral("ack"))
+                QTest::qWait(100);
+        } while (answer.value(QStringLiteral("type")).toString() != QStringLiteral("ack") && !deadline.hasExpired());
+        QCOMPARE(answer.value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    }
+    for (auto &member : members)
+        QTRY_COMPARE_WITH_TIMEOUT(member->framesOfType(QStringLiteral("chat")).size(), qsizetype(6), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        redisCli(ClusterTopology::portsOf({replica}).first(), {QStringLiteral("PUBSUB"), QStringLiteral("SHARDNUMSUB"), channel})
+            .section(QLatin1Char('\n'), -1),
+        QStringLiteral("3"), 10000);
+    for (int i = 0; i < kInstances; ++i)
+        QTRY_VERIFY_WITH_TIMEOUT(instanceInfo(m_cluster->port(i)).value(QStringLiteral("backplane_failovers")).toInteger() >= 1,
+                                 10000);
+    // The old master, now a replica, has its data again before the next case kills a master.
+    QTRY_VERIFY_WITH_TIMEOUT(redisCli(ClusterTopology::portsOf({replica}).first(), {QStringLiteral("INFO"), QStringLiteral("replication")})
+                                 .contains(QLatin1StringView("connected_slaves:1")),
+                             15000);
 }
 
 void TstRedisCluster::masterKilledWhileChatting()

@@ -210,9 +210,8 @@ void RedisCluster::removeNode(const QString &hostPort)
     delete node.reconnect;
     for (const auto &wake : std::as_const(node.waiting))
         wake(false);
-    // Its pending callbacks are dropped: the calls they belong to end with
-    // the node's disconnected() error path below never running, so fail them
-    // through the connection first.
+    // Its commands in flight fail ("connection lost") through their own
+    // callbacks; its signals no longer reach us.
     QObject::disconnect(node.connection.get(), nullptr, this, nullptr);
     node.connection->disconnectFromServer();
     node.connection->deleteLater();
@@ -326,17 +325,13 @@ void RedisCluster::onReply(const std::shared_ptr<Call> &call, const QString &fro
                 if (!m_addresses.contains(to))
                     m_addresses.insert(to, addressOf(endpoint->first, endpoint->second));
                 if (moved) {
+                    // A slot moved between masters we know: route it there at
+                    // once. A new master comes with the map (failedOver()).
                     bool slotOk = false;
                     const uint slot = parts.at(1).toUInt(&slotOk);
-                    if (slotOk && slot < ClusterSlotCount) {
-                        qint16 index = static_cast<qint16>(m_masters.indexOf(to));
-                        if (index < 0 && m_masters.size() < ClusterSlotCount) {
-                            m_masters.append(to);
-                            index = static_cast<qint16>(m_masters.size() - 1);
-                        }
-                        if (index >= 0)
-                            m_owner[slot] = index;
-                    }
+                    const qsizetype index = m_masters.indexOf(to);
+                    if (slotOk && slot < ClusterSlotCount && index >= 0)
+                        m_owner[slot] = static_cast<qint16>(index);
                     refresh();
                 }
                 redirect(call, to, !moved);
@@ -398,11 +393,19 @@ void RedisCluster::refresh()
     }
     m_asked = -1;
     m_lastError.clear();
+    // The node that answered last is asked first, on the connection kept
+    // open to it.
+    if (m_query->isConnected()) {
+        askConnected();
+        return;
+    }
+    m_query->disconnectFromServer(); // still connecting from an earlier round
     askNext();
 }
 
 void RedisCluster::askNext()
 {
+    ++m_attempt;
     ++m_asked;
     if (m_asked >= m_candidates.size()) {
         qCWarning(lcRedis).noquote() << "no Redis Cluster node answered CLUSTER SLOTS (" << m_lastError << ")";
@@ -414,24 +417,31 @@ void RedisCluster::askNext()
 
 void RedisCluster::onQueryConnected()
 {
-    if (!m_asking)
-        return;
+    if (m_asking)
+        askConnected();
+}
+
+void RedisCluster::askConnected()
+{
     const RedisAddress asked = m_query->address();
-    m_query->command({QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS")}, [this, asked](const RedisReply &reply) {
-        if (!m_asking)
-            return;
-        const bool ok = applyMap(reply, asked);
-        if (!ok)
-            m_lastError = asked.hostPort() + QStringLiteral(": ") + reply.toString().left(200);
-        m_query->disconnectFromServer(); // onQueryDisconnected goes on or finishes
-        if (ok)
+    const quint64 attempt = m_attempt;
+    m_query->command({QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS")}, [this, asked, attempt](const RedisReply &reply) {
+        if (!m_asking || attempt != m_attempt)
+            return; // its connection broke and the next node is being asked
+        if (applyMap(reply, asked)) {
             finishAsking(true);
+            return;
+        }
+        m_lastError = asked.hostPort() + QStringLiteral(": ") + reply.toString().left(200);
+        m_query->disconnectFromServer(); // its disconnected("") is ignored
+        askNext();
     });
 }
 
 void RedisCluster::onQueryDisconnected(const QString &error)
 {
-    if (!m_asking)
+    // Lost between two questions, or dropped by us: nothing to go on with.
+    if (!m_asking || error.isEmpty() || m_query->state() != RedisConnection::State::Disconnected)
         return;
     if (!error.isEmpty())
         m_lastError = m_query->address().hostPort() + QStringLiteral(": ") + error;

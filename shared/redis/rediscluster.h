@@ -109,6 +109,7 @@ private:
 
     void askNext();
     void onQueryConnected();
+    void askConnected();
     void onQueryDisconnected(const QString &error);
     bool applyMap(const RedisReply &reply, const RedisAddress &askedNode);
     void finishAsking(bool ok);
@@ -126,9 +127,10 @@ private:
 
     std::map<QString, Node> m_nodes; // the masters' connections, by "host:port"
 
-    std::unique_ptr<RedisConnection> m_query; // CLUSTER SLOTS, one node at a time
+    std::unique_ptr<RedisConnection> m_query; // CLUSTER SLOTS, one node at a time, kept open
     QStringList m_candidates;
     qsizetype m_asked = -1;
+    quint64 m_attempt = 0; // invalidates the answer of a connection given up on
     bool m_started = false;
     bool m_asking = false;
     bool m_askAgain = false;
