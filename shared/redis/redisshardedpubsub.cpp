@@ -92,6 +92,27 @@ void RedisShardedPubSub::dropShard(const QString &hostPort)
     s.connection.release()->deleteLater(); // may be inside one of its signals
     for (auto placed = m_placed.begin(); placed != m_placed.end();)
         placed = placed.value() == hostPort ? m_placed.erase(placed) : std::next(placed);
+    m_perShard.remove(hostPort);
+}
+
+void RedisShardedPubSub::place(const QByteArray &channel, const QString &hostPort)
+{
+    const auto it = m_placed.find(channel);
+    if (it != m_placed.end()) {
+        if (*it == hostPort)
+            return;
+        --m_perShard[*it];
+    }
+    m_placed.insert(channel, hostPort);
+    ++m_perShard[hostPort];
+}
+
+QString RedisShardedPubSub::unplace(const QByteArray &channel)
+{
+    const QString was = m_placed.take(channel);
+    if (!was.isEmpty())
+        --m_perShard[was];
+    return was;
 }
 
 void RedisShardedPubSub::subscribe(const QByteArray &channel)
@@ -99,7 +120,8 @@ void RedisShardedPubSub::subscribe(const QByteArray &channel)
     if (m_channels.contains(channel))
         return;
     m_channels.insert(channel);
-    reconcile();
+    placeOne(channel);
+    updateHealth();
 }
 
 void RedisShardedPubSub::unsubscribe(const QByteArray &channel)
@@ -107,7 +129,7 @@ void RedisShardedPubSub::unsubscribe(const QByteArray &channel)
     if (!m_channels.remove(channel))
         return;
     m_misplaced.remove(channel);
-    const QString placed = m_placed.take(channel);
+    const QString placed = unplace(channel);
     const auto it = m_shards.find(placed);
     if (it != m_shards.end() && it->second.connection->isConnected())
         it->second.connection->sunsubscribe(channel);
@@ -131,30 +153,34 @@ void RedisShardedPubSub::reconcile()
     for (const QString &name : masters)
         shard(name);
 
-    for (const QByteArray &channel : std::as_const(m_channels)) {
-        const QString owner = ownerOf(channel);
-        const QString placed = m_placed.value(channel);
-        if (placed == owner && !m_misplaced.contains(channel))
-            continue;
-        if (!placed.isEmpty() && placed != owner) {
-            const auto old = m_shards.find(placed);
-            if (old != m_shards.end() && old->second.connection->isConnected())
-                old->second.connection->sunsubscribe(channel);
-        }
-        if (owner.isEmpty()) {
-            m_placed.remove(channel);
-            continue;
-        }
-        m_placed.insert(channel, owner);
-        m_misplaced.remove(channel);
-        Shard &s = shard(owner);
-        if (s.connection->isConnected()) {
-            if (!s.ready)
-                ++s.confirming;
-            s.connection->ssubscribe(channel);
-        } // else sent once it connects
-    }
+    for (const QByteArray &channel : std::as_const(m_channels))
+        placeOne(channel);
     updateHealth();
+}
+
+void RedisShardedPubSub::placeOne(const QByteArray &channel)
+{
+    const QString owner = ownerOf(channel);
+    const QString placed = m_placed.value(channel);
+    if (placed == owner && !m_misplaced.contains(channel))
+        return;
+    if (!placed.isEmpty() && placed != owner) {
+        const auto old = m_shards.find(placed);
+        if (old != m_shards.end() && old->second.connection->isConnected())
+            old->second.connection->sunsubscribe(channel);
+    }
+    if (owner.isEmpty()) {
+        unplace(channel);
+        return;
+    }
+    place(channel, owner);
+    m_misplaced.remove(channel);
+    Shard &s = shard(owner);
+    if (s.connection->isConnected()) {
+        if (!s.ready)
+            ++s.confirming;
+        s.connection->ssubscribe(channel);
+    } // else sent once it connects
 }
 
 void RedisShardedPubSub::onShardConnected(const QString &hostPort)
@@ -208,11 +234,14 @@ void RedisShardedPubSub::onAnswer(const QString &hostPort, const QByteArray &cha
 
 void RedisShardedPubSub::updateHealth()
 {
-    bool healthy = m_misplaced.isEmpty();
-    for (auto it = m_channels.cbegin(); healthy && it != m_channels.cend(); ++it) {
-        const QString placed = m_placed.value(*it);
-        const auto shard = m_shards.find(placed);
-        healthy = !placed.isEmpty() && shard != m_shards.end() && shard->second.ready;
+    // Every channel placed (none waiting for a master), none refused, and
+    // every connection that carries some ready.
+    bool healthy = m_misplaced.isEmpty() && m_placed.size() == m_channels.size();
+    for (auto it = m_perShard.cbegin(); healthy && it != m_perShard.cend(); ++it) {
+        if (it.value() <= 0)
+            continue;
+        const auto shard = m_shards.find(it.key());
+        healthy = shard != m_shards.end() && shard->second.ready;
     }
     if (healthy)
         m_retry.stop();

@@ -57,6 +57,9 @@ private:
     Shard &shard(const QString &hostPort);
     void dropShard(const QString &hostPort);
     void reconcile();
+    void placeOne(const QByteArray &channel);
+    void place(const QByteArray &channel, const QString &hostPort);
+    QString unplace(const QByteArray &channel); // where it was
     void onShardConnected(const QString &hostPort);
     void onShardDisconnected(const QString &hostPort);
     void onAnswer(const QString &hostPort, const QByteArray &channel, bool ok);
@@ -66,6 +69,7 @@ private:
     int m_connectTimeoutMs = 3000;
     QSet<QByteArray> m_channels;
     QHash<QByteArray, QString> m_placed;  // channel -> the master it was sent to
+    QHash<QString, int> m_perShard;       // master -> channels placed there
     QSet<QByteArray> m_misplaced;         // refused or lost: placed again after the next map
     std::map<QString, Shard> m_shards;    // by "host:port"
     QTimer m_retry;
