@@ -10,6 +10,10 @@
 #include "cluster.h"
 #include "rediscluster.h"
 #include "testsupport.h"
+#ifdef SB_WITH_CONSOLE
+#include "services/redismonitor.h"
+#include <QSignalSpy>
+#endif
 
 #include <QDeadlineTimer>
 #include <QDir>
@@ -253,6 +257,9 @@ private Q_SLOTS:
     void tokenIsOneTimeClusterWide();
     void oneInstanceHoldsTheTicker();
     void manualFailoverMovesCommandsAndChannels();
+#ifdef SB_WITH_CONSOLE
+    void consoleWatchesTheCluster();
+#endif
     void masterKilledWhileChatting();
 
 private:
@@ -435,6 +442,29 @@ void TstRedisCluster::oneInstanceHoldsTheTicker()
             QCOMPARE(b.value(QStringLiteral("origin")).toString(), holder);
     }
 }
+
+#ifdef SB_WITH_CONSOLE
+// The console's Redis monitor on the redis-cluster:// URL: it finds every
+// instance (their keys are spread over the masters, each SCANned) and sees
+// the cluster-wide channels.
+void TstRedisCluster::consoleWatchesTheCluster()
+{
+    sb::console::RedisMonitor monitor;
+    QSignalSpy discovered(&monitor, &sb::console::RedisMonitor::instancesDiscovered);
+    QSignalSpy envelopes(&monitor, &sb::console::RedisMonitor::envelopesReceived);
+    monitor.start(*sb::RedisUrl::parse(m_topology->url()));
+    QTRY_VERIFY_WITH_TIMEOUT(!discovered.isEmpty()
+                                 && discovered.last().first().value<QList<sb::console::DiscoveredInstance>>().size()
+                                        == kInstances,
+                             10000);
+    QStringList ids;
+    for (const auto &instance : discovered.last().first().value<QList<sb::console::DiscoveredInstance>>())
+        ids << instance.id;
+    QCOMPARE(ids, (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)}));
+    QTRY_VERIFY_WITH_TIMEOUT(!envelopes.isEmpty(), 10000); // the instances' probes, at least
+    QCOMPARE(monitor.state(), sb::console::RedisMonitor::State::Connected);
+}
+#endif
 
 // CLUSTER FAILOVER on a replica: the old master turns replica with every
 // connection still open, so commands are answered MOVED and the room's
