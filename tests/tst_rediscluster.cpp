@@ -261,6 +261,7 @@ private Q_SLOTS:
     void consoleWatchesTheCluster();
 #endif
     void masterKilledWhileChatting();
+    void killedInstanceIsCleanedUp();
 
 private:
     void dumpLogs();
@@ -627,6 +628,60 @@ void TstRedisCluster::masterKilledWhileChatting()
     QVERIFY(!members[1]->waitFor([](const QJsonObject &f) {
                            return f.value(QStringLiteral("text")).toString() == QStringLiteral("after");
                        }).isEmpty());
+}
+
+// Crash cleanup slot by slot: a killed instance's members leave their rooms
+// (keys on several masters) and another instance takes the ticker over.
+void TstRedisCluster::killedInstanceIsCleanedUp()
+{
+    const auto byMaster = roomsByMaster(*m_topology, 1);
+    QStringList rooms;
+    for (const auto &[master, list] : byMaster)
+        rooms << list;
+    std::vector<std::unique_ptr<TestClient>> clients;
+    for (int i = 0; i < kInstances; ++i) {
+        auto c = std::make_unique<TestClient>();
+        QVERIFY(c->connectAs(m_cluster->port(i), QStringLiteral("k%1").arg(i)));
+        for (const QString &room : std::as_const(rooms))
+            QCOMPARE(c->join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        clients.push_back(std::move(c));
+    }
+    const QJsonObject tick = clients[0]->waitFor([](const QJsonObject &f) {
+        return f.value(QStringLiteral("kind")).toString() == QStringLiteral("ticker");
+    }, 5000);
+    QVERIFY(!tick.isEmpty());
+    const QString holder = tick.value(QStringLiteral("origin")).toString();
+    int victim = 0;
+    while (victim < kInstances && m_cluster->instanceId(victim) != holder)
+        ++victim;
+    QVERIFY(victim < kInstances);
+    const int survivor = (victim + 1) % kInstances;
+    TestClient &watcher = *clients[static_cast<std::size_t>(survivor)];
+    const QString victimSession = clients[static_cast<std::size_t>(victim)]->welcome().value(QStringLiteral("session_id")).toString();
+    watcher.clearFrames();
+    m_cluster->killInstance(victim);
+
+    for (const QString &room : std::as_const(rooms)) {
+        const QJsonObject left = watcher.waitFor([&](const QJsonObject &f) {
+            return f.value(QStringLiteral("type")).toString() == QStringLiteral("presence")
+                   && f.value(QStringLiteral("room")).toString() == room
+                   && f.value(QStringLiteral("session_id")).toString() == victimSession;
+        }, 15000);
+        QCOMPARE(left.value(QStringLiteral("event")).toString(), QStringLiteral("leave"));
+    }
+    const quint16 any = m_topology->anyLivePort();
+    for (const QString &room : std::as_const(rooms)) {
+        const QString owner = m_topology->masterOfSlot(
+            redisCli(any, {QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"), QStringLiteral("sb:{room:%1}:members").arg(room)})
+                .toInt());
+        QCOMPARE(redisCli(ClusterTopology::portsOf({owner}).first(),
+                          {QStringLiteral("HEXISTS"), QStringLiteral("sb:{room:%1}:members").arg(room), victimSession}),
+                 QStringLiteral("0"));
+    }
+    QVERIFY(!watcher.waitFor([&](const QJsonObject &f) {
+                        return f.value(QStringLiteral("kind")).toString() == QStringLiteral("ticker")
+                               && f.value(QStringLiteral("origin")).toString() != holder;
+                    }, 15000).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TstRedisCluster)
