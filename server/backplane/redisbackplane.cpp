@@ -260,7 +260,7 @@ void RedisBackplane::setTimings(const Timings &timings)
     }
     if (m_cluster) {
         m_cluster->setTimeouts(m_timings.connectTimeoutMs, m_timings.commandTimeoutMs);
-        m_shards->setConnectTimeout(m_timings.connectTimeoutMs);
+        m_shards->setTimeouts(m_timings.connectTimeoutMs, m_timings.commandTimeoutMs);
     }
     m_cleanupTimer.setInterval(m_timings.cleanupIntervalMs);
     m_probeTimer.setInterval(m_timings.probeIntervalMs);

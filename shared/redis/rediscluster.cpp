@@ -11,6 +11,7 @@ namespace {
 constexpr int kMaxRedirects = 5;
 constexpr int kRetryNotReadyMs = 500;
 constexpr int kRefreshReadyMs = 5000;
+constexpr int kRetryMaxMs = 5000; // while no node answers at all
 constexpr int kBackoffMinMs = 250;
 constexpr int kBackoffMaxMs = 2000;
 constexpr qsizetype kMaxWaiting = 10000;
@@ -373,6 +374,13 @@ void RedisCluster::refresh()
         m_askAgain = true;
         return;
     }
+    if (m_failedRounds > 0 && m_sinceFailure.elapsed() < retryDelay()) {
+        // No node answered last time: ask again after the backoff, not at
+        // every lost connection.
+        if (!m_refreshTimer.isActive())
+            m_refreshTimer.start(static_cast<int>(retryDelay() - m_sinceFailure.elapsed()));
+        return;
+    }
     m_asking = true;
     m_askAgain = false;
     m_refreshTimer.stop();
@@ -408,7 +416,11 @@ void RedisCluster::askNext()
     ++m_attempt;
     ++m_asked;
     if (m_asked >= m_candidates.size()) {
-        qCWarning(lcRedis).noquote() << "no Redis Cluster node answered CLUSTER SLOTS (" << m_lastError << ")";
+        if (m_failedRounds == 0)
+            qCWarning(lcRedis).noquote() << "no Redis Cluster node answered CLUSTER SLOTS (" << m_lastError
+                                         << ") - asking again with a backoff";
+        else
+            qCDebug(lcRedis).noquote() << "no Redis Cluster node answered CLUSTER SLOTS (" << m_lastError << ")";
         finishAsking(false);
         return;
     }
@@ -531,15 +543,27 @@ bool RedisCluster::applyMap(const RedisReply &reply, const RedisAddress &askedNo
     return true;
 }
 
+qint64 RedisCluster::retryDelay() const
+{
+    return qMin<qint64>(qint64(kRetryNotReadyMs) << qMin(m_failedRounds - 1, 4), kRetryMaxMs);
+}
+
 void RedisCluster::finishAsking(bool ok)
 {
-    Q_UNUSED(ok)
     m_asking = false;
-    if (m_askAgain) {
+    if (ok) {
+        if (m_failedRounds > 0)
+            qCInfo(lcRedis).noquote() << "Redis Cluster answers CLUSTER SLOTS again";
+        m_failedRounds = 0;
+    } else {
+        ++m_failedRounds;
+        m_sinceFailure.start();
+    }
+    if (m_askAgain && ok) {
         QMetaObject::invokeMethod(this, &RedisCluster::refresh, Qt::QueuedConnection);
         return;
     }
-    m_refreshTimer.start(m_ready ? kRefreshReadyMs : kRetryNotReadyMs);
+    m_refreshTimer.start(!ok ? static_cast<int>(retryDelay()) : m_ready ? kRefreshReadyMs : kRetryNotReadyMs);
 }
 
 void RedisCluster::updateReady()

@@ -11,7 +11,8 @@
 //
 // The cluster is ready while every slot has a master and this process holds
 // a connection to each of them. A lost master connection asks for the map
-// again (every 500 ms until ready; every 5 s otherwise), so a failover inside
+// again (every 500 ms until ready, backing off to 5 s while no node answers
+// at all; every 5 s once ready), so a failover inside
 // the cluster (a replica promoted) shows as not ready, then ready on the new
 // master, with failedOver() in between.
 
@@ -20,6 +21,7 @@
 
 #include "redisurl.h"
 
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QStringList>
@@ -113,6 +115,7 @@ private:
     void onQueryDisconnected(const QString &error);
     bool applyMap(const RedisReply &reply, const RedisAddress &askedNode);
     void finishAsking(bool ok);
+    qint64 retryDelay() const; // after m_failedRounds rounds no node answered
     void updateReady();
 
     const RedisUrl m_url;
@@ -135,6 +138,8 @@ private:
     bool m_asking = false;
     bool m_askAgain = false;
     QString m_lastError;
+    int m_failedRounds = 0;
+    QElapsedTimer m_sinceFailure;
     QTimer m_refreshTimer;
 
     bool m_ready = false;

@@ -44,6 +44,7 @@ RedisShardedPubSub::Shard &RedisShardedPubSub::shard(const QString &hostPort)
     Shard &s = m_shards[hostPort];
     s.connection = std::make_unique<RedisShardSubscriber>();
     s.connection->setConnectTimeout(m_connectTimeoutMs);
+    s.connection->setReplyTimeout(m_replyTimeoutMs);
     RedisShardSubscriber *c = s.connection.get();
     connect(c, &RedisShardSubscriber::connected, this, [this, hostPort] { onShardConnected(hostPort); });
     connect(c, &RedisShardSubscriber::disconnected, this, [this, hostPort] { onShardDisconnected(hostPort); });

@@ -32,7 +32,12 @@ public:
     explicit RedisShardedPubSub(RedisCluster *cluster, QObject *parent = nullptr);
     ~RedisShardedPubSub() override;
 
-    void setConnectTimeout(int ms) { m_connectTimeoutMs = ms; }
+    // For connections made from now on.
+    void setTimeouts(int connectMs, int replyMs)
+    {
+        m_connectTimeoutMs = connectMs;
+        m_replyTimeoutMs = replyMs;
+    }
 
     // A set: subscribing twice is once.
     void subscribe(const QByteArray &channel);
@@ -67,6 +72,7 @@ private:
 
     RedisCluster *const m_cluster;
     int m_connectTimeoutMs = 3000;
+    int m_replyTimeoutMs = 3000;
     QSet<QByteArray> m_channels;
     QHash<QByteArray, QString> m_placed;  // channel -> the master it was sent to
     QHash<QString, int> m_perShard;       // master -> channels placed there

@@ -28,6 +28,11 @@ RedisShardSubscriber::RedisShardSubscriber(QObject *parent)
     connect(&m_connectTimer, &QTimer::timeout, this, [this] {
         fail(QStringLiteral("no connection within %1 ms").arg(m_connectTimeoutMs));
     });
+    m_replyTimer.setSingleShot(true);
+    connect(&m_replyTimer, &QTimer::timeout, this, [this] {
+        if (!m_expected.empty())
+            fail(QStringLiteral("no reply within %1 ms").arg(m_replyTimeoutMs));
+    });
 }
 
 RedisShardSubscriber::~RedisShardSubscriber()
@@ -90,6 +95,7 @@ void RedisShardSubscriber::fail(const QString &error)
     m_active = false;
     m_connected = false;
     m_connectTimer.stop();
+    m_replyTimer.stop();
     m_expected.clear();
     if (!error.isEmpty())
         qCWarning(lcRedis).noquote() << "sharded subscriber" << m_address.hostPort() << "lost:" << error;
@@ -104,8 +110,11 @@ void RedisShardSubscriber::fail(const QString &error)
 
 void RedisShardSubscriber::write(const QList<QByteArray> &argv)
 {
-    if (m_socket)
-        m_socket->write(resp(argv));
+    if (!m_socket)
+        return;
+    m_socket->write(resp(argv));
+    if (!m_replyTimer.isActive())
+        m_replyTimer.start(m_replyTimeoutMs);
 }
 
 void RedisShardSubscriber::ssubscribe(const QByteArray &channel)
@@ -142,6 +151,10 @@ void RedisShardSubscriber::onReadyRead()
         const RedisReply reply = RedisReply::fromHiredis(static_cast<redisReply *>(raw));
         freeReplyObject(raw);
         onReply(reply);
+        if (m_expected.empty())
+            m_replyTimer.stop();
+        else if (m_active)
+            m_replyTimer.start(m_replyTimeoutMs); // the next one has as long
     }
 }
 

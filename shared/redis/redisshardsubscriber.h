@@ -39,6 +39,8 @@ public:
 
     // TCP connect plus AUTH (default 3000 ms).
     void setConnectTimeout(int ms) { m_connectTimeoutMs = ms; }
+    // A (S)SUBSCRIBE unanswered this long drops the connection (default 3000 ms).
+    void setReplyTimeout(int ms) { m_replyTimeoutMs = ms; }
     const RedisAddress &address() const { return m_address; }
     bool isConnected() const { return m_connected; }
 
@@ -69,10 +71,12 @@ private:
 
     RedisAddress m_address;
     int m_connectTimeoutMs = 3000;
+    int m_replyTimeoutMs = 3000;
     std::unique_ptr<QTcpSocket> m_socket;
     redisReader *m_reader = nullptr; // owned
     std::deque<std::pair<Expect, QByteArray>> m_expected;
     QTimer m_connectTimer;
+    QTimer m_replyTimer; // runs while a reply is expected
     bool m_active = false;    // connecting or connected
     bool m_connected = false; // logged in
 };
