@@ -65,7 +65,7 @@ public:
     void refresh();
 
     bool isReady() const { return m_ready; }
-    // The masters in the map ("host:port"), in slot order.
+    // The masters in the map ("host:port"), in the order CLUSTER SLOTS listed them.
     QStringList masters() const;
     // The master of `slot`, with the URL's login; nullopt when none is known.
     std::optional<RedisAddress> masterOf(quint16 slot) const;
