@@ -28,14 +28,20 @@
 #                    (seq from INCR, messages through Redis pub/sub, nothing stored)
 #                  Server CPU is summed over the stack's processes: both servers,
 #                  redis-server, and PostgreSQL's (postmaster and its children).
+#                  switchboard-redis and switchboard-rcluster run the instance on
+#                  a Redis backplane (store on /dev/shm too): one redis-server, or
+#                  a Redis Cluster of 3 masters + 3 replicas, so every message
+#                  goes out through Redis and back (PUBLISH vs sharded SPUBLISH),
+#                  e.g. STACKS="switchboard-redis switchboard-rcluster" ROOMS=100
 #   REPEAT=3       runs of each stack, interleaved (the machine is shared: medians)
 #   LARGE=0        1: also a full-speed run (RATE=0, closed loop) with LARGE_* below
 #   LARGE_POSTERS=10 LARGE_MESSAGES=200 LARGE_WINDOW=4
 #   BUILD_DIR=<repo>/build-bench  JOBS=1  SKIP_INSTALL=0  SKIP_BUILD=0
 #   RESULTS=<file>  JSON lines of every run are appended here (default: a temp file)
 #
-# Every port is in 18300-18399 (servers from 18300, Redis 18390, PostgreSQL
-# 18391); everything started here is stopped on exit.
+# Ports: servers from 18300, the cluster stacks' Redis 18390 and PostgreSQL
+# 18391, switchboard-redis/-rcluster's Redis from 20000 (10 a run);
+# everything started here is stopped on exit.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -87,6 +93,7 @@ build() {
 }
 
 server_pids=() # the stack's server processes (and its Redis), stopped after each run
+redis_pids=() # the Redis servers of a switchboard-redis/-rcluster run
 workdir=$(mktemp -d /tmp/sb-fanout.XXXXXX)
 shmdir=$(mktemp -d /dev/shm/sb-fanout.XXXXXX)
 pgdir= pg_bin= run_as=()
@@ -99,6 +106,43 @@ stop_server() {
         wait "$pid" 2>/dev/null || true
     done
     server_pids=()
+    stop_redis
+}
+
+stop_redis() {
+    local pid
+    for pid in "${redis_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    redis_pids=()
+}
+
+# start_redis PORT: one redis-server, nothing persisted.
+start_redis() {
+    redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no >"$workdir/redis-$1.log" 2>&1 &
+    redis_pids+=($!)
+    wait_for_port "$1"
+}
+
+# start_redis_cluster PORT: six cluster nodes on PORT…PORT+5 (bus ports 1000
+# above), three masters with a replica each.
+start_redis_cluster() {
+    local port nodes=()
+    for port in $(seq "$1" $(($1 + 5))); do
+        rm -rf "$workdir/rc-$port" # an earlier run's nodes.conf would make it a member already
+        mkdir -p "$workdir/rc-$port"
+        redis-server --port "$port" --cluster-port $((port + 1000)) --bind 127.0.0.1 --cluster-enabled yes \
+            --cluster-config-file nodes.conf --cluster-node-timeout 2000 --save '' --appendonly no \
+            --dir "$workdir/rc-$port" >"$workdir/redis-$port.log" 2>&1 &
+        redis_pids+=($!)
+        nodes+=("127.0.0.1:$port")
+    done
+    for port in $(seq "$1" $(($1 + 5))); do wait_for_port "$port"; done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$workdir/rc-create.log"
+    for port in $(seq "$1" $(($1 + 5))); do
+        for _ in $(seq 100); do
+            redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' && break
+            sleep 0.1
+        done
+    done
 }
 stop_postgres() {
     [[ -n "$pgdir" ]] || return 0
@@ -216,6 +260,20 @@ start_stack() {
         "$BUILD_DIR/server/switchboard-server" --listen "127.0.0.1:$2" --ticker off --msg-rate 0 \
             --connect-rate 100000/60 --data "$data" >"$log" 2>&1 &
         url="http://127.0.0.1:$2" protocol=switchboard ;;
+    switchboard-redis | switchboard-rcluster)
+        # A port range of its own for each run (PORT is port_base + the run number).
+        local data="$shmdir/data" redis_port=$((20000 + ($2 - port_base) * 10)) redis_url
+        rm -rf "$data"
+        if [[ "$1" == switchboard-redis ]]; then
+            start_redis "$redis_port"
+            redis_url="redis://127.0.0.1:$redis_port"
+        else
+            start_redis_cluster "$redis_port"
+            redis_url="redis-cluster://127.0.0.1:$redis_port,127.0.0.1:$((redis_port + 1))"
+        fi
+        "$BUILD_DIR/server/switchboard-server" --listen "127.0.0.1:$2" --ticker off --msg-rate 0 \
+            --connect-rate 100000/60 --data "$data" --redis-url "$redis_url" >"$log" 2>&1 &
+        url="http://127.0.0.1:$2" protocol=switchboard ;;
     python)
         "$python" -m uvicorn server:app --app-dir "$here/reference/python" --host 127.0.0.1 --port "$2" --ws websockets \
             --log-level warning >"$log" 2>&1 &
@@ -229,6 +287,12 @@ start_stack() {
     pids=$!
     wait_for_port "$2"
     sleep 0.5 # let it finish starting (switchboard opens its store)
+    if [[ "$1" == switchboard-redis || "$1" == switchboard-rcluster ]]; then
+        for _ in $(seq 100); do
+            curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && break
+            sleep 0.1
+        done
+    fi
 }
 
 # run_load NAME PORT [extra sb-fanout-bench flags...]

@@ -104,7 +104,10 @@ int runOperator(const LaunchOptions &options)
     session.setOperatorKey(key);
     for (const QUrl &url : std::as_const(urls))
         session.addInstance(url);
-    if (const std::optional<sb::RedisAddress> address = sb::RedisAddress::fromUrl(redis); address && !redis.isEmpty())
+    if (const std::optional<sb::RedisUrl> cluster = sb::RedisUrl::parse(redis);
+        cluster && cluster->kind == sb::RedisUrl::Kind::Cluster)
+        session.setRedisCluster(*cluster);
+    else if (const std::optional<sb::RedisAddress> address = sb::RedisAddress::fromUrl(redis); address && !redis.isEmpty())
         session.setRedis(*address);
 
     MainWindow window(session);

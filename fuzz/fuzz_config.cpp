@@ -60,8 +60,8 @@ void checkConfig(const Config &c)
         const std::optional<RedisUrl> redis = RedisUrl::parse(c.redisUrl);
         if (!redis)
             fail("an unparsable Redis URL was accepted", c.redisUrl);
-        if (redis->kind == RedisUrl::Kind::Cluster)
-            fail("a redis-cluster:// URL was accepted (not supported yet)", c.redisUrl);
+        if (redis->kind == RedisUrl::Kind::Cluster && (redis->nodes.isEmpty() || redis->db != 0))
+            fail("a redis-cluster:// URL without seeds or with a database was accepted", c.redisUrl);
     }
     for (const Subnet &net : c.trustedProxies) {
         const int max = net.network.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32;

@@ -8,8 +8,12 @@
 # and two replicas watched by three Sentinels (ports 6390-6392, 26390-26392)
 # and the instances use a redis-sentinel:// URL: kill the master
 # (kill $(cat DATA/run/redis-0.pid)) and watch them follow the failover.
+# With --redis cluster, Redis is a Redis Cluster of six nodes (ports
+# 6390-6395: three masters, three replicas) and the instances use a
+# redis-cluster:// URL: kill a master (kill -9 $(cat DATA/run/redis-0.pid))
+# and its replica takes over within a few seconds.
 #
-#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--redis single|sentinel]
+#   packaging/cluster.sh [-n N] [--lb-port PORT] [--base-port PORT] [--data DIR] [--redis single|sentinel|cluster]
 #                        [--no-build] [--console|--no-console] [--blue-green]
 #
 # --blue-green: the N instances are the blue colour, and HAProxy also
@@ -41,13 +45,13 @@ while [ $# -gt 0 ]; do
         --console) console=1; shift ;;
         --no-console) console=0; shift ;;
         --blue-green) bluegreen=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
 case "$redis_mode" in
-    single|sentinel) ;;
-    *) echo "--redis takes single or sentinel, not $redis_mode" >&2; exit 2 ;;
+    single|sentinel|cluster) ;;
+    *) echo "--redis takes single, sentinel or cluster, not $redis_mode" >&2; exit 2 ;;
 esac
 
 if [ "$build" -eq 1 ]; then
@@ -83,6 +87,28 @@ if [ "$redis_mode" = single ]; then
     redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
         --pidfile "$data/run/redis.pid" --logfile "$data/logs/redis.log"
     redis_url="redis://127.0.0.1:$redis_port"
+elif [ "$redis_mode" = cluster ]; then
+    # Six nodes, each with its own nodes.conf (written by Redis, started
+    # afresh every time), then three masters with a replica each.
+    rm -rf "$data/run/redis-cluster"
+    nodes=()
+    for i in 0 1 2 3 4 5; do
+        port=$((redis_port + i))
+        mkdir -p "$data/run/redis-cluster/$port"
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+            --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+            --dir "$data/run/redis-cluster/$port" --pidfile "$data/run/redis-$i.pid" --logfile "$data/logs/redis-$i.log"
+        nodes+=("127.0.0.1:$port")
+    done
+    for port in $(seq "$redis_port" $((redis_port + 5))); do
+        for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$data/logs/redis-cluster-create.log"
+    for _ in $(seq 100); do
+        redis-cli -p "$redis_port" cluster info | grep -q 'cluster_state:ok' && break
+        sleep 0.1
+    done
+    redis_url="redis-cluster://$(IFS=,; echo "${nodes[*]:0:3}")"
 else
     # A master and two replicas, then three Sentinels (quorum 2) that fail
     # over within a few seconds of the master's death. Sentinels rewrite their
@@ -175,7 +201,8 @@ echo "Switchboard cluster is up:"
 echo "  load balancer  http://127.0.0.1:$lb_port   (ws://127.0.0.1:$lb_port/ws)"
 for i in $(seq 1 "$count"); do echo "  app-$i          http://127.0.0.1:$((base_port + i - 1))"; done
 echo "  redis          $redis_url"
-[ "$redis_mode" = single ] || echo "  redis master   redis://127.0.0.1:$redis_port at start (replicas on $((redis_port + 1)), $((redis_port + 2)))"
+[ "$redis_mode" = sentinel ] && echo "  redis master   redis://127.0.0.1:$redis_port at start (replicas on $((redis_port + 1)), $((redis_port + 2)))"
+[ "$redis_mode" = cluster ] && echo "  redis cluster  nodes on ports $redis_port-$((redis_port + 5)) (redis-cli -c -p $redis_port cluster nodes)"
 echo "  postgresql     $database_url"
 echo "  operator key   $SB_OPERATOR_KEY"
 echo "  logs           $data/logs"
@@ -190,8 +217,10 @@ if [ "$console" -eq 1 ]; then
     if [ -x "$bin/console/switchboard-console" ]; then
         # The key comes from SB_OPERATOR_KEY (exported above). SB_CONSOLE_ARGS adds
         # arguments, e.g. "--screenshot FILE --screenshot-delay MS" for the docs.
-        # The console watches one Redis server: with Sentinels, the first master.
+        # The console watches one Redis server (with Sentinels, the first master)
+        # or the whole Redis Cluster.
         args=(--redis "redis://127.0.0.1:$redis_port")
+        [ "$redis_mode" = cluster ] && args=(--redis "$redis_url")
         for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
         read -r -a extra <<<"${SB_CONSOLE_ARGS:-}"
         args+=("${extra[@]}")

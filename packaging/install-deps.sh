@@ -19,7 +19,8 @@ packages=(
     # checks /metrics
     redis-server postgresql haproxy prometheus
     # Redis Sentinel for tests/tst_sentinel and cluster.sh --redis sentinel
-    # (redis-sentinel), redis-cli to ask Sentinels and replicas (redis-tools)
+    # (redis-sentinel), redis-cli to ask Sentinels and replicas and to create
+    # the Redis Cluster of tst_rediscluster and cluster.sh --redis cluster (redis-tools)
     redis-sentinel redis-tools
     # tests/services.sh (free ports: python3; PostgreSQL as its own user: runuser)
     python3 util-linux

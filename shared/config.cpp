@@ -231,12 +231,9 @@ ConfigResult parseConfig(const QStringList &args, const QStringList &environment
         const std::optional<RedisUrl> redis = RedisUrl::parse(c.redisUrl, &why);
         if (!redis)
             return {std::nullopt, invalid("SB_REDIS_URL", maskUrlPassword(c.redisUrl),
-                                          why + QStringLiteral("; expected redis://[:password@]host:port[/db] or "
-                                                               "redis-sentinel://[:password@]host:port[,host:port…]/master"))};
-        if (redis->kind == RedisUrl::Kind::Cluster)
-            return {std::nullopt, QStringLiteral("SB_REDIS_URL (%1): redis-cluster:// is not supported yet; use redis:// "
-                                                 "or redis-sentinel://")
-                                      .arg(flagName("SB_REDIS_URL"))};
+                                          why + QStringLiteral("; expected redis://[:password@]host:port[/db], "
+                                                               "redis-sentinel://[:password@]host:port[,host:port…]/master "
+                                                               "or redis-cluster://[:password@]host:port[,host:port…]"))};
     }
     if (has("SB_REDIS_PREFIX"))
         c.redisPrefix = get("SB_REDIS_PREFIX");

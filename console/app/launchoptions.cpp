@@ -1,12 +1,24 @@
 #include "launchoptions.h"
 
 #include "redisaddress.h"
+#include "redisurl.h"
 #include "services/operatorhub.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
 namespace sb::console {
+
+QString redisUrlProblem(const QString &url)
+{
+    QString why;
+    if (const std::optional<RedisUrl> parsed = RedisUrl::parse(url, &why);
+        parsed && parsed->kind == RedisUrl::Kind::Cluster)
+        return {};
+    if (RedisAddress::fromUrl(url, &why))
+        return {};
+    return why;
+}
 
 LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &environmentKey)
 {
@@ -26,7 +38,8 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
         QStringLiteral("url"));
     const QCommandLineOption redis(
         QStringLiteral("redis"),
-        QCoreApplication::translate("LaunchOptions", "The cluster's Redis (redis://host:port): discover the instances "
+        QCoreApplication::translate("LaunchOptions", "The cluster's Redis (redis://host:port, or a Redis Cluster: "
+                                                     "redis-cluster://host:port,…): discover the instances "
                                                      "and watch the backplane."),
         QStringLiteral("url"));
     const QCommandLineOption key(QStringLiteral("operator-key"),
@@ -69,8 +82,7 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
         out.instanceUrls.append(url);
     }
     if (parser.isSet(redis)) {
-        QString why;
-        if (!RedisAddress::fromUrl(parser.value(redis), &why)) {
+        if (const QString why = redisUrlProblem(parser.value(redis)); !why.isEmpty()) {
             out.error = QCoreApplication::translate("LaunchOptions", "--redis %1: %2").arg(parser.value(redis), why);
             return out;
         }

@@ -13,6 +13,10 @@
 
 namespace sb::console {
 
+// Why the console cannot watch the Redis of `url` (empty when it can): a
+// redis:// server or a redis-cluster:// cluster.
+QString redisUrlProblem(const QString &url);
+
 struct LaunchOptions
 {
     enum class Mode { Ask, Operator, Client };

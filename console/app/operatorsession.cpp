@@ -96,8 +96,17 @@ OperatorSession::~OperatorSession()
 void OperatorSession::setRedis(const RedisAddress &address)
 {
     m_redisAddress = address;
+    m_redisCluster.reset();
     if (m_started)
         m_redis.start(address);
+}
+
+void OperatorSession::setRedisCluster(const RedisUrl &url)
+{
+    m_redisCluster = url;
+    m_redisAddress.reset();
+    if (m_started)
+        m_redis.start(url);
 }
 
 void OperatorSession::start()
@@ -106,6 +115,8 @@ void OperatorSession::start()
     m_hub.start();
     if (m_redisAddress)
         m_redis.start(*m_redisAddress);
+    else if (m_redisCluster)
+        m_redis.start(*m_redisCluster);
     m_secondTimer.start();
 }
 

@@ -56,7 +56,9 @@ public:
     void removeInstance(const QUrl &url) { m_hub.removeInstance(url); }
     // Watches the cluster's Redis too: instances are discovered from it.
     void setRedis(const RedisAddress &address);
-    bool hasRedis() const { return m_redisAddress.has_value(); }
+    // The same on a Redis Cluster (a redis-cluster:// URL).
+    void setRedisCluster(const RedisUrl &url);
+    bool hasRedis() const { return m_redisAddress.has_value() || m_redisCluster.has_value(); }
     void start();
     // After a new key: reconnect everything.
     void reconnectAll() { m_hub.restartAll(); }
@@ -91,6 +93,7 @@ private:
     OperatorHub m_hub;
     RedisMonitor m_redis;
     std::optional<RedisAddress> m_redisAddress;
+    std::optional<RedisUrl> m_redisCluster;
     ConnectionsModel m_connections;
     InstancesModel m_instances;
     FlowModel m_flow;

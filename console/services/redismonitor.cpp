@@ -78,8 +78,8 @@ QString RedisMonitor::statusText() const
 {
     switch (m_state) {
     case State::Idle: return tr("Redis: not configured");
-    case State::Connecting: return tr("Redis: connecting to %1").arg(m_address.toString());
-    case State::Connected: return tr("Redis: connected to %1").arg(m_address.toString());
+    case State::Connecting: return tr("Redis: connecting to %1").arg(describe());
+    case State::Connected: return tr("Redis: connected to %1").arg(describe());
     case State::Retrying: return m_lastError;
     }
     return {};
@@ -110,6 +110,34 @@ void RedisMonitor::setState(State state)
     Q_EMIT stateChanged(state);
 }
 
+void RedisMonitor::start(const RedisUrl &cluster)
+{
+    stop();
+    m_clusterUrl = cluster;
+    m_address = RedisAddress::fromNode(cluster, 0);
+    m_configured = true;
+    m_backoff.reset();
+    connectBoth();
+}
+
+QString RedisMonitor::describe() const
+{
+    return m_clusterUrl ? m_clusterUrl->toString() : m_address.toString();
+}
+
+bool RedisMonitor::commandsUp() const
+{
+    return m_cluster ? m_cluster->isReady() : m_commands && m_commands->isConnected();
+}
+
+void RedisMonitor::command(const QList<QByteArray> &argv, RedisConnection::ReplyCallback callback)
+{
+    if (m_cluster)
+        m_cluster->command(argv, std::move(callback));
+    else if (m_commands)
+        m_commands->command(argv, std::move(callback));
+}
+
 void RedisMonitor::start(const RedisAddress &address)
 {
     stop();
@@ -132,6 +160,11 @@ void RedisMonitor::stop()
     m_subscribing = false;
     m_subscriber.reset();
     m_commands.reset();
+    if (m_cluster) {
+        QObject::disconnect(m_cluster.get(), nullptr, this, nullptr);
+        m_cluster.release()->deleteLater(); // stop() may run inside one of its signals
+    }
+    m_clusterUrl.reset();
     m_lastError.clear();
     setState(State::Idle);
 }
@@ -148,9 +181,13 @@ void RedisMonitor::connectBoth()
     // (this runs from start() or the retry timer).
     m_subscriber.reset();
     m_commands.reset();
-    m_commands = std::make_unique<RedisConnection>(RedisConnection::Mode::Commands);
+    if (!m_clusterUrl)
+        m_commands = std::make_unique<RedisConnection>(RedisConnection::Mode::Commands);
     m_subscriber = std::make_unique<RedisConnection>(RedisConnection::Mode::Subscriber);
-    for (RedisConnection *link : {m_commands.get(), m_subscriber.get()}) {
+    QList<RedisConnection *> links{m_subscriber.get()};
+    if (m_commands)
+        links.append(m_commands.get());
+    for (RedisConnection *link : std::as_const(links)) {
         link->setConnectTimeout(m_options.commandTimeoutMs);
         link->setCommandTimeout(m_options.commandTimeoutMs);
         connect(link, &RedisConnection::connected, this, [this, generation] {
@@ -163,13 +200,44 @@ void RedisMonitor::connectBoth()
         });
     }
     setState(State::Connecting);
+    if (m_clusterUrl) {
+        startCluster(generation);
+        return;
+    }
     m_commands->connectTo(m_address);
     m_subscriber->connectTo(m_address);
 }
 
+void RedisMonitor::startCluster(quint64 generation)
+{
+    if (m_cluster) {
+        QObject::disconnect(m_cluster.get(), nullptr, this, nullptr);
+        m_cluster.release()->deleteLater();
+    }
+    m_cluster = std::make_unique<RedisCluster>(*m_clusterUrl);
+    m_cluster->setTimeouts(m_options.commandTimeoutMs, m_options.commandTimeoutMs);
+    connect(m_cluster.get(), &RedisCluster::readyChanged, this, [this, generation](bool ready) {
+        if (generation != m_generation)
+            return;
+        if (!ready) {
+            onLinkDown(tr("a hash slot has no reachable master"));
+            return;
+        }
+        // The cluster-wide channels arrive on every node: the first master will do.
+        const QStringList masters = m_cluster->masters();
+        const auto master = masters.isEmpty() ? std::nullopt : m_cluster->masterAddress(masters.first());
+        if (master && m_subscriber->state() == RedisConnection::State::Disconnected) {
+            m_address = *master;
+            m_subscriber->connectTo(*master);
+        }
+        onLinkUp();
+    });
+    m_cluster->start();
+}
+
 void RedisMonitor::onLinkUp()
 {
-    if (!m_commands->isConnected() || !m_subscriber->isConnected() || m_subscribing || m_subscribed)
+    if (!commandsUp() || !m_subscriber->isConnected() || m_subscribing || m_subscribed)
         return; // the other one is still on its way, or both are up already
     subscribeAll();
 }
@@ -190,17 +258,17 @@ void RedisMonitor::subscribeAll()
             m_subscribing = false;
             if (reply.isError()) {
                 scheduleRetry(tr("Redis at %1 refused PSUBSCRIBE %2: %3")
-                                  .arg(m_address.toString(), QString::fromUtf8(pattern), reply.text()));
+                                  .arg(describe(), QString::fromUtf8(pattern), reply.text()));
                 return;
             }
             m_subscribed = true;
             const bool wasFailing = !m_lastError.isEmpty();
             m_lastError.clear();
             m_backoff.reset();
-            qCInfo(lcMonitor).noquote() << "watching" << m_address.toString() << "pattern" << pattern;
+            qCInfo(lcMonitor).noquote() << "watching" << describe() << "pattern" << pattern;
             setState(State::Connected);
             if (wasFailing)
-                Q_EMIT errorText(tr("Redis at %1 is reachable again.").arg(m_address.toString()));
+                Q_EMIT errorText(tr("Redis at %1 is reachable again.").arg(describe()));
             m_discoveryTimer.start();
             discoverNow();
         });
@@ -209,8 +277,8 @@ void RedisMonitor::subscribeAll()
 void RedisMonitor::onLinkDown(const QString &error)
 {
     const QString why = m_state == State::Connected
-                            ? tr("Lost the connection to Redis at %1 (%2).").arg(m_address.toString(), error)
-                            : tr("Redis at %1 is unreachable (%2).").arg(m_address.toString(), error);
+                            ? tr("Lost the connection to Redis at %1 (%2).").arg(describe(), error)
+                            : tr("Redis at %1 is unreachable (%2).").arg(describe(), error);
     scheduleRetry(why);
 }
 
@@ -226,6 +294,10 @@ void RedisMonitor::scheduleRetry(const QString &why)
         m_commands->disconnectFromServer();
     if (m_subscriber)
         m_subscriber->disconnectFromServer();
+    if (m_cluster) {
+        QObject::disconnect(m_cluster.get(), nullptr, this, nullptr);
+        m_cluster.release()->deleteLater(); // we may be inside its readyChanged()
+    }
     const int delay = m_backoff.next();
     m_lastError = tr("%1 Retrying in %2 s.").arg(why).arg((delay + 999) / 1000);
     qCWarning(lcMonitor).noquote() << m_lastError;
@@ -272,23 +344,30 @@ void RedisMonitor::discoverNow()
     if (m_state != State::Connected || m_discovering)
         return;
     m_discovering = true;
-    scanStep(QByteArrayLiteral("0"), ++m_discoveryRound, std::make_shared<QSet<QByteArray>>());
+    const quint64 round = ++m_discoveryRound;
+    auto keys = std::make_shared<QSet<QByteArray>>();
+    // Every cluster master holds its own share of the keys.
+    const QStringList nodes = m_cluster ? m_cluster->masters() : QStringList{QString()};
+    auto nodesLeft = std::make_shared<qsizetype>(nodes.size());
+    for (const QString &node : nodes)
+        scanStep(node, QByteArrayLiteral("0"), round, keys, nodesLeft);
 }
 
-void RedisMonitor::scanStep(const QByteArray &cursor, quint64 round, std::shared_ptr<QSet<QByteArray>> keys)
+void RedisMonitor::scanStep(const QString &node, const QByteArray &cursor, quint64 round,
+                            std::shared_ptr<QSet<QByteArray>> keys, std::shared_ptr<qsizetype> nodesLeft)
 {
     // SCAN, not KEYS: it never blocks Redis however many keys it holds. A key
     // may come twice, hence the set.
     const quint64 generation = m_generation;
     const QByteArray pattern = globEscape(key(QStringLiteral("instance:"))) + '*';
-    m_commands->command(
-        {QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), pattern, QByteArrayLiteral("COUNT"),
-         QByteArrayLiteral("1000")},
-        [this, generation, round, keys](const RedisReply &reply) {
+    const QList<QByteArray> argv{QByteArrayLiteral("SCAN"), cursor, QByteArrayLiteral("MATCH"), pattern,
+                                 QByteArrayLiteral("COUNT"), QByteArrayLiteral("1000")};
+    auto onReply = [this, generation, round, keys, node, nodesLeft](const RedisReply &reply) {
             if (generation != m_generation || round != m_discoveryRound)
                 return;
             if (!reply.isArray() || reply.size() != 2 || !reply.at(1).isArray()) {
                 m_discovering = false;
+                ++m_discoveryRound; // the other masters' answers are ignored
                 if (reply.isError())
                     qCWarning(lcMonitor).noquote() << "SCAN failed:" << reply.text();
                 return;
@@ -296,11 +375,15 @@ void RedisMonitor::scanStep(const QByteArray &cursor, quint64 round, std::shared
             for (const RedisReply &k : reply.at(1).elements())
                 keys->insert(k.bytes());
             const QByteArray next = reply.at(0).bytes();
-            if (next == "0")
+            if (next != "0")
+                scanStep(node, next, round, keys, nodesLeft);
+            else if (--*nodesLeft == 0)
                 readInstances(round, *keys);
-            else
-                scanStep(next, round, keys);
-        });
+        };
+    if (node.isEmpty())
+        m_commands->command(argv, std::move(onReply));
+    else
+        m_cluster->commandOn(node, argv, std::move(onReply));
 }
 
 void RedisMonitor::readInstances(quint64 round, const QSet<QByteArray> &keys)
@@ -319,7 +402,7 @@ void RedisMonitor::readInstances(quint64 round, const QSet<QByteArray> &keys)
     collect->remaining = keys.size();
     const quint64 generation = m_generation;
     for (const QByteArray &k : keys) {
-        m_commands->command({QByteArrayLiteral("HGETALL"), k}, [this, generation, round, collect](const RedisReply &reply) {
+        command({QByteArrayLiteral("HGETALL"), k}, [this, generation, round, collect](const RedisReply &reply) {
             if (generation != m_generation || round != m_discoveryRound)
                 return;
             // A key that expired between SCAN and HGETALL reads as empty: not live.
@@ -349,7 +432,7 @@ void RedisMonitor::readClientHistories(const QStringList &clientIds)
     const quint64 generation = m_generation;
     const QByteArray last = QByteArray::number(std::max(1, m_options.historyLength) - 1);
     for (const QString &id : clientIds) {
-        m_commands->command({QByteArrayLiteral("LRANGE"), key(QStringLiteral("client:%1:instances").arg(id)),
+        command({QByteArrayLiteral("LRANGE"), key(QStringLiteral("client:%1:instances").arg(id)),
                              QByteArrayLiteral("0"), last},
                             [this, generation, collect, id](const RedisReply &reply) {
                                 if (generation != m_generation)
@@ -374,7 +457,7 @@ void RedisMonitor::readSession(const QString &sessionId)
     if (m_state != State::Connected)
         return;
     const quint64 generation = m_generation;
-    m_commands->command({QByteArrayLiteral("HGETALL"), key(QStringLiteral("session:") + sessionId)},
+    command({QByteArrayLiteral("HGETALL"), key(QStringLiteral("session:") + sessionId)},
                         [this, generation, sessionId](const RedisReply &reply) {
                             if (generation != m_generation)
                                 return;

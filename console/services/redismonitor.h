@@ -9,12 +9,20 @@
 // subscribed. When Redis goes away it says so in plain words and retries with
 // backoff; nothing it does blocks the event loop. Owned by OperatorSession;
 // models only see its signals.
+//
+// On a Redis Cluster (start(RedisUrl)) a RedisCluster takes the commands
+// connection's place: reads go to each key's master, discovery SCANs every
+// master, and the subscriber connection (PSUBSCRIBE) is on one master, where
+// every cluster-wide channel arrives; room channels are sharded there and
+// not seen.
 
 #include "backoff.h"
 #include "backplanetypes.h"
 
 #include "redisaddress.h"
+#include "rediscluster.h"
 #include "redisconnection.h"
+#include "redisurl.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -60,6 +68,8 @@ public:
     const Options &options() const { return m_options; }
     // Starts connecting (and keeps trying) to `address`.
     void start(const RedisAddress &address);
+    // Starts watching the Redis Cluster of a redis-cluster:// URL.
+    void start(const RedisUrl &cluster);
     void stop();
 
     State state() const { return m_state; }
@@ -106,15 +116,24 @@ private:
     void subscribeAll();
     void onPatternMessage(const QByteArray &channel, const QByteArray &payload);
     void flushEnvelopes();
-    void scanStep(const QByteArray &cursor, quint64 round, std::shared_ptr<QSet<QByteArray>> keys);
+    // SCAN of one server: `node` is a cluster master, or empty for the one Redis.
+    void scanStep(const QString &node, const QByteArray &cursor, quint64 round, std::shared_ptr<QSet<QByteArray>> keys,
+                  std::shared_ptr<qsizetype> nodesLeft);
+    void command(const QList<QByteArray> &argv, RedisConnection::ReplyCallback callback);
+    bool commandsUp() const;
+    void startCluster(quint64 generation);
+    // The Redis server, or the cluster's URL, for messages.
+    QString describe() const;
     void readInstances(quint64 round, const QSet<QByteArray> &keys);
     QByteArray key(const QString &suffix) const;
     static QByteArray globEscape(const QByteArray &text);
 
     Options m_options;
     RedisAddress m_address;
-    std::unique_ptr<RedisConnection> m_commands;
+    std::unique_ptr<RedisConnection> m_commands; // one Redis
     std::unique_ptr<RedisConnection> m_subscriber;
+    std::optional<RedisUrl> m_clusterUrl;        // Redis Cluster, with:
+    std::unique_ptr<RedisCluster> m_cluster;
     State m_state = State::Idle;
     bool m_configured = false;
     bool m_subscribed = false;

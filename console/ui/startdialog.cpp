@@ -1,6 +1,7 @@
 #include "startdialog.h"
 
 #include "protocol.h"
+#include "app/launchoptions.h"
 #include "redisaddress.h"
 #include "services/operatorhub.h"
 
@@ -131,8 +132,8 @@ QString StartDialog::user() const
 void StartDialog::accept()
 {
     if (mode() == Mode::Operator) {
-        QString why;
-        if (!redisUrl().isEmpty() && !RedisAddress::fromUrl(redisUrl(), &why)) {
+        const QString why = redisUrl().isEmpty() ? QString() : redisUrlProblem(redisUrl());
+        if (!why.isEmpty()) {
             m_error->setText(tr("The Redis URL is not usable: %1").arg(why));
             return;
         }

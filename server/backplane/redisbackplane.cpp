@@ -1,6 +1,7 @@
 #include "redisbackplane.h"
 
 #include "envelope.h"
+#include "redisbackplanehelpers.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -9,6 +10,8 @@
 #include <utility>
 
 namespace sb {
+
+using namespace redisdetail;
 
 namespace {
 
@@ -192,54 +195,6 @@ return 0
 #undef SB_LUA_PURGE
 #undef SB_LUA_ALIVE
 
-QByteArray toJson(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
-std::optional<QJsonObject> parseObject(const QByteArray &json)
-{
-    QJsonParseError error{};
-    const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
-    if (error.error != QJsonParseError::NoError || !doc.isObject())
-        return std::nullopt;
-    return doc.object();
-}
-
-QByteArray bytes(const QString &s)
-{
-    return s.toUtf8();
-}
-
-QByteArray number(qint64 n)
-{
-    return QByteArray::number(n);
-}
-
-// MATCH treats these as glob syntax; a prefix must match literally.
-QByteArray globEscape(const QByteArray &text)
-{
-    QByteArray out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
-            out.append('\\');
-        out.append(c);
-    }
-    return out;
-}
-
-QList<QByteArray> fieldArgs(const Fields &fields)
-{
-    QList<QByteArray> args;
-    args.reserve(fields.size() * 2);
-    for (auto it = fields.cbegin(); it != fields.cend(); ++it) {
-        args.append(bytes(it.key()));
-        args.append(bytes(it.value()));
-    }
-    return args;
-}
-
 } // namespace
 
 RedisBackplane::RedisBackplane(const Config &config, QObject *parent)
@@ -251,14 +206,12 @@ RedisBackplane::RedisBackplane(const Config &config, QObject *parent)
 {
     QString error;
     m_url = RedisUrl::parse(config.redisUrl, &error);
-    if (m_url && m_url->kind == RedisUrl::Kind::Cluster) {
-        error = QStringLiteral("redis-cluster:// is not supported yet");
-        m_url.reset();
-    }
     if (!m_url) {
         qCCritical(lcRedis).noquote() << "SB_REDIS_URL is not usable:" << error << "- the backplane stays down";
     } else if (m_url->kind == RedisUrl::Kind::Single) {
         m_address = RedisAddress::fromNode(*m_url, 0);
+    } else if (m_url->kind == RedisUrl::Kind::Cluster) {
+        setUpCluster();
     } else {
         // The master is whatever the Sentinels say, and must prove it (ROLE).
         m_sentinel = std::make_unique<RedisSentinel>(*m_url);
@@ -290,7 +243,9 @@ RedisBackplane::~RedisBackplane()
     // Sentinel client, subscriber, then commands: each frees its hiredis
     // contexts and drops the callbacks still pending, which capture `this`.
     m_sentinel.reset();
+    m_shards.reset();
     m_subscriber.reset();
+    m_cluster.reset();
     m_commands.reset();
 }
 
@@ -302,6 +257,10 @@ void RedisBackplane::setTimings(const Timings &timings)
     for (RedisConnection *c : {m_commands.get(), m_subscriber.get()}) {
         c->setCommandTimeout(m_timings.commandTimeoutMs);
         c->setConnectTimeout(m_timings.connectTimeoutMs);
+    }
+    if (m_cluster) {
+        m_cluster->setTimeouts(m_timings.connectTimeoutMs, m_timings.commandTimeoutMs);
+        m_shards->setTimeouts(m_timings.connectTimeoutMs, m_timings.commandTimeoutMs);
     }
     m_cleanupTimer.setInterval(m_timings.cleanupIntervalMs);
     m_probeTimer.setInterval(m_timings.probeIntervalMs);
@@ -318,6 +277,8 @@ void RedisBackplane::start()
                               << "with prefix" << m_prefix;
     if (m_sentinel)
         m_sentinel->start(); // onMasterFound() connects
+    if (m_cluster)
+        m_cluster->start(); // onClusterReady() goes on
     connectCommands();
     connectSubscriber();
     m_cleanupTimer.start();
@@ -329,6 +290,22 @@ void RedisBackplane::start()
 QByteArray RedisBackplane::key(const QString &rest) const
 {
     return bytes(m_prefix + rest);
+}
+
+QByteArray RedisBackplane::roomKey(const QString &room, const char *what) const
+{
+    const QString name = m_cluster ? QStringLiteral("{room:%1}:%2") : QStringLiteral("room:%1:%2");
+    return key(name.arg(room, QLatin1StringView(what)));
+}
+
+bool RedisBackplane::isSharded(const QString &channel) const
+{
+    return m_cluster && channel.startsWith(QLatin1StringView("room:"));
+}
+
+bool RedisBackplane::commandsConnected() const
+{
+    return m_cluster ? m_cluster->isReady() : m_commands->isConnected();
 }
 
 QString RedisBackplane::probeChannel() const
@@ -344,6 +321,8 @@ void RedisBackplane::later(std::function<void()> fn)
 
 void RedisBackplane::send(const QList<QByteArray> &argv, ReplyCallback callback)
 {
+    if (m_cluster)
+        return m_cluster->command(argv, std::move(callback));
     m_commands->command(argv, std::move(callback));
 }
 
@@ -364,7 +343,7 @@ RedisConnection::ReplyCallback RedisBackplane::logFailure(const char *what)
         if (!reply.isError())
             return;
         // A broken connection is logged once by RedisConnection; a Redis error is news.
-        if (m_commands->isConnected())
+        if (commandsConnected())
             qCWarning(lcRedis).noquote() << what << "failed:" << reply.text();
         else
             qCDebug(lcRedis).noquote() << what << "failed:" << reply.text();
@@ -380,6 +359,8 @@ QString RedisBackplane::topology() const
 
 QString RedisBackplane::masterAddress() const
 {
+    if (m_cluster)
+        return m_cluster->masters().join(QLatin1Char(','));
     return m_address ? m_address->hostPort() : QString();
 }
 
@@ -431,12 +412,21 @@ void RedisBackplane::askSentinels()
 
 void RedisBackplane::connectCommands()
 {
+    if (m_cluster)
+        return; // the RedisCluster keeps its own connections
     if (m_address && m_commands->state() == RedisConnection::State::Disconnected)
         m_commands->connectTo(*m_address);
 }
 
 void RedisBackplane::connectSubscriber()
 {
+    if (m_cluster) {
+        // Cluster-wide channels work on any node: the masters in turn.
+        const QStringList masters = m_cluster->masters();
+        if (masters.isEmpty() || m_subscriber->state() != RedisConnection::State::Disconnected)
+            return;
+        m_address = m_cluster->masterAddress(masters.at(m_subscriberNode++ % masters.size()));
+    }
     if (m_address && m_subscriber->state() == RedisConnection::State::Disconnected)
         m_subscriber->connectTo(*m_address);
 }
@@ -468,7 +458,11 @@ void RedisBackplane::onSubscriberConnected()
     m_subscriberBackoffMs = m_timings.reconnectMinMs;
     m_subscribed = false;
     m_subscribesPending = 0;
-    QSet<QString> all = m_channels;
+    QSet<QString> all;
+    for (const QString &channel : std::as_const(m_channels)) {
+        if (!isSharded(channel))
+            all.insert(channel);
+    }
     all.insert(kGoneChannel);
     all.insert(probeChannel());
     for (const QString &channel : std::as_const(all))
@@ -510,14 +504,17 @@ void RedisBackplane::subscribeOnServer(const QString &channel, quint64 generatio
 
 void RedisBackplane::updateUp()
 {
-    const bool up = m_synced && m_subscribed && m_commands->isConnected() && m_subscriber->isConnected();
+    const bool up = m_synced && m_subscribed && commandsConnected() && m_subscriber->isConnected()
+                    && (!m_shards || m_shards->isHealthy());
     if (up == m_up)
         return;
     m_up = up;
     if (up) {
         m_probesInFlight.clear();
         m_lastProbeBackMs = m_clock.elapsed();
-        qCInfo(lcRedis).noquote() << "backplane up:" << m_address->toString() << QStringLiteral("(%1)").arg(topology())
+        qCInfo(lcRedis).noquote() << "backplane up:"
+                                  << (m_cluster ? masterAddress() : m_address ? m_address->toString() : QString())
+                                  << QStringLiteral("(%1)").arg(topology())
                                   << "instance" << m_instanceId;
     } else {
         qCWarning(lcRedis).noquote() << "backplane down:" << (m_address ? m_address->toString() : m_url->toString())
@@ -534,6 +531,8 @@ void RedisBackplane::resync()
     // entries written before an outage may be stale (removed while down), gone
     // (Redis restarted) or left by an earlier process with the same id.
     // MULTI/EXEC, so no other instance sees the registry half rewritten.
+    if (m_cluster)
+        return clusterResync();
     const quint64 generation = m_commandsGeneration;
     send({QByteArrayLiteral("MULTI")});
     eval(kResyncScript, {}, {bytes(m_prefix), bytes(m_instanceId)});
@@ -582,6 +581,8 @@ void RedisBackplane::resync()
 
 void RedisBackplane::sendHeartbeat(const Fields &fields)
 {
+    if (m_cluster)
+        return clusterHeartbeat(fields);
     QList<QByteArray> args{number(m_timings.heartbeatTtlMs), bytes(m_instanceId)};
     args.append(fieldArgs(fields));
     eval(kHeartbeatScript, {key(QStringLiteral("instance:") + m_instanceId), key(QStringLiteral("instances:known"))},
@@ -600,10 +601,12 @@ void RedisBackplane::sendHeartbeat(const Fields &fields)
 
 void RedisBackplane::sendAddMember(const QString &room, const Member &member)
 {
+    if (m_cluster)
+        return clusterAddMember(room, member);
     eval(kAddMemberScript,
-         {key(QStringLiteral("room:%1:members").arg(room)), key(QStringLiteral("instance-members:") + m_instanceId),
+         {roomKey(room, "members"), key(QStringLiteral("instance-members:") + m_instanceId),
           key(QStringLiteral("instances:known")), key(QStringLiteral("instance:") + m_instanceId),
-          key(QStringLiteral("room:%1:member-ids").arg(room))},
+          roomKey(room, "member-ids")},
          {bytes(member.sessionId), toJson(member.toJson()), bytes(room + QLatin1Char('|') + member.sessionId),
           bytes(m_instanceId), number(m_timings.heartbeatTtlMs)},
          logFailure("addMember"));
@@ -611,6 +614,8 @@ void RedisBackplane::sendAddMember(const QString &room, const Member &member)
 
 void RedisBackplane::sendPutSession(const QString &sessionId, const Fields &fields)
 {
+    if (m_cluster)
+        return clusterPutSession(sessionId, fields);
     QList<QByteArray> args{bytes(sessionId), bytes(m_instanceId), number(m_timings.heartbeatTtlMs)};
     args.append(fieldArgs(fields));
     eval(kPutSessionScript,
@@ -629,15 +634,17 @@ void RedisBackplane::sendClientEntry(const QString &clientId, const QString &ent
 void RedisBackplane::putInstance(const Fields &fields)
 {
     m_instanceFields = fields;
-    if (m_commands->isConnected())
+    if (commandsConnected())
         sendHeartbeat(fields);
 }
 
 void RedisBackplane::removeInstance()
 {
     m_instanceFields.reset();
-    if (!m_commands->isConnected())
+    if (!commandsConnected())
         return;
+    if (m_cluster)
+        return clusterRemoveInstance();
     eval(kRemoveInstanceScript,
          {key(QStringLiteral("instance:") + m_instanceId), key(QStringLiteral("instance-members:") + m_instanceId),
           key(QStringLiteral("instance-sessions:") + m_instanceId), key(QStringLiteral("instances:known"))},
@@ -647,7 +654,7 @@ void RedisBackplane::removeInstance()
 void RedisBackplane::addMember(const QString &room, const Member &member)
 {
     m_localMembers[room].insert(member.sessionId, member);
-    if (m_commands->isConnected())
+    if (commandsConnected())
         sendAddMember(room, member);
 }
 
@@ -659,11 +666,11 @@ void RedisBackplane::removeMember(const QString &room, const QString &sessionId)
         if (it->isEmpty())
             m_localMembers.erase(it);
     }
-    if (!m_commands->isConnected())
+    if (!commandsConnected())
         return;
-    send({QByteArrayLiteral("HDEL"), key(QStringLiteral("room:%1:members").arg(room)), bytes(sessionId)},
+    send({QByteArrayLiteral("HDEL"), roomKey(room, "members"), bytes(sessionId)},
          logFailure("removeMember"));
-    send({QByteArrayLiteral("ZREM"), key(QStringLiteral("room:%1:member-ids").arg(room)), bytes(sessionId)},
+    send({QByteArrayLiteral("ZREM"), roomKey(room, "member-ids"), bytes(sessionId)},
          logFailure("removeMember"));
     send({QByteArrayLiteral("SREM"), key(QStringLiteral("instance-members:") + m_instanceId),
           bytes(room + QLatin1Char('|') + sessionId)},
@@ -673,14 +680,14 @@ void RedisBackplane::removeMember(const QString &room, const QString &sessionId)
 void RedisBackplane::putSession(const QString &sessionId, const Fields &fields)
 {
     m_localSessions.insert(sessionId, fields);
-    if (m_commands->isConnected())
+    if (commandsConnected())
         sendPutSession(sessionId, fields);
 }
 
 void RedisBackplane::removeSession(const QString &sessionId)
 {
     m_localSessions.remove(sessionId);
-    if (!m_commands->isConnected())
+    if (!commandsConnected())
         return;
     send({QByteArrayLiteral("DEL"), key(QStringLiteral("session:") + sessionId)}, logFailure("removeSession"));
     send({QByteArrayLiteral("SREM"), key(QStringLiteral("instance-sessions:") + m_instanceId), bytes(sessionId)},
@@ -689,7 +696,7 @@ void RedisBackplane::removeSession(const QString &sessionId)
 
 void RedisBackplane::recordClientInstance(const QString &clientId, const QString &entry)
 {
-    if (m_commands->isConnected()) {
+    if (commandsConnected()) {
         sendClientEntry(clientId, entry);
         return;
     }
@@ -707,6 +714,8 @@ void RedisBackplane::subscribe(const QString &channel)
     if (m_channels.contains(channel))
         return;
     m_channels.insert(channel);
+    if (m_shards && isSharded(channel))
+        return m_shards->subscribe(key(channel));
     // While connecting, onSubscriberConnected() subscribes the whole set.
     if (m_subscriber->isConnected())
         subscribeOnServer(channel, m_subscriberGeneration);
@@ -718,6 +727,8 @@ void RedisBackplane::unsubscribe(const QString &channel)
         return;
     if (channel == kGoneChannel || channel == probeChannel())
         return; // still needed internally
+    if (m_shards && isSharded(channel))
+        return m_shards->unsubscribe(key(channel));
     if (m_subscriber->isConnected())
         m_subscriber->unsubscribe(key(channel));
 }
@@ -729,7 +740,8 @@ void RedisBackplane::publish(const QString &channel, const QByteArray &payload, 
             later([done = std::move(done)] { done(false); });
         return;
     }
-    send({QByteArrayLiteral("PUBLISH"), key(channel), payload}, [done = std::move(done)](const RedisReply &reply) {
+    const QByteArray command = m_cluster && isSharded(channel) ? QByteArrayLiteral("SPUBLISH") : QByteArrayLiteral("PUBLISH");
+    send({command, key(channel), payload}, [done = std::move(done)](const RedisReply &reply) {
         if (done)
             done(reply.isInteger());
     });
@@ -812,8 +824,7 @@ void RedisBackplane::members(const QString &room, const QString &after, int limi
         later([done = std::move(done)] { done(false, {}); });
         return;
     }
-    eval(kMembersPageScript,
-         {key(QStringLiteral("room:%1:members").arg(room)), key(QStringLiteral("room:%1:member-ids").arg(room))},
+    eval(kMembersPageScript, {roomKey(room, "members"), roomKey(room, "member-ids")},
          {bytes(after), number(qMax(1, limit))}, [done = std::move(done)](const RedisReply &reply) {
              if (!reply.isArray() || reply.size() < 2) {
                  done(false, {});
@@ -836,7 +847,7 @@ void RedisBackplane::memberCount(const QString &room, std::function<void(bool ok
         later([done = std::move(done)] { done(false, 0); });
         return;
     }
-    send({QByteArrayLiteral("HLEN"), key(QStringLiteral("room:%1:members").arg(room))},
+    send({QByteArrayLiteral("HLEN"), roomKey(room, "members")},
          [done = std::move(done)](const RedisReply &reply) {
              if (!reply.isInteger())
                  return done(false, 0);
@@ -850,6 +861,8 @@ void RedisBackplane::liveInstances(std::function<void(bool ok, QStringList ids)>
         later([done = std::move(done)] { done(false, {}); });
         return;
     }
+    if (m_cluster)
+        return clusterScanInstances(std::move(done));
     scanInstances(QByteArrayLiteral("0"), std::make_shared<QSet<QString>>(), std::move(done));
 }
 
@@ -895,6 +908,8 @@ void RedisBackplane::cleanupTick()
 {
     if (!m_up || m_cleanupRunning)
         return;
+    if (m_cluster)
+        return clusterCleanupTick();
     m_cleanupRunning = true;
     const quint64 generation = m_commandsGeneration;
     eval(kCleanupScript, {key(QStringLiteral("instances:known"))},
@@ -981,7 +996,8 @@ void RedisBackplane::probeTick()
     const Envelope envelope = Envelope::make(m_instanceId, QJsonObject{{QLatin1StringView("instance"), m_instanceId}},
                                              {{QLatin1StringView("type"), kProbeType}, {QLatin1StringView("seq"), seq}});
     send({QByteArrayLiteral("PUBLISH"), key(probeChannel()), envelope.encode()}, [this](const RedisReply &reply) {
-        if (m_up && reply.isInteger() && reply.integer() == 0) {
+        // On Redis Cluster PUBLISH counts the subscribers of the node it ran on only.
+        if (m_up && !m_cluster && reply.isInteger() && reply.integer() == 0) {
             qCWarning(lcRedis) << "nobody is subscribed to our probe channel; reconnecting the subscriber";
             m_probesInFlight.clear();
             m_subscriber->disconnectFromServer();

@@ -10,7 +10,13 @@
 // a RedisSentinel: both connections go to the master the Sentinels name, check
 // that it is one (ROLE), ask the Sentinels again whenever a connection is lost
 // and move to the new master on a failover, which then looks to the rest of
-// the server exactly like a Redis restart. It is up while both are connected, this
+// the server exactly like a Redis restart. With a redis-cluster:// URL it owns
+// a RedisCluster (slot map, a command connection per master) and a
+// RedisShardedPubSub (room channels, SSUBSCRIBE on each slot's master)
+// instead of the commands connection; the subscriber connection, on any
+// master, carries the cluster-wide channels. Registry operations that span
+// several slots are done slot by slot there (redisbackplanecluster.cpp), and
+// per-room keys carry the "{room:<room>}" hash tag. It is up while both are connected, this
 // instance's registry entries are rewritten and every channel is subscribed
 // again. While down, every call that takes a callback answers soon with
 // ok=false (hitRateLimit, which has no ok, lets the attempt through: the token
@@ -32,7 +38,9 @@
 
 #include "backplane.h"
 
+#include "rediscluster.h"
 #include "redisconnection.h"
+#include "redisshardedpubsub.h"
 #include "redissentinel.h"
 #include "redisurl.h"
 
@@ -113,6 +121,12 @@ private:
     using MemberList = QList<QPair<QString, Member>>;
 
     QByteArray key(const QString &rest) const;
+    // "<prefix>room:<room>:<what>", or "<prefix>{room:<room>}:<what>" on Redis Cluster.
+    QByteArray roomKey(const QString &room, const char *what) const;
+    // Room channels go over sharded pub/sub on Redis Cluster.
+    bool isSharded(const QString &channel) const;
+    // The commands connection is up, or on Redis Cluster every master's.
+    bool commandsConnected() const;
     QString probeChannel() const;
     void later(std::function<void()> fn);
     void send(const QList<QByteArray> &argv, ReplyCallback callback = {});
@@ -143,6 +157,21 @@ private:
     void publishGone(const QString &instance, const MemberList &members);
     void probeTick();
     void onPubSubMessage(const QByteArray &channel, const QByteArray &payload);
+
+    // Redis Cluster (redisbackplanecluster.cpp): what a script does in one
+    // call on a single Redis, done slot by slot.
+    void setUpCluster();
+    void onClusterReady(bool ready);
+    void onClusterFailover(const QString &from, const QString &to);
+    void clusterResync();
+    void clusterHeartbeat(const Fields &fields);
+    void clusterAlive(); // what SB_LUA_ALIVE does
+    void clusterAddMember(const QString &room, const Member &member);
+    void clusterPutSession(const QString &sessionId, const Fields &fields);
+    void clusterRemoveInstance();
+    void clusterCleanupTick();
+    void clusterPurge(const QString &instance, std::function<void(bool ok, MemberList removed)> done);
+    void clusterScanInstances(std::function<void(bool ok, QStringList ids)> done);
     void onProbe(const QByteArray &payload);
     void onGone(const QByteArray &payload);
 
@@ -158,6 +187,9 @@ private:
     std::unique_ptr<RedisConnection> m_commands;
     std::unique_ptr<RedisConnection> m_subscriber;
     std::unique_ptr<RedisSentinel> m_sentinel; // Sentinel mode only
+    std::unique_ptr<RedisCluster> m_cluster;   // Cluster mode only, with:
+    std::unique_ptr<RedisShardedPubSub> m_shards;
+    qsizetype m_subscriberNode = 0;            // the master the subscriber tries next (Cluster)
 
     bool m_started = false;
     bool m_up = false;
