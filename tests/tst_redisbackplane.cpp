@@ -1052,5 +1052,5 @@ void TstRedisBackplane::redisHang()
     QTRY_COMPARE_WITH_TIMEOUT(changes, (QList<bool>{true, false, true}), 10000);
 }
 
-QTEST_GUILESS_MAIN(TstRedisBackplane)
+SB_SERVER_TEST_MAIN(TstRedisBackplane)
 #include "tst_redisbackplane.moc"

@@ -684,5 +684,5 @@ void TstRedisCluster::killedInstanceIsCleanedUp()
                     }, 15000).isEmpty());
 }
 
-QTEST_GUILESS_MAIN(TstRedisCluster)
+SB_SERVER_TEST_MAIN(TstRedisCluster)
 #include "tst_rediscluster.moc"
