@@ -79,8 +79,11 @@ public:
 
     bool startRedis();
     void stopRedis();
+    qint64 redisPid() const;
     bool startPostgres();
     void stopPostgres();
+    // Stops HAProxy (SIGKILL) and starts it again with the same configuration.
+    bool restartHaproxy();
 
     // Runs a PostgreSQL tool as the "postgres" user when root (PostgreSQL
     // refuses root), else as ourselves; true when it exited 0.
