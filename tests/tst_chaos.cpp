@@ -15,7 +15,7 @@
 // within 10 s; and that every instance is ready again without a hand
 // restart. A table per fault is printed.
 //
-//   tst_chaos                                  each fault once, short (CTest, label "chaos")
+//   tst_chaos                                  each fault once, short (CTest, label "chaos", ~3 min)
 //   tst_chaos --random --seed 7 --minutes 8    random faults, random gaps, repeatable by seed
 //   options: --clients N --rooms N --rate MSG_PER_S --only a,b (fault names, short form)
 
@@ -35,6 +35,8 @@
 #include <QNetworkRequest>
 #include <QProcess>
 #include <QSet>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
 #include <QThread>
 #include <QTimer>
@@ -82,6 +84,74 @@ struct Row
         return lost == 0 && duplicated == 0 && gaps == 0 && nonceConflicts == 0 && unrecovered == 0 && readyMs >= 0
                && presenceMs >= 0;
     }
+};
+
+// A TCP proxy between the instances and PostgreSQL that, when armed, lets a
+// COMMIT through to the server and cuts that connection as soon as the
+// server answers: PostgreSQL has committed, the instance never hears it. The
+// textbook COMMIT in doubt, on demand.
+class CommitCutter final : public QObject
+{
+    Q_OBJECT
+public:
+    bool listen(quint16 upstreamPort)
+    {
+        m_upstream = upstreamPort;
+        connect(&m_server, &QTcpServer::newConnection, this, &CommitCutter::accept);
+        return m_server.listen(QHostAddress::LocalHost, 0);
+    }
+    quint16 port() const { return m_server.serverPort(); }
+    // Cuts the next connection that sends a COMMIT (one at a time).
+    void arm() { m_armed = 1; }
+    void disarm() { m_armed = 0; }
+    int cuts() const { return m_cuts; }
+
+private:
+    struct Pair
+    {
+        QTcpSocket *client = nullptr;
+        QTcpSocket *server = nullptr; // a child of client
+        bool commitSent = false;
+        QByteArray tail; // the last bytes sent, for a COMMIT split between reads
+    };
+
+    void accept()
+    {
+        while (QTcpSocket *client = m_server.nextPendingConnection()) {
+            auto *server = new QTcpSocket(client);
+            auto pair = std::make_shared<Pair>();
+            pair->client = client;
+            pair->server = server;
+            connect(client, &QTcpSocket::readyRead, client, [this, pair] {
+                const QByteArray data = pair->client->readAll();
+                if (m_armed > 0 && !pair->commitSent && (pair->tail + data).contains("COMMIT")) {
+                    pair->commitSent = true;
+                    --m_armed;
+                }
+                pair->tail = data.right(5);
+                pair->server->write(data);
+            });
+            connect(server, &QTcpSocket::readyRead, client, [this, pair] {
+                const QByteArray data = pair->server->readAll();
+                if (pair->commitSent) {
+                    ++m_cuts;
+                    pair->server->abort();
+                    pair->client->abort();
+                    return;
+                }
+                pair->client->write(data);
+            });
+            connect(server, &QTcpSocket::disconnected, client, [client] { client->disconnectFromHost(); });
+            connect(server, &QTcpSocket::errorOccurred, client, [client] { client->disconnectFromHost(); });
+            connect(client, &QTcpSocket::disconnected, client, &QObject::deleteLater);
+            server->connectToHost(QHostAddress::LocalHost, m_upstream);
+        }
+    }
+
+    QTcpServer m_server;
+    quint16 m_upstream = 0;
+    int m_armed = 0;
+    int m_cuts = 0;
 };
 
 class Harness;
@@ -137,6 +207,8 @@ private:
     int m_afterMs = -1; // from a "reconnect" frame
 };
 
+// Runs the clients and the load, counts what they saw during one fault (a
+// Row), and checks presence and readiness. Owned by the test function.
 class Harness final : public QObject
 {
     Q_OBJECT
@@ -631,6 +703,7 @@ private:
     void printTable(const QList<Row> &rows);
 
     std::unique_ptr<Cluster> m_cluster;
+    CommitCutter m_cutter; // between the instances and PostgreSQL
     QList<QProcess *> m_hogs;
 };
 
@@ -639,6 +712,11 @@ void TstChaos::initTestCase()
     SB_REQUIRE_SERVICE(QFile::exists(QStringLiteral("/usr/sbin/haproxy")), "HAProxy (haproxy) is not installed");
     SB_REQUIRE_SERVICE(QFile::exists(Cluster::pgBin(QStringLiteral("pg_ctl"))), "PostgreSQL (pg_ctl) is not installed");
     m_cluster = std::make_unique<Cluster>(Cluster::Options{3, true, {QStringLiteral("--drain-s"), QStringLiteral("3")}});
+    QVERIFY(m_cutter.listen(m_cluster->pgPort()));
+    // Every instance reaches PostgreSQL through the cutter, so COMMITs can be
+    // cut wherever the clients happen to be.
+    for (int i = 0; i < 3; ++i)
+        m_cluster->setInstanceDatabaseUrl(i, QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_cutter.port()));
     QVERIFY2(m_cluster->start(), qPrintable(m_cluster->error()));
 }
 
@@ -786,6 +864,29 @@ QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
                        const qsizetype refused = refusals() - before;
                        qInfo("%lld chat publishes refused by Redis were retried", qint64(refused));
                        return deny.isOk() && allow.isOk() && refused > 0;
+                   }});
+    faults.append({QStringLiteral("COMMIT answers lost"), [this, &c, outageMs](Harness &h, qint64 *repaired) {
+                       // The instances reach PostgreSQL through m_cutter: each arm lets
+                       // one COMMIT commit and cuts the connection before its answer.
+                       const auto inDoubt = [&c] {
+                           qsizetype n = 0;
+                           for (int i = 0; i < 3; ++i)
+                               n += c.instanceLog(i).count("lost during COMMIT");
+                           return n;
+                       };
+                       const qsizetype before = inDoubt();
+                       const int cutsBefore = m_cutter.cuts();
+                       QDeadlineTimer deadline(outageMs / 2);
+                       while (!deadline.hasExpired()) {
+                           m_cutter.arm();
+                           h.run(h.randomBetween(200, 600));
+                       }
+                       m_cutter.disarm();
+                       *repaired = h.now();
+                       const int cuts = m_cutter.cuts() - cutsBefore;
+                       const qsizetype chats = inDoubt() - before;
+                       qInfo("%d connections cut after COMMIT; %lld chat batch(es) in doubt", cuts, qint64(chats));
+                       return cuts > 0 && chats > 0;
                    }});
     faults.append({QStringLiteral("PostgreSQL backends killed"), [&c, outageMs](Harness &h, qint64 *repaired) {
                        // Connections cut at random points, COMMITs included: a
@@ -946,6 +1047,10 @@ int main(int argc, char *argv[])
             kept.append(a);
         }
     }
+    // One test function runs the whole program: QtTest's 5-minute watchdog
+    // would stop the long form (and a slow machine's short form).
+    if (!qEnvironmentVariableIsSet("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT", QByteArray::number(qint64((g_options.random ? g_options.minutes : 5) * 60000) + 900000));
     std::vector<char *> args;
     for (QByteArray &k : kept)
         args.push_back(k.data());

@@ -214,7 +214,7 @@ bool Cluster::startInstance(int index)
                      QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(instance.port),
                      QStringLiteral("--color"), colors[index % colors.size()],
                      QStringLiteral("--redis-url"), redisUrl(),
-                     QStringLiteral("--database-url"), databaseUrl(),
+                     QStringLiteral("--database-url"), m_instanceDatabaseUrls.value(index, databaseUrl()),
                      QStringLiteral("--data"), m_dir.filePath(instanceId(index)),
                      QStringLiteral("--operator-key"), operatorKey(),
                      QStringLiteral("--connect-rate"), QStringLiteral("100000/60"),
