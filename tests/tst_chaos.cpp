@@ -42,6 +42,7 @@
 #include <QTimer>
 #include <QWebSocket>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -89,18 +90,30 @@ struct Row
 // A TCP proxy between the instances and PostgreSQL that, when armed, lets a
 // COMMIT through to the server and cuts that connection as soon as the
 // server answers: PostgreSQL has committed, the instance never hears it. The
-// textbook COMMIT in doubt, on demand.
+// textbook COMMIT in doubt, on demand. It runs on a thread of its own, so
+// the test's busy event loop never delays the instances' database traffic.
 class CommitCutter final : public QObject
 {
     Q_OBJECT
 public:
-    bool listen(quint16 upstreamPort)
+    // Moves to `thread` (running) and listens there on a free loopback port.
+    bool start(QThread &thread, quint16 upstreamPort)
     {
         m_upstream = upstreamPort;
-        connect(&m_server, &QTcpServer::newConnection, this, &CommitCutter::accept);
-        return m_server.listen(QHostAddress::LocalHost, 0);
+        moveToThread(&thread);
+        bool listening = false;
+        QMetaObject::invokeMethod(
+            this,
+            [this, &listening] {
+                m_server = new QTcpServer(this);
+                connect(m_server, &QTcpServer::newConnection, this, &CommitCutter::accept);
+                listening = m_server->listen(QHostAddress::LocalHost, 0);
+                m_port = m_server->serverPort();
+            },
+            Qt::BlockingQueuedConnection);
+        return listening;
     }
-    quint16 port() const { return m_server.serverPort(); }
+    quint16 port() const { return m_port; }
     // Cuts the next connection that sends a COMMIT (one at a time).
     void arm() { m_armed = 1; }
     void disarm() { m_armed = 0; }
@@ -117,17 +130,15 @@ private:
 
     void accept()
     {
-        while (QTcpSocket *client = m_server.nextPendingConnection()) {
+        while (QTcpSocket *client = m_server->nextPendingConnection()) {
             auto *server = new QTcpSocket(client);
             auto pair = std::make_shared<Pair>();
             pair->client = client;
             pair->server = server;
             connect(client, &QTcpSocket::readyRead, client, [this, pair] {
                 const QByteArray data = pair->client->readAll();
-                if (m_armed > 0 && !pair->commitSent && (pair->tail + data).contains("COMMIT")) {
-                    pair->commitSent = true;
-                    --m_armed;
-                }
+                if (m_armed.load() > 0 && !pair->commitSent && (pair->tail + data).contains("COMMIT"))
+                    pair->commitSent = m_armed.exchange(0) > 0;
                 pair->tail = data.right(5);
                 pair->server->write(data);
             });
@@ -148,10 +159,11 @@ private:
         }
     }
 
-    QTcpServer m_server;
+    QTcpServer *m_server = nullptr; // a child; the accepted sockets are its children
     quint16 m_upstream = 0;
-    int m_armed = 0;
-    int m_cuts = 0;
+    std::atomic<quint16> m_port{0};
+    std::atomic<int> m_armed{0};
+    std::atomic<int> m_cuts{0};
 };
 
 class Harness;
@@ -215,7 +227,8 @@ class Harness final : public QObject
 public:
     explicit Harness(Cluster &cluster)
         : m_cluster(cluster)
-        , m_random(g_options.seed)
+        , m_random(g_options.seed + 1)
+        , m_schedule(g_options.seed)
     {
         m_clock.start();
         m_tick.setInterval(10);
@@ -227,6 +240,9 @@ public:
     std::mt19937 &random() { return m_random; }
     qint64 now() const { return m_clock.elapsed(); }
     int randomBetween(int low, int high) { return std::uniform_int_distribution<int>(low, high)(m_random); }
+    // The fault schedule draws from its own generator, so one seed gives the
+    // same faults, gaps and victims in the same order on any machine.
+    int scheduleBetween(int low, int high) { return std::uniform_int_distribution<int>(low, high)(m_schedule); }
 
     void startClients()
     {
@@ -486,7 +502,8 @@ private:
 
     Cluster &m_cluster;
     QNetworkAccessManager m_nam;
-    std::mt19937 m_random;
+    std::mt19937 m_random;   // the clients' jitter and choices: depends on timing
+    std::mt19937 m_schedule; // faults, gaps and victims: depends on the seed only
     QElapsedTimer m_clock;
     QTimer m_tick;
     qint64 m_lastTick = 0;
@@ -703,7 +720,8 @@ private:
     void printTable(const QList<Row> &rows);
 
     std::unique_ptr<Cluster> m_cluster;
-    CommitCutter m_cutter; // between the instances and PostgreSQL
+    QThread m_cutterThread;
+    CommitCutter *m_cutter = nullptr; // between the instances and PostgreSQL, on m_cutterThread
     QList<QProcess *> m_hogs;
 };
 
@@ -712,11 +730,13 @@ void TstChaos::initTestCase()
     SB_REQUIRE_SERVICE(QFile::exists(QStringLiteral("/usr/sbin/haproxy")), "HAProxy (haproxy) is not installed");
     SB_REQUIRE_SERVICE(QFile::exists(Cluster::pgBin(QStringLiteral("pg_ctl"))), "PostgreSQL (pg_ctl) is not installed");
     m_cluster = std::make_unique<Cluster>(Cluster::Options{3, true, {QStringLiteral("--drain-s"), QStringLiteral("3")}});
-    QVERIFY(m_cutter.listen(m_cluster->pgPort()));
+    m_cutterThread.start();
+    m_cutter = new CommitCutter;
+    QVERIFY(m_cutter->start(m_cutterThread, m_cluster->pgPort()));
     // Every instance reaches PostgreSQL through the cutter, so COMMITs can be
     // cut wherever the clients happen to be.
     for (int i = 0; i < 3; ++i)
-        m_cluster->setInstanceDatabaseUrl(i, QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_cutter.port()));
+        m_cluster->setInstanceDatabaseUrl(i, QStringLiteral("postgresql://postgres@127.0.0.1:%1/postgres").arg(m_cutter->port()));
     QVERIFY2(m_cluster->start(), qPrintable(m_cluster->error()));
 }
 
@@ -729,6 +749,13 @@ void TstChaos::cleanupTestCase()
     }
     m_hogs.clear();
     m_cluster.reset();
+    if (m_cutter) {
+        // Deleted on its own thread, with its sockets.
+        QMetaObject::invokeMethod(m_cutter, [cutter = m_cutter] { delete cutter; }, Qt::BlockingQueuedConnection);
+        m_cutter = nullptr;
+    }
+    m_cutterThread.quit();
+    m_cutterThread.wait();
 }
 
 QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
@@ -739,7 +766,7 @@ QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
     Cluster &c = *m_cluster;
     QList<QPair<QString, Fault>> faults;
     faults.append({QStringLiteral("kill -9 instance"), [&c](Harness &h, qint64 *repaired) {
-                       const int i = h.randomBetween(0, 2);
+                       const int i = h.scheduleBetween(0, 2);
                        qInfo().noquote() << "killing" << c.instanceId(i);
                        c.killInstance(i);
                        h.run(2000);
@@ -769,7 +796,7 @@ QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
                        return c.startPostgres();
                    }});
     faults.append({QStringLiteral("drain (SIGTERM) + return"), [&c](Harness &h, qint64 *repaired) {
-                       const int i = h.randomBetween(0, 2);
+                       const int i = h.scheduleBetween(0, 2);
                        qInfo().noquote() << "draining" << c.instanceId(i);
                        c.terminateInstance(i);
                        int code = -1;
@@ -781,7 +808,7 @@ QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
                        return c.startInstance(i) && exited && code == 0;
                    }});
     faults.append({QStringLiteral("consumer stops reading"), [&c](Harness &h, qint64 *repaired) {
-                       const int i = h.randomBetween(0, 2);
+                       const int i = h.scheduleBetween(0, 2);
                        double before = 0;
                        for (int k = 0; k < 3; ++k)
                            before += metricValue(c.port(k), QStringLiteral("sb_slow_consumer_disconnects_total"));
@@ -875,15 +902,15 @@ QList<QPair<QString, TstChaos::Fault>> TstChaos::faultList(bool shortForm)
                            return n;
                        };
                        const qsizetype before = inDoubt();
-                       const int cutsBefore = m_cutter.cuts();
+                       const int cutsBefore = m_cutter->cuts();
                        QDeadlineTimer deadline(outageMs / 2);
                        while (!deadline.hasExpired()) {
-                           m_cutter.arm();
+                           m_cutter->arm();
                            h.run(h.randomBetween(200, 600));
                        }
-                       m_cutter.disarm();
+                       m_cutter->disarm();
                        *repaired = h.now();
-                       const int cuts = m_cutter.cuts() - cutsBefore;
+                       const int cuts = m_cutter->cuts() - cutsBefore;
                        const qsizetype chats = inDoubt() - before;
                        qInfo("%d connections cut after COMMIT; %lld chat batch(es) in doubt", cuts, qint64(chats));
                        return cuts > 0 && chats > 0;
@@ -1004,8 +1031,10 @@ void TstChaos::faults()
         QElapsedTimer elapsed;
         elapsed.start();
         while (elapsed.elapsed() < qint64(g_options.minutes * 60000)) {
-            const auto &[name, fault] = all.at(h.randomBetween(0, int(all.size()) - 1));
-            rows.append(runFault(h, name, fault, h.randomBetween(2000, 15000)));
+            const auto &[name, fault] = all.at(h.scheduleBetween(0, int(all.size()) - 1));
+            const int gapMs = h.scheduleBetween(2000, 15000);
+            qInfo().noquote() << QStringLiteral("schedule #%1: %2 after %3 ms of load").arg(rows.size() + 1).arg(name).arg(gapMs);
+            rows.append(runFault(h, name, fault, gapMs));
         }
     }
     printTable(rows);
