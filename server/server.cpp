@@ -841,8 +841,17 @@ void Server::onClusterCommand(const Envelope &envelope)
 
 void Server::heartbeatTick()
 {
+    // A tick far behind its time means this process did not run (CPU
+    // starvation, a stopped process): pongs may wait unread in the sockets,
+    // so it only pings and leaves the verdict to the next tick, on time.
+    const qint64 sinceLast = m_sinceHeartbeatTick.isValid() ? m_sinceHeartbeatTick.restart() : 0;
+    if (!m_sinceHeartbeatTick.isValid())
+        m_sinceHeartbeatTick.start();
+    const bool onTime = sinceLast <= m_heartbeatTimer.interval() + m_heartbeatTimer.interval() / 2;
+    if (!onTime)
+        qCInfo(lcServer).noquote() << "heartbeat tick" << sinceLast << "ms apart; no peer is judged on this one";
     for (Session *s : std::as_const(m_sessions)) {
-        if (!s->heartbeat(m_config.heartbeatMs)) {
+        if (!s->heartbeat(m_config.heartbeatMs, onTime)) {
             qCInfo(lcServer).noquote() << "session" << s->id() << "answered no ping for two intervals; dropping";
             s->close(1001, QStringLiteral("heartbeat timeout"));
         }

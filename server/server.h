@@ -150,6 +150,7 @@ private:
     void finishCommand(const QString &id);
 
     QTimer m_heartbeatTimer;
+    QElapsedTimer m_sinceHeartbeatTick;
     QTimer m_secondTimer;
     QTimer m_cleanupTimer;
     QTimer m_drainTimer;

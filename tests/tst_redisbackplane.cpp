@@ -16,6 +16,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
+#include <QThread>
 #include <QUuid>
 
 #include <csignal>
@@ -148,6 +149,7 @@ private Q_SLOTS:
     void connectionCommands();
     void connectionFailures();
     void connectionTimeout();
+    void starvedProcessKeepsConnection();
 
     void connectAndUp();
     void downCallsAnswerAtOnce();
@@ -440,6 +442,40 @@ void TstRedisBackplane::connectionTimeout()
     QTRY_COMPARE(errors.size(), 1);
     QVERIFY(!connection.isConnected());
     redis.resume();
+}
+
+void TstRedisBackplane::starvedProcessKeepsConnection()
+{
+    // A process that gets no CPU for longer than the timeout (its event loop
+    // does not run) has not failed Redis: a command not yet written is timed
+    // from its write, and a reply waiting in the socket is read before the
+    // timer may call it late.
+    SB_REQUIRE_REDIS_SERVER();
+    RedisProcess redis;
+    QVERIFY(redis.start());
+    RedisConnection connection;
+    connection.setCommandTimeout(200);
+    QStringList errors;
+    connect(&connection, &RedisConnection::disconnected, this, [&errors](const QString &e) { errors.append(e); });
+    connection.connectTo(QStringLiteral("127.0.0.1"), redis.port());
+    QTRY_VERIFY_WITH_TIMEOUT(connection.isConnected(), 10000);
+
+    for (int round = 0; round < 5; ++round) {
+        std::optional<RedisReply> queued;
+        connection.command({"PING"}, [&queued](const RedisReply &r) { queued = r; });
+        QThread::msleep(400); // starved before hiredis could write it
+        QTRY_VERIFY_WITH_TIMEOUT(queued.has_value(), 5000);
+        QVERIFY2(!queued->isError(), qPrintable(queued->toString()));
+
+        std::optional<RedisReply> waiting;
+        connection.command({"PING"}, [&waiting](const RedisReply &r) { waiting = r; });
+        QCoreApplication::processEvents(); // written; the reply follows
+        QThread::msleep(400);              // starved while it waits in the socket
+        QTRY_VERIFY_WITH_TIMEOUT(waiting.has_value(), 5000);
+        QVERIFY2(!waiting->isError(), qPrintable(waiting->toString()));
+    }
+    QVERIFY(connection.isConnected());
+    QVERIFY2(errors.isEmpty(), qPrintable(errors.join(QLatin1Char('\n'))));
 }
 
 // --- RedisBackplane -------------------------------------------------------------

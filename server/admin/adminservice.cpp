@@ -35,7 +35,7 @@ AdminService::AdminService(Server *server)
     });
 }
 
-void AdminService::audit(Session *session, const Request &request)
+bool AdminService::audit(Session *session, const Request &request)
 {
     QJsonObject details = request.body;
     details.remove(QLatin1StringView("ref"));
@@ -44,8 +44,15 @@ void AdminService::audit(Session *session, const Request &request)
     details.insert(QLatin1StringView("operator_session_id"), session->id());
     details.insert(QLatin1StringView("operator_instance"), m_server->instanceId());
     const QString actor = session->info().user;
-    m_server->store().audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch());
+    // No operator action without its audit record: while the store is down
+    // the record waits for it, and when no more can wait the action is refused.
+    if (!m_server->store().audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch())) {
+        m_server->fail(session, request.ref, ErrorCode::StoreUnavailable,
+                       QStringLiteral("the store is down and its audit backlog is full; nothing was done"));
+        return false;
+    }
     qCInfo(lcAdmin).noquote() << "operator" << actor << "sent" << name(request.type);
+    return true;
 }
 
 void AdminService::subscribe(Session *session, const Request &request)
@@ -93,7 +100,8 @@ void AdminService::inject(Session *session, const Request &request)
     } else {
         return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("unknown target \"%1\"").arg(key));
     }
-    audit(session, request);
+    if (!audit(session, request))
+        return;
     const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.inject")},
@@ -118,7 +126,8 @@ void AdminService::commandOnFoundInstance(Session *session, const Request &reque
                                           std::function<QJsonObject(const QJsonObject &reply)> ackFields,
                                           const QString &notFound)
 {
-    audit(session, request);
+    if (!audit(session, request))
+        return;
     const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->clusterCommand(command, [this, guard, ref, ackFields, notFound](bool ok, const QList<QJsonObject> &replies) {
@@ -170,7 +179,8 @@ void AdminService::ticker(Session *session, const Request &request)
     bool enabled = false;
     if (auto e = fields::requiredBool(request.body, QLatin1StringView("enabled"), &enabled))
         return m_server->fail(session, request.ref, *e);
-    audit(session, request);
+    if (!audit(session, request))
+        return;
     const SessionRef guard(session);
     const QString ref = request.ref;
     m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},

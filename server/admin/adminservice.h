@@ -38,7 +38,7 @@ public:
     void emitFlow(const QJsonObject &frame);
 
 private:
-    void audit(Session *session, const Request &request);
+    bool audit(Session *session, const Request &request);
     // Audits, runs `command` on every instance, and acks with ackFields(reply)
     // of the instance that found its target, or answers not_found.
     void commandOnFoundInstance(Session *session, const Request &request, const QJsonObject &command,

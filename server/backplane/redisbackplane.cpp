@@ -978,7 +978,12 @@ void RedisBackplane::probeTick()
     if (!m_up)
         return;
     const qint64 now = m_clock.elapsed();
-    if (!m_probesInFlight.isEmpty() && now - m_lastProbeBackMs > m_timings.probeTimeoutMs) {
+    // A tick far behind its time means this process did not run (CPU
+    // starvation): the probes may be waiting unread in the subscriber's
+    // socket, so no verdict on this tick.
+    const qint64 sinceTick = now - std::exchange(m_lastProbeTickMs, now);
+    const bool onTime = sinceTick <= 2 * m_timings.probeIntervalMs;
+    if (onTime && !m_probesInFlight.isEmpty() && now - m_lastProbeBackMs > m_timings.probeTimeoutMs) {
         // Commands work but our own messages stop arriving: the subscription
         // is broken in a way Redis did not tell us. Start it over.
         qCWarning(lcRedis).noquote() << "no probe came back for" << (now - m_lastProbeBackMs)
@@ -995,7 +1000,11 @@ void RedisBackplane::probeTick()
         it = it.value() < expiredNs ? m_probesInFlight.erase(it) : std::next(it);
     const Envelope envelope = Envelope::make(m_instanceId, QJsonObject{{QLatin1StringView("instance"), m_instanceId}},
                                              {{QLatin1StringView("type"), kProbeType}, {QLatin1StringView("seq"), seq}});
-    send({QByteArrayLiteral("PUBLISH"), key(probeChannel()), envelope.encode()}, [this](const RedisReply &reply) {
+    send({QByteArrayLiteral("PUBLISH"), key(probeChannel()), envelope.encode()}, [this, seq](const RedisReply &reply) {
+        // A probe Redis refused (an ACL, a paused server) never travels: it
+        // says nothing about the subscription.
+        if (reply.isError())
+            m_probesInFlight.remove(seq);
         // On Redis Cluster PUBLISH counts the subscribers of the node it ran on only.
         if (m_up && !m_cluster && reply.isInteger() && reply.integer() == 0) {
             qCWarning(lcRedis) << "nobody is subscribed to our probe channel; reconnecting the subscriber";

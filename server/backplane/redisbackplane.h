@@ -219,6 +219,7 @@ private:
     QHash<qint64, qint64> m_probesInFlight; // seq -> m_clock ns when sent
     qint64 m_probeSeq = 0;
     qint64 m_lastProbeBackMs = 0;
+    qint64 m_lastProbeTickMs = 0;
     double m_rttMs = 0;
 
     quint64 m_rateSeq = 0;

@@ -297,10 +297,13 @@ void ChatService::chat(Session *session, const Request &request)
     const QString ref = request.ref;
     m_server->store().appendChat(draft, [this, sender, ref, name](const StoreResult<AppendResult> &result) {
         if (!result.ok) {
-            qCWarning(lcChat).noquote() << "chat to" << name << "not stored:" << result.error;
+            qCWarning(lcChat).noquote() << "chat to" << name << (result.inDoubt ? "may not be stored:" : "not stored:")
+                                        << result.error;
             if (sender)
                 m_server->fail(sender, ref, ErrorCode::StoreUnavailable,
-                               QStringLiteral("the message could not be stored; try again"));
+                               result.inDoubt ? QStringLiteral("the store was lost while committing: the message may be"
+                                                               " stored; resend it with the same nonce")
+                                              : QStringLiteral("the message could not be stored; try again"));
             return;
         }
         const ChatMessage &message = result.value.message;
@@ -308,9 +311,11 @@ void ChatService::chat(Session *session, const Request &request)
         if (sender)
             m_server->reply(sender, ref, {{QLatin1StringView("room"), message.room},
                                           {QLatin1StringView("seq"), message.seq}});
-        if (result.value.duplicate)
-            return;
-        m_server->metrics().chatMessages->inc();
+        // A resend is published again: its first attempt may have been
+        // stored while its answer was lost (a COMMIT in doubt), and then
+        // nobody published it. Every instance drops a seq it has delivered.
+        if (!result.value.duplicate)
+            m_server->metrics().chatMessages->inc();
         publishChat(message, 0);
     });
 }

@@ -146,11 +146,18 @@ AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
 // and answered with its error. Rooms are taken in name order (each room's
 // chats in the order they came), so two instances' batches lock PostgreSQL's
 // room rows in the same order and cannot deadlock.
-QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts)
+QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts, bool *committing)
 {
     SqlTransaction transaction(db);
-    if (std::optional<QList<StoreResult<AppendResult>>> stored = appendChatBatch(db, drafts)) {
+    // A connection lost during the commit leaves the outcome unknown: the
+    // server may have committed before the answer was lost.
+    const auto commit = [&transaction, committing] {
+        *committing = true;
         transaction.commit();
+        *committing = false;
+    };
+    if (std::optional<QList<StoreResult<AppendResult>>> stored = appendChatBatch(db, drafts)) {
+        commit();
         return *std::move(stored);
     }
     QList<qsizetype> order(drafts.size());
@@ -172,7 +179,7 @@ QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<Ch
         }
         db.exec(QStringLiteral("RELEASE SAVEPOINT ") + kSavepoint);
     }
-    transaction.commit();
+    commit();
     return results;
 }
 
@@ -416,6 +423,8 @@ void SqlStore::applyAvailability(bool up)
     if (next == m_availability)
         return;
     m_availability = next;
+    if (up)
+        flushDeferredRecords();
     Q_EMIT upChanged(up);
 }
 
@@ -527,9 +536,15 @@ void SqlStore::commitPendingChats()
     drafts.reserve(batch.size());
     for (const PendingChat &chat : std::as_const(batch))
         drafts.append(chat.draft);
-    auto work = [&drafts](SqlConnection &db) { return appendChatsIn(db, drafts); };
+    bool committing = false;
+    auto work = [&drafts, &committing](SqlConnection &db) { return appendChatsIn(db, drafts, &committing); };
     StoreResult<QList<StoreResult<AppendResult>>> stored =
         m_worker->perform<QList<StoreResult<AppendResult>>>("appendChat", work);
+    if (!stored.ok && committing) {
+        stored.inDoubt = true;
+        qCWarning(lcStore).noquote() << "the connection was lost during COMMIT of" << drafts.size()
+                                     << "chat(s): they may be stored; a resend with the same nonce finds them";
+    }
     // One event answers the whole batch, in the order the chats came.
     QMetaObject::invokeMethod(
         this,
@@ -540,6 +555,7 @@ void SqlStore::commitPendingChats()
                     result = std::move(stored.value[i]);
                 } else {
                     result.error = stored.error;
+                    result.inDoubt = stored.inDoubt;
                 }
                 batch[i].done(std::move(result));
             }
@@ -701,42 +717,78 @@ void SqlStore::todoDelete(const QString &clientId, qint64 id, std::function<void
 
 void SqlStore::sessionOpened(const SessionRecord &record)
 {
-    submit<bool>(
-        "sessionOpened", Route::Writer,
-        [record](SqlConnection &db) {
-            db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
-                                   " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                                   " ON CONFLICT (session_id) DO NOTHING"),
-                    {record.sessionId, record.clientId, record.user, record.role, record.remote, record.instance,
-                     record.connectedAt});
-            return true;
-        },
-        {});
+    writeRecord("sessionOpened", [record](SqlConnection &db) {
+        db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
+                               " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                               " ON CONFLICT (session_id) DO NOTHING"),
+                {record.sessionId, record.clientId, record.user, record.role, record.remote, record.instance,
+                 record.connectedAt});
+    });
 }
 
 void SqlStore::sessionClosed(const QString &sessionId, int closeCode, qint64 at)
 {
-    submit<bool>(
-        "sessionClosed", Route::Writer,
-        [sessionId, closeCode, at](SqlConnection &db) {
-            db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
-                    {sessionId, at, closeCode});
-            return true;
-        },
-        {});
+    writeRecord("sessionClosed", [sessionId, closeCode, at](SqlConnection &db) {
+        db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
+                {sessionId, at, closeCode});
+    });
 }
 
-void SqlStore::audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at)
+bool SqlStore::audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at)
 {
     const QString detailsText = QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact));
+    return writeRecord("audit", [actor, action, detailsText, at](SqlConnection &db) {
+        db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
+                {at, actor, action, detailsText});
+    });
+}
+
+bool SqlStore::writeRecord(const char *operation, std::function<void(SqlConnection &)> write)
+{
+    // Behind records already waiting, so they reach the table in order.
+    if (m_availability != Availability::Up || !m_deferredRecords.empty()) {
+        if (m_deferredRecords.size() >= std::size_t(MaxDeferredRecords)) {
+            if (m_droppedRecords++ == 0)
+                qCWarning(lcStore).noquote() << operation << "record dropped:" << MaxDeferredRecords
+                                             << "records already wait for the store (" << m_downReason << ")";
+            return false;
+        }
+        m_deferredRecords.push_back({operation, std::move(write)});
+        if (m_availability == Availability::Up)
+            flushDeferredRecords();
+        return true;
+    }
     submit<bool>(
-        "audit", Route::Writer,
-        [actor, action, detailsText, at](SqlConnection &db) {
-            db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
-                    {at, actor, action, detailsText});
+        operation, Route::Writer,
+        [write](SqlConnection &db) {
+            write(db);
             return true;
         },
-        {});
+        std::function<void(StoreResult<bool>)>([this, operation, write](const StoreResult<bool> &result) {
+            // Lost with the connection: it waits for the store like the others.
+            if (!result.ok && result.error.startsWith(unavailable(QString()))) {
+                if (m_deferredRecords.size() < std::size_t(MaxDeferredRecords))
+                    m_deferredRecords.push_back({operation, write});
+                else if (m_droppedRecords++ == 0)
+                    qCWarning(lcStore).noquote() << operation << "record dropped: too many wait for the store";
+                if (m_availability == Availability::Up)
+                    flushDeferredRecords();
+            }
+        }));
+    return true;
+}
+
+void SqlStore::flushDeferredRecords()
+{
+    if (m_droppedRecords > 0) {
+        qCWarning(lcStore).noquote() << m_droppedRecords << "session or audit record(s) were dropped while the store was down";
+        m_droppedRecords = 0;
+    }
+    if (!m_deferredRecords.empty())
+        qCInfo(lcStore).noquote() << "writing" << m_deferredRecords.size() << "record(s) kept while the store was down";
+    std::deque<DeferredRecord> records = std::exchange(m_deferredRecords, {});
+    for (DeferredRecord &record : records)
+        writeRecord(record.operation, std::move(record.write));
 }
 
 // One cleanup() in progress: what is left to delete and what was deleted.

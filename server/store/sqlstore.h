@@ -29,6 +29,7 @@
 #include <QHash>
 #include <QThread>
 
+#include <deque>
 #include <memory>
 #include <mutex>
 
@@ -66,7 +67,7 @@ public:
 
     void sessionOpened(const SessionRecord &record) override;
     void sessionClosed(const QString &sessionId, int closeCode, qint64 at) override;
-    void audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at) override;
+    bool audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at) override;
 
     void cleanup(qint64 now, qint64 sessionAgeMs, int historyPerRoom,
                  std::function<void(StoreResult<CleanupStats>)> done) override;
@@ -106,6 +107,10 @@ private:
     // On the writer thread: stores every pending chat in one transaction.
     void commitPendingChats();
     void cleanupStep(const std::shared_ptr<CleanupRun> &run);
+    // Writes a session or audit record now, or keeps it while the store is
+    // down; false when it was neither (the bound is reached).
+    bool writeRecord(const char *operation, std::function<void(SqlConnection &)> write);
+    void flushDeferredRecords();
     void setAvailability(bool up, const QString &reason); // the writer's
     void applyAvailability(bool up);
     void setReaderAvailability(bool up);
@@ -123,6 +128,13 @@ private:
     bool m_readerReported = false;
     bool m_readerUp = false;
     QHash<QString, int> m_todoWritesInFlight; // client_id -> todo writes not yet answered
+    struct DeferredRecord
+    {
+        const char *operation;
+        std::function<void(SqlConnection &)> write;
+    };
+    std::deque<DeferredRecord> m_deferredRecords; // session and audit records waiting for the store
+    qint64 m_droppedRecords = 0;
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes
     QList<PendingChat> m_pendingChats;
 };

@@ -25,6 +25,9 @@ struct StoreResult
     bool ok = false;
     QString error; // set when !ok
     T value{};
+    // !ok, but the connection was lost during COMMIT: the write may have been
+    // stored. A chat resent with the same nonce finds out (docs/protocol.md).
+    bool inDoubt = false;
 };
 
 struct ChatDraft
@@ -114,7 +117,13 @@ public:
     // Fire-and-forget records; failures are logged.
     virtual void sessionOpened(const SessionRecord &record) = 0;
     virtual void sessionClosed(const QString &sessionId, int closeCode, qint64 at) = 0;
-    virtual void audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at) = 0;
+    // Session and audit records are written behind the action: while the
+    // store is down they wait (at most MaxDeferredRecords, in order) and are
+    // written once it is back. audit() returns false when its record can be
+    // neither written nor kept: the operator action must then be refused.
+    // Session records beyond the bound are dropped and logged.
+    static constexpr int MaxDeferredRecords = 10000;
+    virtual bool audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at) = 0;
 
     // Deletes disconnected sessions older than `sessionAgeMs`, chat beyond the
     // newest `historyPerRoom` per room, and nonces older than 10 minutes.

@@ -182,12 +182,12 @@ qint64 Session::queueBytes() const
     return m_socket ? m_socket->bytesToWrite() : 0;
 }
 
-bool Session::heartbeat(qint64 intervalMs)
+bool Session::heartbeat(qint64 intervalMs, bool judge)
 {
     if (m_closing || !m_socket)
         return true;
     // Alive means a pong or any frame within the last two intervals.
-    if (m_sinceAlive.elapsed() > 2 * intervalMs)
+    if (judge && m_sinceAlive.elapsed() > 2 * intervalMs)
         return false;
     if (!m_sincePing.isValid() || m_sincePing.elapsed() >= intervalMs - intervalMs / 4) {
         m_socket->ping();

@@ -83,8 +83,9 @@ public:
     bool adminFlow = false; // an admin.subscribe asked for flow samples
 
     // Heartbeat: called twice per interval; pings once per interval and
-    // answers false when the peer has been silent for two.
-    bool heartbeat(qint64 intervalMs);
+    // answers false when the peer has been silent for two (never when not
+    // `judge`: a late tick only pings).
+    bool heartbeat(qint64 intervalMs, bool judge = true);
     int closeCode() const { return m_closeCode; }
 
     QJsonObject toConnJson() const;

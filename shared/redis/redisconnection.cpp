@@ -1,6 +1,7 @@
 #include "redisconnection.h"
 
 #include <hiredis/async.h>
+#include <hiredis/sds.h>
 
 #include <QHostAddress>
 #include <QHostInfo>
@@ -141,6 +142,8 @@ void RedisConnection::startConnect(const QString &ip)
     }
     m_ctx = ctx;
     m_contextGone = false;
+    m_bytesQueued = 0;
+    m_firstUnwritten = m_nextId;
     limitReplySize(ctx->c.reader);
     ctx->data = this;
     ctx->ev.data = this;
@@ -283,7 +286,7 @@ void RedisConnection::sendUnsubscribe(const char *command, const QByteArray &nam
     const size_t lengths[] = {std::strlen(command), static_cast<size_t>(name.size())};
     // hiredis routes the confirmation to the subscription's callback; REDIS_ERR
     // only means hiredis knows of no such subscription, which is fine.
-    redisAsyncCommandArgv(m_ctx, &RedisConnection::onPubSubReply, nullptr, 2, argv, lengths);
+    appendCommand(reinterpret_cast<void *>(&RedisConnection::onPubSubReply), nullptr, 2, argv, lengths);
 }
 
 quint64 RedisConnection::submit(Pending pending, const QList<QByteArray> &argv, int timeoutMs, bool pubsub)
@@ -303,22 +306,60 @@ quint64 RedisConnection::submit(Pending pending, const QList<QByteArray> &argv, 
     // its command timed out finds no entry and is ignored.
     void *privdata = pubsub ? nullptr : reinterpret_cast<void *>(static_cast<quintptr>(id));
     redisCallbackFn *fn = pubsub ? &RedisConnection::onPubSubReply : &RedisConnection::onCommandReply;
-    if (redisAsyncCommandArgv(m_ctx, fn, privdata, static_cast<int>(args.size()), args.data(), lengths.data())
+    if (appendCommand(reinterpret_cast<void *>(fn), privdata, static_cast<int>(args.size()), args.data(),
+                      lengths.data())
         != REDIS_OK)
         return 0;
+    pending.endOffset = m_bytesQueued;
 
     if (timeoutMs > 0) {
-        const qint64 deadline = m_clock.elapsed() + timeoutMs;
+        // Provisional: restarted once the command is written (noteWritten).
+        // Should the socket take nothing for this long, Redis is not reading.
         pending.timeoutMs = timeoutMs;
-        pending.deadline = m_deadlines.emplace(deadline, id);
-        pending.hasDeadline = true;
-        if (!m_timeoutTimer.isActive() || deadline < m_timerDeadline) {
-            m_timerDeadline = deadline;
-            m_timeoutTimer.start(timeoutMs);
-        }
+        armDeadline(id, pending, m_clock.elapsed() + timeoutMs);
     }
     m_pending.emplace(id, std::move(pending));
     return id;
+}
+
+int RedisConnection::appendCommand(void *fn, void *privdata, int argc, const char **argv, const size_t *lengths)
+{
+    // hiredis keeps what is not written yet in c.obuf, so the bytes queued so
+    // far minus its length is how far the socket has taken the stream.
+    const size_t before = m_ctx->c.obuf ? sdslen(m_ctx->c.obuf) : 0;
+    const int status = redisAsyncCommandArgv(m_ctx, reinterpret_cast<redisCallbackFn *>(fn), privdata, argc, argv,
+                                             lengths);
+    const size_t after = m_ctx && m_ctx->c.obuf ? sdslen(m_ctx->c.obuf) : 0;
+    if (status == REDIS_OK && after > before)
+        m_bytesQueued += static_cast<qint64>(after - before);
+    return status;
+}
+
+void RedisConnection::armDeadline(quint64 id, Pending &pending, qint64 deadline)
+{
+    removeDeadline(pending);
+    pending.deadline = m_deadlines.emplace(deadline, id);
+    pending.hasDeadline = true;
+    if (!m_timeoutTimer.isActive() || deadline < m_timerDeadline) {
+        m_timerDeadline = deadline;
+        m_timeoutTimer.start(static_cast<int>(std::max<qint64>(0, deadline - m_clock.elapsed())));
+    }
+}
+
+void RedisConnection::noteWritten()
+{
+    if (!m_ctx)
+        return;
+    const qint64 written = m_bytesQueued - static_cast<qint64>(m_ctx->c.obuf ? sdslen(m_ctx->c.obuf) : 0);
+    const qint64 now = m_clock.elapsed();
+    auto it = m_pending.lower_bound(m_firstUnwritten);
+    for (; it != m_pending.end() && it->second.endOffset <= written; ++it) {
+        Pending &p = it->second;
+        p.written = true;
+        if (p.hasDeadline)
+            armDeadline(it->first, p, now + p.timeoutMs);
+    }
+    m_firstUnwritten = it == m_pending.end() ? m_nextId : it->first;
 }
 
 void RedisConnection::removeDeadline(Pending &pending)
@@ -378,6 +419,36 @@ void RedisConnection::onTimeoutTimer()
         m_timeoutTimer.start(static_cast<int>(first->first - now));
         return;
     }
+    // This timer may run before the notifiers of a socket that is ready
+    // (in the same loop iteration, or after this process was starved of CPU
+    // for seconds): write what is queued, hand hiredis whatever already
+    // waits to be read, and only then look again at what is late.
+    if (m_ctx && m_state == State::Connected && m_hiredisDepth == 0) {
+        ++m_hiredisDepth;
+        redisAsyncHandleWrite(m_ctx);
+        if (m_ctx)
+            redisAsyncHandleRead(m_ctx);
+        --m_hiredisDepth;
+        noteWritten();
+        afterHiredis();
+        if (m_state != State::Connected)
+            return; // the connection ended meanwhile; everything pending failed with its reason
+        const auto next = m_deadlines.begin();
+        if (next == m_deadlines.end())
+            return;
+        const qint64 later = m_clock.elapsed();
+        if (next->first > later) {
+            m_timerDeadline = next->first;
+            m_timeoutTimer.start(static_cast<int>(next->first - later));
+            return;
+        }
+        return lateReply(next);
+    }
+    lateReply(first);
+}
+
+void RedisConnection::lateReply(std::multimap<qint64, quint64>::iterator first)
+{
     // Redis answers in order, so one late reply means everything behind it is
     // late too: answer this one, then treat the connection as broken.
     const quint64 id = first->second;
@@ -419,6 +490,8 @@ void RedisConnection::onSocketActivated(bool readable)
     else
         redisAsyncHandleWrite(m_ctx);
     --m_hiredisDepth;
+    if (!readable)
+        noteWritten();
     // hiredis may have freed the context inside that call (hookCleanup told us).
     afterHiredis();
 }

@@ -12,6 +12,11 @@
 // commands, disconnect or even delete the connection. A command that gets no
 // reply within its timeout is answered with an error and the connection is
 // treated as broken: it is dropped and every other pending command fails too.
+// The timeout runs from when the command's last byte was written to the
+// socket (a command still queued behind a slow socket has not been asked
+// yet), and before a command is declared late, whatever already waits in the
+// socket is read and handed to hiredis: a reply that arrived while this
+// process was starved of CPU is a reply, not a dead server.
 // Nothing reconnects by itself; react to disconnected().
 
 #include "redisaddress.h"
@@ -116,6 +121,8 @@ private:
         int timeoutMs = 0;
         std::multimap<qint64, quint64>::iterator deadline;
         bool hasDeadline = false;
+        qint64 endOffset = 0; // m_bytesQueued once the command was queued
+        bool written = false;  // its last byte went to the socket
     };
 
     // hiredis event hooks and callbacks; the context's data and ev.data are `this`.
@@ -135,7 +142,11 @@ private:
     quint64 submit(Pending pending, const QList<QByteArray> &argv, int timeoutMs, bool pubsub);
     void completePending(quint64 id, const RedisReply &reply);
     void removeDeadline(Pending &pending);
+    void armDeadline(quint64 id, Pending &pending, qint64 deadline);
+    int appendCommand(void *fn, void *privdata, int argc, const char **argv, const size_t *lengths);
+    void noteWritten();
     void onTimeoutTimer();
+    void lateReply(std::multimap<qint64, quint64>::iterator first);
     void fail(const QString &error);
     void afterHiredis();
     void teardown();
@@ -165,6 +176,8 @@ private:
     QString m_failure;                // why the connection is ending; empty when asked to
 
     std::map<quint64, Pending> m_pending; // by id, i.e. in the order sent
+    qint64 m_bytesQueued = 0;             // command bytes given to this context's output buffer
+    quint64 m_firstUnwritten = 0;         // pending ids below it were all written
     quint64 m_nextId = 1;
     int m_handshakeRemaining = 0;
     std::multimap<qint64, quint64> m_deadlines; // m_clock ms -> pending id

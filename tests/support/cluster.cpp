@@ -119,6 +119,20 @@ void Cluster::stopRedis()
     m_redis.reset();
 }
 
+qint64 Cluster::redisPid() const
+{
+    return m_redis ? m_redis->processId() : 0;
+}
+
+bool Cluster::restartHaproxy()
+{
+    if (m_haproxy) {
+        m_haproxy->kill();
+        m_haproxy->waitForFinished(3000);
+    }
+    return startHaproxy();
+}
+
 QString Cluster::pgBin(const QString &tool)
 {
     QDir lib(QStringLiteral("/usr/lib/postgresql"));
@@ -200,7 +214,7 @@ bool Cluster::startInstance(int index)
                      QStringLiteral("--listen"), QStringLiteral("127.0.0.1:%1").arg(instance.port),
                      QStringLiteral("--color"), colors[index % colors.size()],
                      QStringLiteral("--redis-url"), redisUrl(),
-                     QStringLiteral("--database-url"), databaseUrl(),
+                     QStringLiteral("--database-url"), m_instanceDatabaseUrls.value(index, databaseUrl()),
                      QStringLiteral("--data"), m_dir.filePath(instanceId(index)),
                      QStringLiteral("--operator-key"), operatorKey(),
                      QStringLiteral("--connect-rate"), QStringLiteral("100000/60"),
@@ -291,7 +305,7 @@ bool Cluster::startHaproxy()
     out.close();
     m_haproxy = std::make_unique<QProcess>();
     m_haproxy->setProcessChannelMode(QProcess::MergedChannels);
-    m_haproxy->setStandardOutputFile(m_dir.filePath(QStringLiteral("haproxy.log")));
+    m_haproxy->setStandardOutputFile(m_dir.filePath(QStringLiteral("haproxy.log")), QIODevice::Append);
     m_haproxy->start(QStringLiteral("haproxy"), {QStringLiteral("-f"), path, QStringLiteral("-db")});
     if (!m_haproxy->waitForStarted(5000) || !waitForPort(m_lbPort, 5000)) {
         m_error = QStringLiteral("haproxy did not start");

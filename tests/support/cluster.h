@@ -9,6 +9,7 @@
 
 #include "testsupport.h"
 
+#include <QHash>
 #include <QNetworkAccessManager>
 #include <QProcess>
 #include <QStringList>
@@ -48,6 +49,10 @@ public:
     // standby).
     void useRedis(const QString &url) { m_externalRedisUrl = url; }
     void useDatabase(const QString &url) { m_externalDatabaseUrl = url; }
+    // Before startInstance(): this instance reaches the database at `url`
+    // instead (a proxy in front of the cluster's PostgreSQL, say).
+    void setInstanceDatabaseUrl(int instance, const QString &url) { m_instanceDatabaseUrls[instance] = url; }
+    quint16 pgPort() const { return m_pgPort; }
     QString error() const { return m_error; }
 
     quint16 port(int instance) const { return m_instances[static_cast<std::size_t>(instance)].port; }
@@ -79,8 +84,11 @@ public:
 
     bool startRedis();
     void stopRedis();
+    qint64 redisPid() const;
     bool startPostgres();
     void stopPostgres();
+    // Stops HAProxy (SIGKILL) and starts it again with the same configuration.
+    bool restartHaproxy();
 
     // Runs a PostgreSQL tool as the "postgres" user when root (PostgreSQL
     // refuses root), else as ourselves; true when it exited 0.
@@ -101,6 +109,7 @@ private:
     QList<QPair<QString, quint16>> m_standbyServers;
     QString m_externalRedisUrl;
     QString m_externalDatabaseUrl;
+    QHash<int, QString> m_instanceDatabaseUrls;
     QTemporaryDir m_dir;
     QString m_error;
     std::vector<Instance> m_instances;
