@@ -758,24 +758,61 @@ bool SqlStore::writeRecord(const char *operation, std::function<void(SqlConnecti
             flushDeferredRecords();
         return true;
     }
-    submit<bool>(
-        operation, Route::Writer,
-        [write](SqlConnection &db) {
-            write(db);
-            return true;
-        },
-        std::function<void(StoreResult<bool>)>([this, operation, write](const StoreResult<bool> &result) {
-            // Lost with the connection: it waits for the store like the others.
-            if (!result.ok && result.error.startsWith(unavailable(QString()))) {
-                if (m_deferredRecords.size() < std::size_t(MaxDeferredRecords))
-                    m_deferredRecords.push_back({operation, write});
-                else if (m_droppedRecords++ == 0)
-                    qCWarning(lcStore).noquote() << operation << "record dropped: too many wait for the store";
-                if (m_availability == Availability::Up)
-                    flushDeferredRecords();
-            }
-        }));
+    {
+        const std::lock_guard lock(m_pendingRecordsMutex);
+        m_pendingRecords.push_back({operation, std::move(write)});
+        if (m_pendingRecords.size() > 1)
+            return true; // the commit job already queued takes this one too
+    }
+    QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
     return true;
+}
+
+void SqlStore::commitPendingRecords()
+{
+    std::deque<DeferredRecord> records;
+    {
+        const std::lock_guard lock(m_pendingRecordsMutex);
+        records.swap(m_pendingRecords);
+    }
+    // One transaction, one commit (one fsync) for every record that came
+    // meanwhile: a wave of connections would otherwise cost a commit each.
+    // A record the database refuses is undone alone (its savepoint).
+    auto work = [&records](SqlConnection &db) {
+        const QString savepoint = QStringLiteral("record");
+        SqlTransaction transaction(db);
+        for (const DeferredRecord &record : records) {
+            db.exec(QStringLiteral("SAVEPOINT ") + savepoint);
+            try {
+                record.write(db);
+            } catch (const SqlError &error) {
+                if (error.connectionLost() || !db.isOpen())
+                    throw;
+                qCWarning(lcStore).noquote() << record.operation << "record not written:" << error.message();
+                db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
+            }
+            db.exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
+        }
+        transaction.commit();
+        return true;
+    };
+    const StoreResult<bool> stored = m_worker->perform<bool>("records", work);
+    if (stored.ok || !stored.error.startsWith(unavailable(QString())))
+        return;
+    // Lost with the connection: they wait for the store like the others, in order.
+    QMetaObject::invokeMethod(
+        this,
+        [this, records = std::move(records)]() mutable {
+            for (DeferredRecord &record : records) {
+                if (m_deferredRecords.size() < std::size_t(MaxDeferredRecords))
+                    m_deferredRecords.push_back(std::move(record));
+                else if (m_droppedRecords++ == 0)
+                    qCWarning(lcStore).noquote() << record.operation << "record dropped: too many wait for the store";
+            }
+            if (m_availability == Availability::Up)
+                flushDeferredRecords();
+        },
+        Qt::QueuedConnection);
 }
 
 void SqlStore::flushDeferredRecords()

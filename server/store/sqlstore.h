@@ -106,6 +106,9 @@ private:
     std::function<void(StoreResult<T>)> trackTodoWrite(const QString &clientId, std::function<void(StoreResult<T>)> done);
     // On the writer thread: stores every pending chat in one transaction.
     void commitPendingChats();
+    // On the writer thread: writes every pending session and audit record in
+    // one transaction.
+    void commitPendingRecords();
     void cleanupStep(const std::shared_ptr<CleanupRun> &run);
     // Writes a session or audit record now, or keeps it while the store is
     // down; false when it was neither (the bound is reached).
@@ -137,6 +140,8 @@ private:
     qint64 m_droppedRecords = 0;
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes
     QList<PendingChat> m_pendingChats;
+    std::mutex m_pendingRecordsMutex; // writeRecord() adds, the worker takes
+    std::deque<DeferredRecord> m_pendingRecords;
 };
 
 } // namespace sb
