@@ -52,7 +52,7 @@ start_server
     --server-pid "$server_pid" --json "$RESULTS"
 sleep 5 # the wave of closes is over; the server hands freed memory back
 echo "server memory after every client left: $(rss_mib "$server_pid") MiB" >&2
-grep 'released freed memory' "$workdir/server.log" | sed 's/^.*sb.server: /  /' >&2 || true
+grep 'released freed memory' "$workdir/server.log" | sed 's/^.*sb.sessions: /  /' >&2 || true
 stop_server
 
 say "big room: $CLIENTS connections join one room, then 5 posters send 4 messages each"

@@ -1,36 +1,40 @@
 #include "adminservice.h"
 
-#include "broadcast/ticker.h"
-#include "server.h"
+#include "backplane/backplane.h"
+#include "channel.h"
+#include "cluster/clusterbus.h"
+#include "config.h"
+#include "flow/flowsampler.h"
+#include "metrics/metrics.h"
+#include "sessions/sessionregistry.h"
+#include "store/store.h"
 #include "ws/session.h"
 
 #include <QDateTime>
-#include <QFile>
 #include <QJsonArray>
 #include <QLoggingCategory>
 #include <QPointer>
-
-#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcAdmin, "sb.admin")
 
 namespace sb {
 
-AdminService::AdminService(Server *server)
-    : m_server(server)
+AdminService::AdminService(const ServiceContext &context, InstanceControl instance)
+    : m_ctx(context)
+    , m_instance(std::move(instance))
 {
-    QObject::connect(server, &Server::sessionOpened, server, [this](Session *s) {
+    QObject::connect(&m_ctx.sessions, &SessionRegistry::opened, m_ctx.owner, [this](Session *s) {
         if (hasSubscribers())
             toSubscribers(makeFrame(MessageType::AdminConnOpen, {{QLatin1StringView("conn"), s->toConnJson()}}));
     });
-    QObject::connect(server, &Server::sessionClosed, server, [this](Session *s, int code) {
+    QObject::connect(&m_ctx.sessions, &SessionRegistry::closed, m_ctx.owner, [this](Session *s, int code) {
         if (s->adminFlow)
-            m_flowSubscribers = qMax(0, m_flowSubscribers - 1);
+            setFlowSubscribers(m_flowSubscribers - 1);
         s->adminFlow = false;
         m_subscribers.remove(s);
         if (hasSubscribers())
             toSubscribers(makeFrame(MessageType::AdminConnClose, {{QLatin1StringView("session_id"), s->id()},
-                                                              {QLatin1StringView("instance"), m_server->instanceId()},
+                                                              {QLatin1StringView("instance"), m_ctx.instanceId},
                                                               {QLatin1StringView("code"), code}}));
     });
 }
@@ -42,12 +46,12 @@ bool AdminService::audit(Session *session, const Request &request)
     // The request's own "session_id" and "instance" name the action's target,
     // so where the operator acted from is kept under keys of its own.
     details.insert(QLatin1StringView("operator_session_id"), session->id());
-    details.insert(QLatin1StringView("operator_instance"), m_server->instanceId());
+    details.insert(QLatin1StringView("operator_instance"), m_ctx.instanceId);
     const QString actor = session->info().user;
     // No operator action without its audit record: while the store is down
     // the record waits for it, and when no more can wait the action is refused.
-    if (!m_server->store().audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch())) {
-        m_server->fail(session, request.ref, ErrorCode::StoreUnavailable,
+    if (!m_ctx.store.audit(actor, QString(name(request.type)), details, QDateTime::currentMSecsSinceEpoch())) {
+        session->fail(request.ref, ErrorCode::StoreUnavailable,
                        QStringLiteral("the store is down and its audit backlog is full; nothing was done"));
         return false;
     }
@@ -59,17 +63,15 @@ void AdminService::subscribe(Session *session, const Request &request)
 {
     std::optional<bool> flow;
     if (auto e = fields::optionalBool(request.body, QLatin1StringView("flow"), &flow))
-        return m_server->fail(session, request.ref, *e);
-    if (session->adminFlow)
-        --m_flowSubscribers;
+        return session->fail(request.ref, *e);
+    const int before = session->adminFlow ? 1 : 0;
     m_subscribers.insert(session);
     session->adminFlow = flow.value_or(false);
-    if (session->adminFlow)
-        ++m_flowSubscribers;
+    setFlowSubscribers(m_flowSubscribers - before + (session->adminFlow ? 1 : 0));
     QJsonArray connections;
-    for (Session *s : m_server->sessions())
+    for (Session *s : m_ctx.sessions.all())
         connections.append(s->toConnJson());
-    m_server->reply(session, request.ref, {{QLatin1StringView("instance"), m_server->instanceJson()},
+    session->reply(request.ref, {{QLatin1StringView("instance"), m_instance.json()},
                                            {QLatin1StringView("connections"), connections}});
 }
 
@@ -77,10 +79,10 @@ void AdminService::inject(Session *session, const Request &request)
 {
     QString text;
     if (auto e = fields::text(request.body, QLatin1StringView("text"), Limits::MaxChatText, &text))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     const QJsonValue target = request.body.value(QLatin1StringView("target"));
     if (!target.isObject() || target.toObject().size() != 1)
-        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+        return session->fail(request.ref, ErrorCode::BadRequest,
                               QStringLiteral("\"target\" must be one of {\"all\":true}, {\"room\":R}, {\"instance\":I}, "
                                              "{\"client_id\":C}, {\"session_id\":S}"));
     const QJsonObject t = target.toObject();
@@ -88,37 +90,37 @@ void AdminService::inject(Session *session, const Request &request)
     const QJsonValue value = t.begin().value();
     if (key == QLatin1StringView("all")) {
         if (value != QJsonValue(true))
-            return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("\"all\" must be true"));
+            return session->fail(request.ref, ErrorCode::BadRequest, QStringLiteral("\"all\" must be true"));
     } else if (key == QLatin1StringView("room")) {
         if (!value.isString() || !isValidRoom(value.toString()))
-            return m_server->fail(session, request.ref, ErrorCode::InvalidRoom, QStringLiteral("invalid room name"));
+            return session->fail(request.ref, ErrorCode::InvalidRoom, QStringLiteral("invalid room name"));
     } else if (key == QLatin1StringView("instance") || key == QLatin1StringView("client_id")
                || key == QLatin1StringView("session_id")) {
         if (!value.isString() || value.toString().isEmpty())
-            return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+            return session->fail(request.ref, ErrorCode::BadRequest,
                                   QStringLiteral("\"%1\" must be a non-empty string").arg(key));
     } else {
-        return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("unknown target \"%1\"").arg(key));
+        return session->fail(request.ref, ErrorCode::BadRequest, QStringLiteral("unknown target \"%1\"").arg(key));
     }
     if (!audit(session, request))
         return;
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->clusterCommand({{QLatin1StringView("type"), QStringLiteral("cluster.inject")},
+    m_ctx.bus.command({{QLatin1StringView("type"), name(InternalType::ClusterInject)},
                               {QLatin1StringView("target"), t},
                               {QLatin1StringView("text"), text},
                               {QLatin1StringView("from"), session->info().user},
-                              {QLatin1StringView("origin"), m_server->instanceId()}},
+                              {QLatin1StringView("origin"), m_ctx.instanceId}},
                              [this, guard, ref](bool ok, const QList<QJsonObject> &replies) {
                                  if (!guard)
                                      return;
                                  if (!ok)
-                                     return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                     return guard->fail(ref, ErrorCode::BackplaneUnavailable,
                                                            QStringLiteral("the backplane is down; nothing was sent"));
                                  qint64 recipients = 0;
                                  for (const QJsonObject &r : replies)
                                      recipients += r.value(QLatin1StringView("recipients")).toInteger();
-                                 m_server->reply(guard, ref, {{QLatin1StringView("recipients"), recipients}});
+                                 guard->reply(ref, {{QLatin1StringView("recipients"), recipients}});
                              });
 }
 
@@ -130,16 +132,16 @@ void AdminService::commandOnFoundInstance(Session *session, const Request &reque
         return;
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->clusterCommand(command, [this, guard, ref, ackFields, notFound](bool ok, const QList<QJsonObject> &replies) {
+    m_ctx.bus.command(command, [this, guard, ref, ackFields, notFound](bool ok, const QList<QJsonObject> &replies) {
         if (!guard)
             return;
         if (!ok)
-            return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable, QStringLiteral("the backplane is down"));
+            return guard->fail(ref, ErrorCode::BackplaneUnavailable, QStringLiteral("the backplane is down"));
         for (const QJsonObject &r : replies) {
             if (r.value(QLatin1StringView("found")).toBool())
-                return m_server->reply(guard, ref, ackFields(r));
+                return guard->reply(ref, ackFields(r));
         }
-        m_server->fail(guard, ref, ErrorCode::NotFound, notFound);
+        guard->fail(ref, ErrorCode::NotFound, notFound);
     });
 }
 
@@ -147,10 +149,10 @@ void AdminService::disconnectSession(Session *session, const Request &request)
 {
     QString sessionId;
     if (auto e = fields::requiredString(request.body, QLatin1StringView("session_id"), &sessionId))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     commandOnFoundInstance(
         session, request,
-        {{QLatin1StringView("type"), QStringLiteral("cluster.disconnect")}, {QLatin1StringView("session_id"), sessionId}},
+        {{QLatin1StringView("type"), name(InternalType::ClusterDisconnect)}, {QLatin1StringView("session_id"), sessionId}},
         [sessionId](const QJsonObject &reply) {
             return QJsonObject{{QLatin1StringView("session_id"), sessionId},
                                {QLatin1StringView("instance"), reply.value(QLatin1StringView("instance"))}};
@@ -162,10 +164,10 @@ void AdminService::drain(Session *session, const Request &request, bool on)
 {
     QString instance;
     if (auto e = fields::requiredString(request.body, QLatin1StringView("instance"), &instance))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     commandOnFoundInstance(
         session, request,
-        {{QLatin1StringView("type"), QStringLiteral("cluster.drain")},
+        {{QLatin1StringView("type"), name(InternalType::ClusterDrain)},
          {QLatin1StringView("instance"), instance},
          {QLatin1StringView("drain"), on}},
         [instance, on](const QJsonObject &) {
@@ -178,78 +180,86 @@ void AdminService::ticker(Session *session, const Request &request)
 {
     bool enabled = false;
     if (auto e = fields::requiredBool(request.body, QLatin1StringView("enabled"), &enabled))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (!audit(session, request))
         return;
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},
-                      {{QLatin1StringView("type"), QStringLiteral("ticker.set")}, {QLatin1StringView("enabled"), enabled}},
+    m_ctx.bus.publish(Channel::all(), QJsonObject{{QLatin1StringView("all"), true}},
+                      {{QLatin1StringView("type"), name(InternalType::TickerSet)}, {QLatin1StringView("enabled"), enabled}},
                       [this, guard, ref, enabled](bool ok) {
                           if (!guard)
                               return;
                           if (!ok)
-                              return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                              return guard->fail(ref, ErrorCode::BackplaneUnavailable,
                                                     QStringLiteral("the backplane is down"));
-                          m_server->reply(guard, ref, {{QLatin1StringView("enabled"), enabled}});
+                          guard->reply(ref, {{QLatin1StringView("enabled"), enabled}});
                       });
 }
 
 QJsonObject AdminService::execute(const QJsonObject &command)
 {
-    const QString type = command.value(QLatin1StringView("type")).toString();
-    if (type == QLatin1StringView("cluster.inject")) {
-        const QJsonObject target = command.value(QLatin1StringView("target")).toObject();
-        const QString key = target.isEmpty() ? QString() : target.begin().key();
-        const QString value = target.isEmpty() ? QString() : target.begin().value().toString();
-        QList<Session *> recipients;
-        if (key == QLatin1StringView("all")) {
-            recipients = m_server->sessions().values();
-        } else if (key == QLatin1StringView("instance")) {
-            if (value == m_server->instanceId())
-                recipients = m_server->sessions().values();
-        } else if (key == QLatin1StringView("client_id")) {
-            recipients = m_server->sessionsOfClient(value);
-        } else if (key == QLatin1StringView("session_id")) {
-            if (Session *s = m_server->sessions().value(value))
+    const auto type = internalTypeFromName(command.value(QLatin1StringView("type")).toString());
+    switch (type.value_or(InternalType::ClusterReply)) {
+    case InternalType::ClusterInject: return injectHere(command);
+    case InternalType::ClusterDisconnect: return disconnectHere(command);
+    case InternalType::ClusterDrain: return drainHere(command);
+    default: return {{QLatin1StringView("error"), QStringLiteral("unknown command")}};
+    }
+}
+
+QJsonObject AdminService::injectHere(const QJsonObject &command)
+{
+    const QJsonObject target = command.value(QLatin1StringView("target")).toObject();
+    const QString key = target.isEmpty() ? QString() : target.begin().key();
+    const QString value = target.isEmpty() ? QString() : target.begin().value().toString();
+    QList<Session *> recipients;
+    if (key == QLatin1StringView("all")) {
+        recipients = m_ctx.sessions.all().values();
+    } else if (key == QLatin1StringView("instance")) {
+        if (value == m_ctx.instanceId)
+            recipients = m_ctx.sessions.all().values();
+    } else if (key == QLatin1StringView("client_id")) {
+        recipients = m_ctx.sessions.ofClient(value);
+    } else if (key == QLatin1StringView("session_id")) {
+        if (Session *s = m_ctx.sessions.find(value))
+            recipients.append(s);
+    } else if (key == QLatin1StringView("room")) {
+        for (Session *s : m_ctx.sessions.all()) {
+            if (s->rooms().contains(value))
                 recipients.append(s);
-        } else if (key == QLatin1StringView("room")) {
-            for (Session *s : m_server->sessions()) {
-                if (s->rooms().contains(value))
-                    recipients.append(s);
-            }
         }
-        const QString text = QString::fromUtf8(encode(makeFrame(
-            MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("announcement")},
-                                     {QLatin1StringView("text"), command.value(QLatin1StringView("text"))},
-                                     {QLatin1StringView("from"), command.value(QLatin1StringView("from"))},
-                                     {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
-                                     {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}})));
-        int sent = 0;
-        for (Session *s : std::as_const(recipients))
-            sent += s->send(text) ? 1 : 0;
-        if (sent > 0)
-            m_server->metrics().broadcasts->inc({QStringLiteral("announcement")}, sent);
-        return {{QLatin1StringView("recipients"), sent}};
     }
-    if (type == QLatin1StringView("cluster.disconnect")) {
-        Session *s = m_server->sessions().value(command.value(QLatin1StringView("session_id")).toString());
-        if (!s)
-            return {{QLatin1StringView("found"), false}};
-        qCInfo(lcAdmin).noquote() << "disconnecting session" << s->id() << "at an operator's request";
-        s->close(CloseCode::DisconnectedByOperator, QStringLiteral("disconnected by operator"));
-        return {{QLatin1StringView("found"), true}};
-    }
-    if (type == QLatin1StringView("cluster.drain")) {
-        if (command.value(QLatin1StringView("instance")).toString() != m_server->instanceId())
-            return {{QLatin1StringView("found"), false}};
-        if (command.value(QLatin1StringView("drain")).toBool())
-            m_server->startDrain(false);
-        else
-            m_server->stopDrain();
-        return {{QLatin1StringView("found"), true}};
-    }
-    return {{QLatin1StringView("error"), QStringLiteral("unknown command")}};
+    const QString text = QString::fromUtf8(encode(makeFrame(
+        MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("announcement")},
+                                 {QLatin1StringView("text"), command.value(QLatin1StringView("text"))},
+                                 {QLatin1StringView("from"), command.value(QLatin1StringView("from"))},
+                                 {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
+                                 {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}})));
+    int sent = 0;
+    for (Session *s : std::as_const(recipients))
+        sent += s->send(text) ? 1 : 0;
+    if (sent > 0)
+        m_ctx.metrics.broadcasts->inc({QStringLiteral("announcement")}, sent);
+    return {{QLatin1StringView("recipients"), sent}};
+}
+
+QJsonObject AdminService::disconnectHere(const QJsonObject &command)
+{
+    Session *s = m_ctx.sessions.find(command.value(QLatin1StringView("session_id")).toString());
+    if (!s)
+        return {{QLatin1StringView("found"), false}};
+    qCInfo(lcAdmin).noquote() << "disconnecting session" << s->id() << "at an operator's request";
+    s->close(CloseCode::DisconnectedByOperator, QStringLiteral("disconnected by operator"));
+    return {{QLatin1StringView("found"), true}};
+}
+
+QJsonObject AdminService::drainHere(const QJsonObject &command)
+{
+    if (command.value(QLatin1StringView("instance")).toString() != m_ctx.instanceId)
+        return {{QLatin1StringView("found"), false}};
+    m_instance.drain(command.value(QLatin1StringView("drain")).toBool());
+    return {{QLatin1StringView("found"), true}};
 }
 
 void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
@@ -264,29 +274,34 @@ void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
     }
 }
 
-void AdminService::emitFlow(const QJsonObject &frame)
+void AdminService::setFlowSubscribers(int count)
 {
-    toSubscribers(frame, true);
+    m_flowSubscribers = qMax(0, count);
+    // Nothing is sampled while no operator asked for flow.
+    if (m_flowSubscribers == 0)
+        m_ctx.flow.setListener({});
+    else if (!m_ctx.flow.isListened())
+        m_ctx.flow.setListener([this](const QJsonObject &frame) { toSubscribers(frame, true); });
 }
 
 void AdminService::tick()
 {
-    Metrics &m = m_server->metrics();
+    Metrics &m = m_ctx.metrics;
     const double framesIn = m.framesIn->total();
     const double framesOut = m.framesOut->total();
     const double bytesIn = m.bytesIn->total();
     const double bytesOut = m.bytesOut->total();
     qint64 queueMax = 0;
-    for (Session *s : m_server->sessions())
+    for (Session *s : m_ctx.sessions.all())
         queueMax = qMax(queueMax, s->queueBytes());
     const QJsonObject stats = makeFrame(
-        MessageType::AdminStats, {{QLatin1StringView("instance"), m_server->instanceId()},
-                                  {QLatin1StringView("connections"), m_server->connectionCount()},
+        MessageType::AdminStats, {{QLatin1StringView("instance"), m_ctx.instanceId},
+                                  {QLatin1StringView("connections"), m_ctx.sessions.count()},
                                   {QLatin1StringView("frames_in_per_s"), framesIn - m_lastFramesIn},
                                   {QLatin1StringView("frames_out_per_s"), framesOut - m_lastFramesOut},
                                   {QLatin1StringView("bytes_in_per_s"), bytesIn - m_lastBytesIn},
                                   {QLatin1StringView("bytes_out_per_s"), bytesOut - m_lastBytesOut},
-                                  {QLatin1StringView("backplane_rtt_ms"), m_server->backplane().rttMs()},
+                                  {QLatin1StringView("backplane_rtt_ms"), m_ctx.backplane.rttMs()},
                                   {QLatin1StringView("queue_max_bytes"), queueMax},
                                   {QLatin1StringView("rss_bytes"), residentBytes()}});
     m_lastFramesIn = framesIn;

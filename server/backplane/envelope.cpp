@@ -39,7 +39,8 @@ std::optional<Envelope> Envelope::decode(const QByteArray &payload)
                     object->value(QLatin1StringView("id")).toString(),
                     object->value(QLatin1StringView("ts")).toInteger(),
                     object->value(QLatin1StringView("target")),
-                    frame.toObject()};
+                    frame.toObject(),
+                    payload.size()};
 }
 
 } // namespace sb

@@ -21,6 +21,8 @@ struct Envelope
     qint64 ts = 0;
     QJsonValue target;
     QJsonObject frame;
+    // The encoded envelope's size, for one that was decoded (flow samples).
+    qsizetype wireBytes = 0;
 
     static Envelope make(const QString &origin, QJsonValue target, QJsonObject frame);
     QByteArray encode() const;

@@ -149,6 +149,7 @@ private:
     void sendHeartbeat(const Fields &fields);
     void sendAddMember(const QString &room, const Member &member);
     void sendPutSession(const QString &sessionId, const Fields &fields);
+    void flushPendingClientEntries();
     void sendClientEntry(const QString &clientId, const QString &entry);
     void scanInstances(const QByteArray &cursor, std::shared_ptr<QSet<QString>> found,
                        std::function<void(bool, QStringList)> done);

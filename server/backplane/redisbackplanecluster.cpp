@@ -173,11 +173,7 @@ void RedisBackplane::clusterResync()
         m_synced = true;
         updateUp();
     });
-    while (!m_pendingClientEntries.empty()) {
-        const auto [clientId, entry] = m_pendingClientEntries.front();
-        m_pendingClientEntries.pop_front();
-        sendClientEntry(clientId, entry);
-    }
+    flushPendingClientEntries();
 }
 
 void RedisBackplane::clusterHeartbeat(const Fields &fields)

@@ -15,6 +15,9 @@
 
 namespace sb::redisdetail {
 
+// Where an instance that cleaned up after a dead one tells the others.
+inline const QString kGoneChannel = QStringLiteral("backplane:gone");
+
 inline QByteArray toJson(const QJsonObject &o)
 {
     return QJsonDocument(o).toJson(QJsonDocument::Compact);

@@ -1,6 +1,11 @@
 #include "ticker.h"
 
-#include "server.h"
+#include "backplane/backplane.h"
+#include "channel.h"
+#include "cluster/clusterbus.h"
+#include "config.h"
+#include "metrics/metrics.h"
+#include "sessions/sessionregistry.h"
 #include "ws/session.h"
 
 #include <QDateTime>
@@ -24,14 +29,14 @@ const QStringList tickerLines{
 };
 } // namespace
 
-Ticker::Ticker(Server *server)
-    : m_server(server)
-    , m_enabled(server->config().tickerEnabled)
+Ticker::Ticker(const ServiceContext &context)
+    : m_ctx(context)
+    , m_enabled(context.config.tickerEnabled)
 {
     m_leaseTimer.setInterval(LeaseRenewMs);
-    QObject::connect(&m_leaseTimer, &QTimer::timeout, server, [this] { renewLease(); });
+    QObject::connect(&m_leaseTimer, &QTimer::timeout, m_ctx.owner, [this] { renewLease(); });
     m_fireTimer.setSingleShot(true);
-    QObject::connect(&m_fireTimer, &QTimer::timeout, server, [this] { fire(); });
+    QObject::connect(&m_fireTimer, &QTimer::timeout, m_ctx.owner, [this] { fire(); });
 }
 
 void Ticker::start()
@@ -60,7 +65,7 @@ void Ticker::renewLease()
         m_holder = false;
         return;
     }
-    m_server->backplane().tryLease(QStringLiteral("ticker"), m_server->instanceId(), LeaseTtlMs, [this](bool held) {
+    m_ctx.backplane.tryLease(QStringLiteral("ticker"), m_ctx.instanceId, LeaseTtlMs, [this](bool held) {
         if (held != m_holder)
             qCInfo(lcTicker) << (held ? "this instance now runs the ticker" : "another instance runs the ticker");
         m_holder = held;
@@ -73,7 +78,7 @@ void Ticker::renewLease()
 
 void Ticker::scheduleNext()
 {
-    const Config &c = m_server->config();
+    const Config &c = m_ctx.config;
     const int seconds = static_cast<int>(QRandomGenerator::global()->bounded(c.tickerMinS, c.tickerMaxS + 1));
     m_fireTimer.start(seconds * 1000);
 }
@@ -83,24 +88,33 @@ void Ticker::fire()
     if (!m_enabled || !m_holder)
         return;
     const QString &line = tickerLines[QRandomGenerator::global()->bounded(static_cast<int>(tickerLines.size()))];
-    m_server->publish(QStringLiteral("all"), QJsonObject{{QLatin1StringView("all"), true}},
+    m_ctx.bus.publish(Channel::all(), QJsonObject{{QLatin1StringView("all"), true}},
                       makeFrame(MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("ticker")},
                                                          {QLatin1StringView("text"), line},
                                                          {QLatin1StringView("from"), QStringLiteral("system")},
                                                          {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
-                                                         {QLatin1StringView("origin"), m_server->instanceId()}}));
+                                                         {QLatin1StringView("origin"), m_ctx.instanceId}}));
     scheduleNext();
+}
+
+void Ticker::onEnvelope(const Envelope &envelope)
+{
+    const QString type = envelope.frame.value(QLatin1StringView("type")).toString();
+    if (type == name(MessageType::Broadcast))
+        deliver(envelope);
+    else if (type == name(InternalType::TickerSet))
+        setEnabled(envelope.frame.value(QLatin1StringView("enabled")).toBool());
 }
 
 int Ticker::deliver(const Envelope &envelope)
 {
     const QString text = QString::fromUtf8(encode(envelope.frame));
     int count = 0;
-    for (Session *s : m_server->sessions()) {
+    for (Session *s : m_ctx.sessions.all()) {
         if (s->send(text))
             ++count;
     }
-    m_server->metrics().broadcasts->inc({envelope.frame.value(QLatin1StringView("kind")).toString()});
+    m_ctx.metrics.broadcasts->inc({envelope.frame.value(QLatin1StringView("kind")).toString()});
     return count;
 }
 

@@ -1,6 +1,13 @@
 #include "chatservice.h"
 
-#include "server.h"
+#include "backplane/backplane.h"
+#include "channel.h"
+#include "cluster/clusterbus.h"
+#include "config.h"
+#include "flow/flowsampler.h"
+#include "metrics/metrics.h"
+#include "sessions/sessionregistry.h"
+#include "store/store.h"
 #include "ws/session.h"
 
 #include <QDateTime>
@@ -12,15 +19,8 @@ Q_LOGGING_CATEGORY(lcChat, "sb.chat")
 
 namespace sb {
 
-namespace {
-QString roomChannel(const QString &room)
-{
-    return QStringLiteral("room:") + room;
-}
-} // namespace
-
-ChatService::ChatService(Server *server)
-    : m_server(server)
+ChatService::ChatService(const ServiceContext &context)
+    : m_ctx(context)
 {
 }
 
@@ -34,7 +34,7 @@ ChatService::RoomPtr ChatService::openRoom(const QString &name)
         room->name = name;
         m_rooms.insert(name, room);
         // Subscribe before reading the last seq, so nothing published after the read is missed.
-        m_server->refCountChannel(roomChannel(name), +1);
+        m_ctx.bus.retain(Channel::room(name));
     }
     if (room->delivered < 0 && !room->opening)
         readLastSeq(room);
@@ -45,7 +45,7 @@ void ChatService::readLastSeq(const RoomPtr &room)
 {
     room->opening = true;
     std::weak_ptr<Room> weak = room;
-    m_server->store().lastSeq(room->name, [this, weak](const StoreResult<qint64> &result) {
+    m_ctx.store.lastSeq(room->name, [this, weak](const StoreResult<qint64> &result) {
         RoomPtr room = weak.lock();
         if (!room)
             return;
@@ -79,16 +79,16 @@ void ChatService::join(Session *session, const Request &request)
     QString name;
     std::optional<qint64> since;
     if (auto e = fields::room(request.body, &name))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalInt(request.body, QLatin1StringView("since"), &since))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (since && *since < 0)
-        return m_server->fail(session, request.ref, ErrorCode::BadRequest, QStringLiteral("\"since\" must be >= 0"));
-    const int maxRooms = m_server->config().maxRooms;
+        return session->fail(request.ref, ErrorCode::BadRequest, QStringLiteral("\"since\" must be >= 0"));
+    const int maxRooms = m_ctx.config.maxRooms;
     if (maxRooms > 0 && !session->rooms().contains(name)
         && session->rooms().size() + session->joinsInFlight >= maxRooms) {
-        m_server->metrics().limitExceeded->inc({QStringLiteral("rooms")});
-        return m_server->fail(session, request.ref, ErrorCode::LimitExceeded,
+        m_ctx.metrics.limitExceeded->inc({QStringLiteral("rooms")});
+        return session->fail(request.ref, ErrorCode::LimitExceeded,
                               QStringLiteral("a session is a member of at most %1 rooms; leave one first").arg(maxRooms));
     }
 
@@ -110,19 +110,19 @@ void ChatService::join(Session *session, const Request &request)
         if (!joiner)
             return end();
         if (!ok) {
-            m_server->fail(joiner, ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
+            joiner->fail(ref, ErrorCode::StoreUnavailable, QStringLiteral("the store is unavailable"));
             return end();
         }
-        m_server->backplane().members(room->name, {}, Limits::MembersListed,
+        m_ctx.backplane.members(room->name, {}, Limits::MembersListed,
                                       [this, joiner, ref, since, room, end](bool ok, MemberPage members) {
             if (!joiner)
                 return end();
             if (!ok) {
-                m_server->fail(joiner, ref, ErrorCode::BackplaneUnavailable,
+                joiner->fail(ref, ErrorCode::BackplaneUnavailable,
                                QStringLiteral("the backplane is unavailable"));
                 return end();
             }
-            const qint64 limit = qMax(m_server->config().history, 1000);
+            const qint64 limit = qMax(m_ctx.config.history, 1000);
             const qint64 from = since ? qMax(*since, room->delivered - limit) : room->delivered;
             const bool truncated = since && *since < from;
             collectMissed(room, from, {}, !truncated,
@@ -135,7 +135,7 @@ void ChatService::join(Session *session, const Request &request)
                                       finishJoin(session, ref, room, since.value_or(-1), std::move(missed), recovered,
                                                  members);
                                   else
-                                      m_server->fail(session, ref, ErrorCode::StoreUnavailable,
+                                      session->fail(ref, ErrorCode::StoreUnavailable,
                                                      QStringLiteral("the store is unavailable"));
                               }
                               end();
@@ -160,7 +160,7 @@ void ChatService::collectMissed(RoomPtr room, qint64 from, QList<ChatMessage> co
     }
     const int batch = 500;
     std::weak_ptr<Room> weak = room;
-    m_server->store().messagesSince(
+    m_ctx.store.messagesSince(
         room->name, from, batch,
         [this, weak, from, collected = std::move(collected), recovered, done = std::move(done)](
             const StoreResult<RangeResult> &result) mutable {
@@ -214,15 +214,15 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
     qint64 &cursor = session->rooms()[room->name];
     cursor = alreadyMember ? qMax(cursor, lastSeq) : lastSeq;
     room->members.insert(session);
-    m_server->reply(session, ref, {{QLatin1StringView("room"), room->name},
+    session->reply(ref, {{QLatin1StringView("room"), room->name},
                                    {QLatin1StringView("members"), memberList},
                                    {QLatin1StringView("member_count"), memberCount},
                                    {QLatin1StringView("last_seq"), lastSeq},
                                    {QLatin1StringView("recovered"), since < 0 ? true : recovered},
                                    {QLatin1StringView("missed"), missedFrames}});
     if (!alreadyMember) {
-        m_server->backplane().addMember(room->name, self);
-        m_server->updateSessionRecord(session);
+        m_ctx.backplane.addMember(room->name, self);
+        m_ctx.sessions.updateRecord(session);
         sendPresence(room->name, QStringLiteral("join"), session);
     }
 }
@@ -231,9 +231,9 @@ void ChatService::leave(Session *session, const Request &request)
 {
     QString name;
     if (auto e = fields::room(request.body, &name))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     removeMember(session, name, true);
-    m_server->reply(session, request.ref, {{QLatin1StringView("room"), name}});
+    session->reply(request.ref, {{QLatin1StringView("room"), name}});
 }
 
 void ChatService::leaveAll(Session *session)
@@ -247,7 +247,7 @@ void ChatService::removeMember(Session *session, const QString &name, bool annou
 {
     if (!session->rooms().remove(name))
         return;
-    m_server->backplane().removeMember(name, session->id());
+    m_ctx.backplane.removeMember(name, session->id());
     if (RoomPtr room = m_rooms.value(name)) {
         room->members.remove(session);
         releaseRoom(room);
@@ -255,7 +255,7 @@ void ChatService::removeMember(Session *session, const QString &name, bool annou
     if (announce)
         sendPresence(name, QStringLiteral("leave"), session);
     if (session->isOpen())
-        m_server->updateSessionRecord(session);
+        m_ctx.sessions.updateRecord(session);
 }
 
 void ChatService::releaseRoom(const RoomPtr &room)
@@ -265,7 +265,7 @@ void ChatService::releaseRoom(const RoomPtr &room)
     if (m_rooms.value(room->name) != room)
         return;
     m_rooms.remove(room->name);
-    m_server->refCountChannel(roomChannel(room->name), -1);
+    m_ctx.bus.release(Channel::room(room->name));
 }
 
 void ChatService::chat(Session *session, const Request &request)
@@ -274,33 +274,33 @@ void ChatService::chat(Session *session, const Request &request)
     QString text;
     std::optional<QString> nonce;
     if (auto e = fields::room(request.body, &name))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::text(request.body, QLatin1StringView("text"), Limits::MaxChatText, &text))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalString(request.body, QLatin1StringView("nonce"), &nonce))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (nonce && (nonce->isEmpty() || codePointLength(*nonce) > Limits::MaxNonce))
-        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+        return session->fail(request.ref, ErrorCode::BadRequest,
                               QStringLiteral("\"nonce\" must be 1-64 characters"));
     if (!session->rooms().contains(name))
-        return m_server->fail(session, request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
-    if (!m_server->backplane().isUp())
-        return m_server->fail(session, request.ref, ErrorCode::BackplaneUnavailable,
+        return session->fail(request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
+    if (!m_ctx.backplane.isUp())
+        return session->fail(request.ref, ErrorCode::BackplaneUnavailable,
                               QStringLiteral("the backplane is down; nothing was stored, try again"));
-    if (!m_server->store().isUp())
-        return m_server->fail(session, request.ref, ErrorCode::StoreUnavailable,
+    if (!m_ctx.store.isUp())
+        return session->fail(request.ref, ErrorCode::StoreUnavailable,
                               QStringLiteral("the store is down; nothing was stored, try again"));
 
     ChatDraft draft{name, session->info().user, session->info().clientId, text, nonce.value_or(QString()),
-                    QDateTime::currentMSecsSinceEpoch(), m_server->instanceId()};
+                    QDateTime::currentMSecsSinceEpoch(), m_ctx.instanceId};
     const SessionRef sender(session);
     const QString ref = request.ref;
-    m_server->store().appendChat(draft, [this, sender, ref, name](const StoreResult<AppendResult> &result) {
+    m_ctx.store.appendChat(draft, [this, sender, ref, name](const StoreResult<AppendResult> &result) {
         if (!result.ok) {
             qCWarning(lcChat).noquote() << "chat to" << name << (result.inDoubt ? "may not be stored:" : "not stored:")
                                         << result.error;
             if (sender)
-                m_server->fail(sender, ref, ErrorCode::StoreUnavailable,
+                sender->fail(ref, ErrorCode::StoreUnavailable,
                                result.inDoubt ? QStringLiteral("the store was lost while committing: the message may be"
                                                                " stored; resend it with the same nonce")
                                               : QStringLiteral("the message could not be stored; try again"));
@@ -309,13 +309,13 @@ void ChatService::chat(Session *session, const Request &request)
         const ChatMessage &message = result.value.message;
         // A resent nonce answers with the original, in whatever room it went to.
         if (sender)
-            m_server->reply(sender, ref, {{QLatin1StringView("room"), message.room},
+            sender->reply(ref, {{QLatin1StringView("room"), message.room},
                                           {QLatin1StringView("seq"), message.seq}});
         // A resend is published again: its first attempt may have been
         // stored while its answer was lost (a COMMIT in doubt), and then
         // nobody published it. Every instance drops a seq it has delivered.
         if (!result.value.duplicate)
-            m_server->metrics().chatMessages->inc();
+            m_ctx.metrics.chatMessages->inc();
         publishChat(message, 0);
     });
 }
@@ -323,7 +323,7 @@ void ChatService::chat(Session *session, const Request &request)
 void ChatService::publishChat(const ChatMessage &message, int attempt)
 {
     const QJsonObject frame = message.toFrame();
-    m_server->publish(roomChannel(message.room), QJsonObject{{QLatin1StringView("room"), message.room}}, frame,
+    m_ctx.bus.publish(Channel::room(message.room), QJsonObject{{QLatin1StringView("room"), message.room}}, frame,
                       [this, message, attempt](bool ok) {
                           if (ok)
                               return;
@@ -338,7 +338,7 @@ void ChatService::publishChat(const ChatMessage &message, int attempt)
                           }
                           qCWarning(lcChat).noquote() << "publish of" << message.room << message.seq
                                                       << "failed; retrying";
-                          QTimer::singleShot(100 << attempt, m_server, [this, message, attempt] {
+                          QTimer::singleShot(100 << attempt, m_ctx.owner, [this, message, attempt] {
                               publishChat(message, attempt + 1);
                           });
                       });
@@ -359,25 +359,25 @@ void ChatService::history(Session *session, const Request &request)
     std::optional<qint64> before;
     std::optional<qint64> limit;
     if (auto e = fields::room(request.body, &name))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalInt(request.body, QLatin1StringView("before"), &before))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalInt(request.body, QLatin1StringView("limit"), &limit))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     const int count = static_cast<int>(qBound<qint64>(qint64(1), limit.value_or(Limits::HistoryDefault), qint64(Limits::HistoryMax)));
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->store().history(name, before.value_or(0), count,
+    m_ctx.store.history(name, before.value_or(0), count,
                               [this, guard, ref, name](const StoreResult<QList<ChatMessage>> &result) {
                                   if (!guard)
                                       return;
                                   if (!result.ok)
-                                      return m_server->fail(guard, ref, ErrorCode::StoreUnavailable,
+                                      return guard->fail(ref, ErrorCode::StoreUnavailable,
                                                             QStringLiteral("the store is unavailable"));
                                   QJsonArray messages;
                                   for (const ChatMessage &m : result.value)
                                       messages.append(m.toFrame());
-                                  m_server->reply(guard, ref, {{QLatin1StringView("room"), name},
+                                  guard->reply(ref, {{QLatin1StringView("room"), name},
                                                                {QLatin1StringView("messages"), messages}});
                               });
 }
@@ -388,26 +388,26 @@ void ChatService::members(Session *session, const Request &request)
     std::optional<QString> after;
     std::optional<qint64> limit;
     if (auto e = fields::room(request.body, &name))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalString(request.body, QLatin1StringView("after"), &after))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalInt(request.body, QLatin1StringView("limit"), &limit))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (after && after->size() > Limits::MaxRef)
-        return m_server->fail(session, request.ref, ErrorCode::BadRequest,
+        return session->fail(request.ref, ErrorCode::BadRequest,
                               QStringLiteral("\"after\" is a session_id from the last page"));
     if (!session->rooms().contains(name))
-        return m_server->fail(session, request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
+        return session->fail(request.ref, ErrorCode::NotMember, QStringLiteral("join the room first"));
     const int count = static_cast<int>(
         qBound<qint64>(qint64(1), limit.value_or(Limits::MembersListed), qint64(Limits::MembersPageMax)));
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->backplane().members(name, after.value_or(QString()), count,
+    m_ctx.backplane.members(name, after.value_or(QString()), count,
                                   [this, guard, ref, name](bool ok, const MemberPage &page) {
                                       if (!guard)
                                           return;
                                       if (!ok)
-                                          return m_server->fail(guard, ref, ErrorCode::BackplaneUnavailable,
+                                          return guard->fail(ref, ErrorCode::BackplaneUnavailable,
                                                                 QStringLiteral("the backplane is unavailable"));
                                       QJsonArray list;
                                       for (const Member &m : page.members)
@@ -415,7 +415,7 @@ void ChatService::members(Session *session, const Request &request)
                                       const QJsonValue next = page.more && !page.members.isEmpty()
                                           ? QJsonValue(page.members.last().sessionId)
                                           : QJsonValue(QJsonValue::Null);
-                                      m_server->reply(guard, ref, {{QLatin1StringView("room"), name},
+                                      guard->reply(ref, {{QLatin1StringView("room"), name},
                                                                    {QLatin1StringView("members"), list},
                                                                    {QLatin1StringView("next"), next}});
                                   });
@@ -436,7 +436,7 @@ void ChatService::onRoomEnvelope(const QString &name, const Envelope &envelope)
     const ChatMessage message = ChatMessage::fromFrame(envelope.frame);
     if (message.seq <= 0)
         return;
-    m_server->sampleFlow("deliver", type, name, {}, envelope.origin, envelope.frame.size());
+    m_ctx.flow.sample("deliver", type, name, {}, envelope.origin, envelope.wireBytes);
     accept(*room, message);
 }
 
@@ -484,7 +484,7 @@ void ChatService::scheduleFill(const RoomPtr &room, int delayMs)
         room->gapTimer = std::make_unique<QTimer>();
         room->gapTimer->setSingleShot(true);
         std::weak_ptr<Room> weak = room;
-        QObject::connect(room->gapTimer.get(), &QTimer::timeout, m_server, [this, weak] {
+        QObject::connect(room->gapTimer.get(), &QTimer::timeout, m_ctx.owner, [this, weak] {
             if (RoomPtr r = weak.lock())
                 fill(r);
         });
@@ -500,7 +500,7 @@ void ChatService::fill(const RoomPtr &room)
     room->filling = true;
     std::weak_ptr<Room> weak = room;
     const qint64 from = room->delivered;
-    m_server->store().messagesSince(room->name, from, 500, [this, weak, from](const StoreResult<RangeResult> &result) {
+    m_ctx.store.messagesSince(room->name, from, 500, [this, weak, from](const StoreResult<RangeResult> &result) {
         RoomPtr room = weak.lock();
         if (!room)
             return;
@@ -518,7 +518,7 @@ void ChatService::fill(const RoomPtr &room)
             }
         }
         if (fetched > 0) {
-            m_server->metrics().gapFills->inc({}, fetched);
+            m_ctx.metrics.gapFills->inc({}, fetched);
             qCInfo(lcChat).noquote() << "fetched" << fetched << "messages of" << room->name << "after seq" << from
                                      << "from the store";
         }
@@ -550,7 +550,7 @@ void ChatService::sendPresence(const QString &room, const QString &event, const 
                                                                 {QLatin1StringView("user"), info.user},
                                                                 {QLatin1StringView("client_id"), info.clientId},
                                                                 {QLatin1StringView("instance"), info.instance}});
-    m_server->publish(roomChannel(room), QJsonObject{{QLatin1StringView("room"), room}}, frame);
+    m_ctx.bus.publish(Channel::room(room), QJsonObject{{QLatin1StringView("room"), room}}, frame);
 }
 
 void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
@@ -561,7 +561,7 @@ void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
     const QString event = frame.value(QLatin1StringView("event")).toString();
     room->count = qMax<qint64>(0, room->count + (event == QLatin1StringView("join") ? 1 : -1));
     const bool batching = !room->batchJoined.isEmpty() || !room->batchLeft.isEmpty();
-    if (batching || room->count > m_server->config().presenceLimit)
+    if (batching || room->count > m_ctx.config.presenceLimit)
         return addToBatch(room, event, frame);
     const QString subject = frame.value(QLatin1StringView("session_id")).toString();
     const QString text = QString::fromUtf8(encode(frame));
@@ -594,7 +594,7 @@ void ChatService::addToBatch(const RoomPtr &room, const QString &event, const QJ
         room->batchTimer = std::make_unique<QTimer>();
         room->batchTimer->setSingleShot(true);
         std::weak_ptr<Room> weak = room;
-        QObject::connect(room->batchTimer.get(), &QTimer::timeout, m_server, [this, weak] {
+        QObject::connect(room->batchTimer.get(), &QTimer::timeout, m_ctx.owner, [this, weak] {
             if (RoomPtr r = weak.lock())
                 sendBatch(r);
         });
@@ -627,10 +627,10 @@ void ChatService::sendBatch(const RoomPtr &room)
                                                           {QLatin1StringView("truncated"),
                                                            joined.size() > Limits::PresenceBatchMax
                                                                || left.size() > Limits::PresenceBatchMax}});
-    m_server->metrics().presenceBatches->inc();
+    m_ctx.metrics.presenceBatches->inc();
     // The count as the registry has it now (what was counted here may have drifted).
     std::weak_ptr<Room> weak = room;
-    m_server->backplane().memberCount(room->name, [this, weak, frame](bool ok, qint64 count) mutable {
+    m_ctx.backplane.memberCount(room->name, [this, weak, frame](bool ok, qint64 count) mutable {
         RoomPtr room = weak.lock();
         if (!room)
             return;

@@ -4,11 +4,12 @@
 // history and presence. Keeps, per room with local members, the last seq it
 // delivered and delivers every room's messages to its members in seq order
 // with no gaps: out-of-order arrivals wait, and missing ones are fetched from
-// the store. Owned by the Server.
+// the store. Owned by the Server, given a ServiceContext.
 
 #include "backplane/backplane.h"
 #include "backplane/envelope.h"
 #include "codec.h"
+#include "core/servicecontext.h"
 #include "store/store.h"
 
 #include <QHash>
@@ -21,14 +22,13 @@
 
 namespace sb {
 
-class Server;
 class Session;
 
 class ChatService final
 {
     Q_DISABLE_COPY_MOVE(ChatService)
 public:
-    explicit ChatService(Server *server);
+    explicit ChatService(const ServiceContext &context);
     ~ChatService();
 
     void join(Session *session, const Request &request);
@@ -105,7 +105,7 @@ private:
     // Milliseconds between two batches of a room of `members`.
     static qint64 batchInterval(qint64 members);
 
-    Server *m_server;
+    ServiceContext m_ctx;
     QHash<QString, RoomPtr> m_rooms;
 };
 

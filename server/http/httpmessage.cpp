@@ -197,6 +197,20 @@ HttpResponse HttpResponse::error(int status, const QString &code, const QString 
     return json(status, body);
 }
 
+HttpResponse HttpResponse::rateLimited(int retryAfterSeconds)
+{
+    HttpResponse r = error(429, QStringLiteral("rate_limited"), QStringLiteral("too many connection attempts"));
+    r.headers.append(qMakePair(QByteArray("Retry-After"), QByteArray::number(retryAfterSeconds)));
+    return r;
+}
+
+HttpResponse HttpResponse::methodNotAllowed(const QByteArray &allow)
+{
+    HttpResponse r = error(405, QStringLiteral("method_not_allowed"));
+    r.headers.append(qMakePair(QByteArray("Allow"), allow));
+    return r;
+}
+
 QByteArray HttpResponse::serialize(Body withBody) const
 {
     QByteArray out = "HTTP/1.1 " + QByteArray::number(status) + ' ' + reasonPhrase(status) + "\r\n";

@@ -40,6 +40,10 @@ struct HttpResponse
 
     static HttpResponse json(int status, const QByteArray &body);
     static HttpResponse error(int status, const QString &code, const QString &message = {});
+    // 429 rate_limited with Retry-After (SB_CONNECT_RATE).
+    static HttpResponse rateLimited(int retryAfterSeconds);
+    // 405 with the Allow header.
+    static HttpResponse methodNotAllowed(const QByteArray &allow);
     // The answer to HEAD omits the body but keeps the headers GET would send,
     // Content-Length included (RFC 9110 section 9.3.2).
     enum class Body { Include, Omit };

@@ -16,6 +16,7 @@ namespace sb {
 namespace {
 
 const QString kBatchSavepoint = QStringLiteral("append_batch");
+const QString kSavepoint = QStringLiteral("append_chat");
 
 // The batch travels as one JSON array parameter, so that each statement's
 // text is the same whatever the batch's size (SQLite caches prepared
@@ -39,7 +40,130 @@ QString nonceKey(const ChatDraft &draft)
     return draft.clientId + QLatin1Char('\n') + draft.nonce;
 }
 
+
+// The message a fresh (client_id, nonce) was first used for, if any. When
+// retention already dropped that message, its seq is still the answer.
+std::optional<ChatMessage> findByNonce(SqlConnection &db, const ChatDraft &draft)
+{
+    const SqlRows rows = db.exec(
+        QStringLiteral("SELECT n.room, n.seq, m.from_user, m.client_id, m.text, m.ts, m.origin"
+                       " FROM chat_nonces n LEFT JOIN messages m ON m.room = n.room AND m.seq = n.seq"
+                       " WHERE n.client_id = $1 AND n.nonce = $2 AND n.created_at >= $3"),
+        {draft.clientId, draft.nonce, draft.ts - ChatNonceWindowMs});
+    if (rows.isEmpty())
+        return std::nullopt;
+    const SqlRow &row = rows.first();
+    if (row.value(2).isNull())
+        return ChatMessage{row.value(0).toString(), row.value(1).toLongLong(), draft.from, draft.clientId,
+                           draft.text, draft.ts, draft.origin};
+    return messageFromRow(row);
+}
+
+// Stores one chat inside the batch's transaction, within the savepoint
+// kSavepoint that appendChatsIn() opened for it.
+AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
+{
+    const bool hasNonce = !draft.nonce.isEmpty();
+    if (hasNonce) {
+        if (std::optional<ChatMessage> original = findByNonce(db, draft))
+            return {*original, true};
+    }
+
+    // On PostgreSQL the upsert locks the room's row until commit, which
+    // serialises writers to one room across instances: seq stays gap-free.
+    const SqlRows seqRows = db.exec(QStringLiteral("INSERT INTO rooms (name, last_seq) VALUES ($1, 1)"
+                                                   " ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + 1"
+                                                   " RETURNING last_seq"),
+                                    {draft.room});
+    if (seqRows.isEmpty())
+        throw SqlError(QStringLiteral("no seq returned for room %1").arg(draft.room));
+    const ChatMessage message{draft.room, seqRows.first().value(0).toLongLong(), draft.from, draft.clientId,
+                              draft.text,  draft.ts,                             draft.origin};
+
+    if (hasNonce) {
+        // Claims the nonce unless a fresh claim exists: another instance may
+        // have stored the same resend since the check above. Then that one
+        // wins and this chat (with its seq) is rolled back to the savepoint.
+        const SqlRows claimed =
+            db.exec(QStringLiteral("INSERT INTO chat_nonces (client_id, nonce, room, seq, created_at)"
+                                   " VALUES ($1, $2, $3, $4, $5)"
+                                   " ON CONFLICT (client_id, nonce) DO UPDATE SET room = excluded.room,"
+                                   " seq = excluded.seq, created_at = excluded.created_at"
+                                   " WHERE chat_nonces.created_at < $6"
+                                   " RETURNING seq"),
+                    {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - ChatNonceWindowMs});
+        if (claimed.isEmpty()) {
+            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
+            qCDebug(lcStore).noquote() << "nonce" << draft.nonce << "of" << draft.clientId
+                                       << "was stored concurrently; answering with that message";
+            if (std::optional<ChatMessage> original = findByNonce(db, draft))
+                return {*original, true};
+            throw SqlError(QStringLiteral("nonce %1 is taken but its message is not found").arg(draft.nonce));
+        }
+    }
+
+    db.exec(QStringLiteral("INSERT INTO messages (") + messageColumns()
+                + QStringLiteral(") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            {message.room, message.seq, message.from, message.clientId, message.text, message.ts, message.origin});
+    return {message, false};
+}
+
 } // namespace
+
+const QString &messageColumns()
+{
+    static const QString columns = QStringLiteral("room, seq, from_user, client_id, text, ts, origin");
+    return columns;
+}
+
+ChatMessage messageFromRow(const SqlRow &row)
+{
+    return {row.value(0).toString(), row.value(1).toLongLong(), row.value(2).toString(), row.value(3).toString(),
+            row.value(4).toString(),  row.value(5).toLongLong(), row.value(6).toString()};
+}
+
+// Stores a batch of chats in one transaction, so that one commit (one fsync)
+// covers them all: in a few statements (appendChatBatch) when it can, else one
+// by one. Then each chat gets a savepoint: one that fails is undone alone
+// and answered with its error. Rooms are taken in name order (each room's
+// chats in the order they came), so two instances' batches lock PostgreSQL's
+// room rows in the same order and cannot deadlock.
+QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts, bool *committing)
+{
+    SqlTransaction transaction(db);
+    // A connection lost during the commit leaves the outcome unknown: the
+    // server may have committed before the answer was lost.
+    const auto commit = [&transaction, committing] {
+        *committing = true;
+        transaction.commit();
+        *committing = false;
+    };
+    if (std::optional<QList<StoreResult<AppendResult>>> stored = appendChatBatch(db, drafts)) {
+        commit();
+        return *std::move(stored);
+    }
+    QList<qsizetype> order(drafts.size());
+    std::iota(order.begin(), order.end(), qsizetype(0));
+    std::stable_sort(order.begin(), order.end(),
+                     [&drafts](qsizetype a, qsizetype b) { return drafts.at(a).room < drafts.at(b).room; });
+    QList<StoreResult<AppendResult>> results(drafts.size());
+    for (const qsizetype i : std::as_const(order)) {
+        db.exec(QStringLiteral("SAVEPOINT ") + kSavepoint);
+        try {
+            results[i].value = appendChatIn(db, drafts.at(i));
+            results[i].ok = true;
+        } catch (const SqlError &error) {
+            if (error.connectionLost() || !db.isOpen())
+                throw; // the whole batch fails
+            qCWarning(lcStore).noquote() << "appendChat to" << drafts.at(i).room << "failed:" << error.message();
+            results[i].error = error.message();
+            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
+        }
+        db.exec(QStringLiteral("RELEASE SAVEPOINT ") + kSavepoint);
+    }
+    commit();
+    return results;
+}
 
 std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &db, const QList<ChatDraft> &drafts)
 {

@@ -1,8 +1,11 @@
 #pragma once
 
-// Storing a batch of chats in a fixed number of statements (SqlStore's group
-// commit calls it inside the batch's transaction).
+// Storing chats: SqlStore's group commit hands a batch to appendChatsIn(),
+// which stores it in a fixed number of statements (appendChatBatch()) when it
+// can, else one chat at a time, each under its own savepoint. Also the shape
+// of a message row, which the store's reads share.
 
+#include "sqlconnection.h"
 #include "store.h"
 
 #include <QList>
@@ -11,7 +14,6 @@
 
 namespace sb {
 
-class SqlConnection;
 
 // A resent chat with the same (client_id, nonce) within this window is a duplicate.
 inline constexpr qint64 ChatNonceWindowMs = 10 * 60 * 1000;
@@ -26,6 +28,14 @@ inline constexpr qint64 ChatNonceWindowMs = 10 * 60 * 1000;
 // of the batch needs to be stored alone: a statement failed, or another
 // instance claimed one of the nonces meanwhile. The caller then stores the
 // chats one by one. A lost connection is thrown, as by SqlConnection::exec().
+// The columns of a message row, in the order messageFromRow() reads them.
+const QString &messageColumns();
+ChatMessage messageFromRow(const SqlRow &row);
+
+// Stores a batch of chats inside the caller's transaction and answers each.
+// `committing` is set while the COMMIT is on its way (a loss then is in doubt).
+QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts, bool *committing);
+
 std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &db, const QList<ChatDraft> &drafts);
 
 } // namespace sb

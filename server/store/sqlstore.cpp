@@ -1,11 +1,10 @@
 #include "sqlstore.h"
 
 #include "chatbatch.h"
-#include "migrations.h"
+#include "sqlworker.h"
 
 #include <QDateTime>
 #include <QJsonDocument>
-#include <QSocketNotifier>
 #include <QTimer>
 
 #include <algorithm>
@@ -16,14 +15,10 @@ namespace sb {
 
 namespace {
 
-constexpr int kFirstRetryMs = 1000;
 // Rows one cleanup statement deletes at most: a few milliseconds of the writer.
 constexpr int kCleanupBatch = 500;
-constexpr int kMaxRetryMs = 5000;
 
-const QString kMessageColumns = QStringLiteral("room, seq, from_user, client_id, text, ts, origin");
 const QString kTodoColumns = QStringLiteral("id, title, done, created_at, updated_at");
-const QString kSavepoint = QStringLiteral("append_chat");
 // First key of the per-client advisory lock todoAdd() takes on PostgreSQL
 // (two-key advisory locks never collide with the one-key migration lock).
 constexpr int kTodoLockSpace = 0x746f646f; // "todo"
@@ -47,16 +42,6 @@ QString unstorableText(const QString &text)
     return {};
 }
 
-QString unavailable(const QString &reason)
-{
-    return QStringLiteral("store unavailable: ") + reason;
-}
-
-ChatMessage messageFromRow(const SqlRow &row)
-{
-    return {row.value(0).toString(), row.value(1).toLongLong(), row.value(2).toString(), row.value(3).toString(),
-            row.value(4).toString(),  row.value(5).toLongLong(), row.value(6).toString()};
-}
 
 QList<ChatMessage> messagesFromRows(const SqlRows &rows)
 {
@@ -73,270 +58,7 @@ TodoItem todoFromRow(const SqlRow &row)
             row.value(4).toLongLong()};
 }
 
-// The message a fresh (client_id, nonce) was first used for, if any. When
-// retention already dropped that message, its seq is still the answer.
-std::optional<ChatMessage> findByNonce(SqlConnection &db, const ChatDraft &draft)
-{
-    const SqlRows rows = db.exec(
-        QStringLiteral("SELECT n.room, n.seq, m.from_user, m.client_id, m.text, m.ts, m.origin"
-                       " FROM chat_nonces n LEFT JOIN messages m ON m.room = n.room AND m.seq = n.seq"
-                       " WHERE n.client_id = $1 AND n.nonce = $2 AND n.created_at >= $3"),
-        {draft.clientId, draft.nonce, draft.ts - ChatNonceWindowMs});
-    if (rows.isEmpty())
-        return std::nullopt;
-    const SqlRow &row = rows.first();
-    if (row.value(2).isNull())
-        return ChatMessage{row.value(0).toString(), row.value(1).toLongLong(), draft.from, draft.clientId,
-                           draft.text, draft.ts, draft.origin};
-    return messageFromRow(row);
-}
-
-// Stores one chat inside the batch's transaction, within the savepoint
-// kSavepoint that appendChatsIn() opened for it.
-AppendResult appendChatIn(SqlConnection &db, const ChatDraft &draft)
-{
-    const bool hasNonce = !draft.nonce.isEmpty();
-    if (hasNonce) {
-        if (std::optional<ChatMessage> original = findByNonce(db, draft))
-            return {*original, true};
-    }
-
-    // On PostgreSQL the upsert locks the room's row until commit, which
-    // serialises writers to one room across instances: seq stays gap-free.
-    const SqlRows seqRows = db.exec(QStringLiteral("INSERT INTO rooms (name, last_seq) VALUES ($1, 1)"
-                                                   " ON CONFLICT (name) DO UPDATE SET last_seq = rooms.last_seq + 1"
-                                                   " RETURNING last_seq"),
-                                    {draft.room});
-    if (seqRows.isEmpty())
-        throw SqlError(QStringLiteral("no seq returned for room %1").arg(draft.room));
-    const ChatMessage message{draft.room, seqRows.first().value(0).toLongLong(), draft.from, draft.clientId,
-                              draft.text,  draft.ts,                             draft.origin};
-
-    if (hasNonce) {
-        // Claims the nonce unless a fresh claim exists: another instance may
-        // have stored the same resend since the check above. Then that one
-        // wins and this chat (with its seq) is rolled back to the savepoint.
-        const SqlRows claimed =
-            db.exec(QStringLiteral("INSERT INTO chat_nonces (client_id, nonce, room, seq, created_at)"
-                                   " VALUES ($1, $2, $3, $4, $5)"
-                                   " ON CONFLICT (client_id, nonce) DO UPDATE SET room = excluded.room,"
-                                   " seq = excluded.seq, created_at = excluded.created_at"
-                                   " WHERE chat_nonces.created_at < $6"
-                                   " RETURNING seq"),
-                    {draft.clientId, draft.nonce, draft.room, message.seq, draft.ts, draft.ts - ChatNonceWindowMs});
-        if (claimed.isEmpty()) {
-            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
-            qCDebug(lcStore).noquote() << "nonce" << draft.nonce << "of" << draft.clientId
-                                       << "was stored concurrently; answering with that message";
-            if (std::optional<ChatMessage> original = findByNonce(db, draft))
-                return {*original, true};
-            throw SqlError(QStringLiteral("nonce %1 is taken but its message is not found").arg(draft.nonce));
-        }
-    }
-
-    db.exec(QStringLiteral("INSERT INTO messages (") + kMessageColumns
-                + QStringLiteral(") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-            {message.room, message.seq, message.from, message.clientId, message.text, message.ts, message.origin});
-    return {message, false};
-}
-
-// Stores a batch of chats in one transaction, so that one commit (one fsync)
-// covers them all: in a few statements (appendChatBatch) when it can, else one
-// by one. Then each chat gets a savepoint: one that fails is undone alone
-// and answered with its error. Rooms are taken in name order (each room's
-// chats in the order they came), so two instances' batches lock PostgreSQL's
-// room rows in the same order and cannot deadlock.
-QList<StoreResult<AppendResult>> appendChatsIn(SqlConnection &db, const QList<ChatDraft> &drafts, bool *committing)
-{
-    SqlTransaction transaction(db);
-    // A connection lost during the commit leaves the outcome unknown: the
-    // server may have committed before the answer was lost.
-    const auto commit = [&transaction, committing] {
-        *committing = true;
-        transaction.commit();
-        *committing = false;
-    };
-    if (std::optional<QList<StoreResult<AppendResult>>> stored = appendChatBatch(db, drafts)) {
-        commit();
-        return *std::move(stored);
-    }
-    QList<qsizetype> order(drafts.size());
-    std::iota(order.begin(), order.end(), qsizetype(0));
-    std::stable_sort(order.begin(), order.end(),
-                     [&drafts](qsizetype a, qsizetype b) { return drafts.at(a).room < drafts.at(b).room; });
-    QList<StoreResult<AppendResult>> results(drafts.size());
-    for (const qsizetype i : std::as_const(order)) {
-        db.exec(QStringLiteral("SAVEPOINT ") + kSavepoint);
-        try {
-            results[i].value = appendChatIn(db, drafts.at(i));
-            results[i].ok = true;
-        } catch (const SqlError &error) {
-            if (error.connectionLost() || !db.isOpen())
-                throw; // the whole batch fails
-            qCWarning(lcStore).noquote() << "appendChat to" << drafts.at(i).room << "failed:" << error.message();
-            results[i].error = error.message();
-            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + kSavepoint);
-        }
-        db.exec(QStringLiteral("RELEASE SAVEPOINT ") + kSavepoint);
-    }
-    commit();
-    return results;
-}
-
 } // namespace
-
-// SqlWorker: the part of SqlStore that lives on one worker thread (the writer's
-// or the reader's). It owns that connection, opens it (the writer also
-// migrates the schema), runs jobs on it, watches it while idle, and reopens it
-// after it is lost. It reports availability changes through a callback called
-// on its own thread.
-class SqlWorker final : public QObject
-{
-public:
-    using AvailabilityHandler = std::function<void(bool up, const QString &reason)>;
-
-    SqlWorker(std::unique_ptr<SqlConnection> connection, bool migrates, AvailabilityHandler onAvailability)
-        : m_connection(std::move(connection))
-        , m_onAvailability(std::move(onAvailability))
-        , m_migrates(migrates)
-    {
-        m_retryTimer.setSingleShot(true);
-        connect(&m_retryTimer, &QTimer::timeout, this, &SqlWorker::tryOpen);
-    }
-
-    void start()
-    {
-        qCInfo(lcStore).noquote() << "opening" << m_connection->describe();
-        tryOpen();
-    }
-
-    void shutdown()
-    {
-        m_retryTimer.stop();
-        stopWatching();
-        m_connection->close();
-    }
-
-    template<typename T, typename Work>
-    StoreResult<T> perform(const char *operation, Work &work)
-    {
-        StoreResult<T> result;
-        if (!m_up) {
-            result.error = unavailable(m_downReason);
-            qCDebug(lcStore).noquote() << operation << "refused:" << result.error;
-            return result;
-        }
-        try {
-            result.value = work(*m_connection);
-            result.ok = true;
-        } catch (const SqlError &error) {
-            qCWarning(lcStore).noquote() << operation << "failed:" << error.message();
-            if (error.connectionLost() || !m_connection->isOpen()) {
-                markDown(error.message());
-                result.error = unavailable(error.message());
-            } else {
-                result.error = error.message();
-            }
-        } catch (const std::exception &error) {
-            result.error = QString::fromUtf8(error.what());
-            qCWarning(lcStore).noquote() << operation << "failed:" << result.error;
-        }
-        return result;
-    }
-
-private:
-    void tryOpen()
-    {
-        QString error;
-        if (m_connection->open(&error) && m_migrates) {
-            try {
-                applyMigrations(*m_connection, QDateTime::currentMSecsSinceEpoch());
-            } catch (const SqlError &e) {
-                error = QStringLiteral("schema migration failed: ") + e.message();
-                m_connection->close();
-            }
-        }
-        if (!error.isEmpty()) {
-            // Retries repeat the same error every few seconds; say it once.
-            if (error != m_downReason || !m_reported)
-                qCWarning(lcStore).noquote() << "cannot open" << m_connection->describe() << "-" << error;
-            else
-                qCDebug(lcStore).noquote() << "still cannot open" << m_connection->describe() << "-" << error;
-            m_downReason = error;
-            report(false);
-            scheduleRetry();
-            return;
-        }
-        qCInfo(lcStore).noquote() << "store up:" << m_connection->describe();
-        m_up = true;
-        m_retryDelayMs = kFirstRetryMs;
-        watchIdleSocket();
-        report(true);
-    }
-
-    void markDown(const QString &reason)
-    {
-        if (!m_up)
-            return;
-        qCWarning(lcStore).noquote() << "store down:" << m_connection->describe() << "-" << reason;
-        m_up = false;
-        m_downReason = reason;
-        stopWatching();
-        m_connection->close();
-        report(false);
-        scheduleRetry();
-    }
-
-    void scheduleRetry()
-    {
-        m_retryTimer.start(m_retryDelayMs);
-        m_retryDelayMs = std::min(m_retryDelayMs * 2, kMaxRetryMs);
-    }
-
-    void report(bool up)
-    {
-        if (m_reported && m_reportedUp == up)
-            return;
-        m_reported = true;
-        m_reportedUp = up;
-        m_onAvailability(up, up ? QString() : m_downReason);
-    }
-
-    // A server that goes away (restart, failover) usually says so on the
-    // socket; noticing it while idle marks the store down before the next job.
-    void watchIdleSocket()
-    {
-        const qintptr socket = m_connection->idleSocket();
-        if (socket < 0)
-            return;
-        m_socketNotifier = std::make_unique<QSocketNotifier>(socket, QSocketNotifier::Read);
-        connect(m_socketNotifier.get(), &QSocketNotifier::activated, this, [this] {
-            QString error;
-            if (!m_connection->checkAlive(&error))
-                markDown(error);
-        });
-    }
-
-    void stopWatching()
-    {
-        if (!m_socketNotifier)
-            return;
-        // May run inside the notifier's own signal: delete it later.
-        m_socketNotifier->setEnabled(false);
-        m_socketNotifier.release()->deleteLater();
-    }
-
-    std::unique_ptr<SqlConnection> m_connection;
-    AvailabilityHandler m_onAvailability;
-    const bool m_migrates;
-    QTimer m_retryTimer{this};
-    std::unique_ptr<QSocketNotifier> m_socketNotifier;
-    int m_retryDelayMs = kFirstRetryMs;
-    bool m_up = false;
-    QString m_downReason = QStringLiteral("not started");
-    bool m_reported = false;
-    bool m_reportedUp = false;
-};
 
 SqlStore::SqlStore(std::unique_ptr<SqlConnection> writer, std::unique_ptr<SqlConnection> reader, QObject *parent)
     : Store(parent)
@@ -458,7 +180,7 @@ bool SqlStore::refuseWhileDown(const char *operation, std::function<void(StoreRe
     if (m_availability != Availability::Down)
         return false;
     // Known to be down: answer now rather than queue behind a reconnect.
-    answerNow(operation, unavailable(m_downReason), done);
+    answerNow(operation, storeUnavailable(m_downReason), done);
     return true;
 }
 
@@ -578,7 +300,7 @@ void SqlStore::messagesSince(const QString &room, qint64 since, int limit,
             RangeResult range;
             range.lastSeq = bounds.value(0).value(0).toLongLong();
             const QVariant minRetained = bounds.value(0).value(1);
-            range.messages = messagesFromRows(db.exec(QStringLiteral("SELECT ") + kMessageColumns
+            range.messages = messagesFromRows(db.exec(QStringLiteral("SELECT ") + messageColumns()
                                                           + QStringLiteral(" FROM messages WHERE room = $1 AND seq > $2"
                                                                            " ORDER BY seq LIMIT $3"),
                                                       {room, since, std::max(limit, 0)}));
@@ -601,11 +323,11 @@ void SqlStore::history(const QString &room, qint64 before, int limit,
         [room, before, limit](SqlConnection &db) {
             const qint64 rowLimit = std::max(limit, 0);
             const SqlRows rows =
-                before > 0 ? db.exec(QStringLiteral("SELECT ") + kMessageColumns
+                before > 0 ? db.exec(QStringLiteral("SELECT ") + messageColumns()
                                          + QStringLiteral(" FROM messages WHERE room = $1 AND seq < $2"
                                                           " ORDER BY seq DESC LIMIT $3"),
                                      {room, before, rowLimit})
-                           : db.exec(QStringLiteral("SELECT ") + kMessageColumns
+                           : db.exec(QStringLiteral("SELECT ") + messageColumns()
                                          + QStringLiteral(" FROM messages WHERE room = $1 ORDER BY seq DESC LIMIT $2"),
                                      {room, rowLimit});
             QList<ChatMessage> messages = messagesFromRows(rows);
@@ -713,119 +435,6 @@ void SqlStore::todoDelete(const QString &clientId, qint64 id, std::function<void
             return db.execCount(QStringLiteral("DELETE FROM todos WHERE id = $1 AND client_id = $2"), {id, clientId}) > 0;
         },
         trackTodoWrite(clientId, std::move(done)));
-}
-
-void SqlStore::sessionOpened(const SessionRecord &record)
-{
-    writeRecord("sessionOpened", [record](SqlConnection &db) {
-        db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
-                               " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                               " ON CONFLICT (session_id) DO NOTHING"),
-                {record.sessionId, record.clientId, record.user, record.role, record.remote, record.instance,
-                 record.connectedAt});
-    });
-}
-
-void SqlStore::sessionClosed(const QString &sessionId, int closeCode, qint64 at)
-{
-    writeRecord("sessionClosed", [sessionId, closeCode, at](SqlConnection &db) {
-        db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
-                {sessionId, at, closeCode});
-    });
-}
-
-bool SqlStore::audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at)
-{
-    const QString detailsText = QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact));
-    return writeRecord("audit", [actor, action, detailsText, at](SqlConnection &db) {
-        db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
-                {at, actor, action, detailsText});
-    });
-}
-
-bool SqlStore::writeRecord(const char *operation, std::function<void(SqlConnection &)> write)
-{
-    // Behind records already waiting, so they reach the table in order.
-    if (m_availability != Availability::Up || !m_deferredRecords.empty()) {
-        if (m_deferredRecords.size() >= std::size_t(MaxDeferredRecords)) {
-            if (m_droppedRecords++ == 0)
-                qCWarning(lcStore).noquote() << operation << "record dropped:" << MaxDeferredRecords
-                                             << "records already wait for the store (" << m_downReason << ")";
-            return false;
-        }
-        m_deferredRecords.push_back({operation, std::move(write)});
-        if (m_availability == Availability::Up)
-            flushDeferredRecords();
-        return true;
-    }
-    {
-        const std::lock_guard lock(m_pendingRecordsMutex);
-        m_pendingRecords.push_back({operation, std::move(write)});
-        if (m_pendingRecords.size() > 1)
-            return true; // the commit job already queued takes this one too
-    }
-    QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
-    return true;
-}
-
-void SqlStore::commitPendingRecords()
-{
-    std::deque<DeferredRecord> records;
-    {
-        const std::lock_guard lock(m_pendingRecordsMutex);
-        records.swap(m_pendingRecords);
-    }
-    // One transaction, one commit (one fsync) for every record that came
-    // meanwhile: a wave of connections would otherwise cost a commit each.
-    // A record the database refuses is undone alone (its savepoint).
-    auto work = [&records](SqlConnection &db) {
-        const QString savepoint = QStringLiteral("record");
-        SqlTransaction transaction(db);
-        for (const DeferredRecord &record : records) {
-            db.exec(QStringLiteral("SAVEPOINT ") + savepoint);
-            try {
-                record.write(db);
-            } catch (const SqlError &error) {
-                if (error.connectionLost() || !db.isOpen())
-                    throw;
-                qCWarning(lcStore).noquote() << record.operation << "record not written:" << error.message();
-                db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
-            }
-            db.exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
-        }
-        transaction.commit();
-        return true;
-    };
-    const StoreResult<bool> stored = m_worker->perform<bool>("records", work);
-    if (stored.ok || !stored.error.startsWith(unavailable(QString())))
-        return;
-    // Lost with the connection: they wait for the store like the others, in order.
-    QMetaObject::invokeMethod(
-        this,
-        [this, records = std::move(records)]() mutable {
-            for (DeferredRecord &record : records) {
-                if (m_deferredRecords.size() < std::size_t(MaxDeferredRecords))
-                    m_deferredRecords.push_back(std::move(record));
-                else if (m_droppedRecords++ == 0)
-                    qCWarning(lcStore).noquote() << record.operation << "record dropped: too many wait for the store";
-            }
-            if (m_availability == Availability::Up)
-                flushDeferredRecords();
-        },
-        Qt::QueuedConnection);
-}
-
-void SqlStore::flushDeferredRecords()
-{
-    if (m_droppedRecords > 0) {
-        qCWarning(lcStore).noquote() << m_droppedRecords << "session or audit record(s) were dropped while the store was down";
-        m_droppedRecords = 0;
-    }
-    if (!m_deferredRecords.empty())
-        qCInfo(lcStore).noquote() << "writing" << m_deferredRecords.size() << "record(s) kept while the store was down";
-    std::deque<DeferredRecord> records = std::exchange(m_deferredRecords, {});
-    for (DeferredRecord &record : records)
-        writeRecord(record.operation, std::move(record.write));
 }
 
 // One cleanup() in progress: what is left to delete and what was deleted.

@@ -1,6 +1,13 @@
 #include "todoservice.h"
 
-#include "server.h"
+#include "backplane/backplane.h"
+#include "channel.h"
+#include "cluster/clusterbus.h"
+#include "config.h"
+#include "flow/flowsampler.h"
+#include "metrics/metrics.h"
+#include "sessions/sessionregistry.h"
+#include "store/store.h"
 #include "ws/session.h"
 
 #include <QDateTime>
@@ -16,8 +23,8 @@ namespace {
 const QString storeDown = QStringLiteral("the store is unavailable; nothing was changed");
 }
 
-TodoService::TodoService(Server *server)
-    : m_server(server)
+TodoService::TodoService(const ServiceContext &context)
+    : m_ctx(context)
 {
 }
 
@@ -25,15 +32,15 @@ void TodoService::list(Session *session, const Request &request)
 {
     const SessionRef guard(session);
     const QString ref = request.ref;
-    m_server->store().todoList(session->info().clientId, [this, guard, ref](const StoreResult<QList<TodoItem>> &r) {
+    m_ctx.store.todoList(session->info().clientId, [this, guard, ref](const StoreResult<QList<TodoItem>> &r) {
         if (!guard)
             return;
         if (!r.ok)
-            return m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+            return guard->fail(ref, ErrorCode::StoreUnavailable, storeDown);
         QJsonArray items;
         for (const TodoItem &item : r.value)
             items.append(item.toJson());
-        m_server->reply(guard, ref, {{QLatin1StringView("items"), items}});
+        guard->reply(ref, {{QLatin1StringView("items"), items}});
     });
 }
 
@@ -41,30 +48,30 @@ void TodoService::add(Session *session, const Request &request)
 {
     QString title;
     if (auto e = fields::text(request.body, QLatin1StringView("title"), Limits::MaxTodoTitle, &title))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
-    const int limit = m_server->config().maxTodos;
-    m_server->store().todoAdd(
+    const int limit = m_ctx.config.maxTodos;
+    m_ctx.store.todoAdd(
         clientId, title, limit, QDateTime::currentMSecsSinceEpoch(),
         [this, guard, ref, clientId, limit](const StoreResult<TodoAddResult> &r) {
             if (!r.ok) {
                 if (guard)
-                    m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                    guard->fail(ref, ErrorCode::StoreUnavailable, storeDown);
                 return;
             }
             if (r.value.limitReached) {
-                m_server->metrics().limitExceeded->inc({QStringLiteral("todos")});
+                m_ctx.metrics.limitExceeded->inc({QStringLiteral("todos")});
                 if (guard)
-                    m_server->fail(guard, ref, ErrorCode::LimitExceeded,
+                    guard->fail(ref, ErrorCode::LimitExceeded,
                                    QStringLiteral("this client already holds %1 todos (SB_MAX_TODOS)").arg(limit));
                 return;
             }
-            m_server->metrics().todosCreated->inc();
+            m_ctx.metrics.todosCreated->inc();
             const QJsonObject item = r.value.item.toJson();
             if (guard)
-                m_server->reply(guard, ref, {{QLatin1StringView("item"), item}});
+                guard->reply(ref, {{QLatin1StringView("item"), item}});
             changed(clientId, QStringLiteral("added"), item);
         });
 }
@@ -75,31 +82,31 @@ void TodoService::update(Session *session, const Request &request)
     std::optional<QString> title;
     std::optional<bool> done;
     if (auto e = fields::requiredInt(request.body, QLatin1StringView("id"), &id))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalText(request.body, QLatin1StringView("title"), Limits::MaxTodoTitle, &title))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     if (auto e = fields::optionalBool(request.body, QLatin1StringView("done"), &done))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
-    m_server->store().todoUpdate(clientId, id, title, done, QDateTime::currentMSecsSinceEpoch(),
+    m_ctx.store.todoUpdate(clientId, id, title, done, QDateTime::currentMSecsSinceEpoch(),
                                  [this, guard, ref, clientId, id, done](const StoreResult<std::optional<TodoItem>> &r) {
                                      if (!r.ok) {
                                          if (guard)
-                                             m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                                             guard->fail(ref, ErrorCode::StoreUnavailable, storeDown);
                                          return;
                                      }
                                      if (!r.value) {
                                          if (guard)
-                                             m_server->fail(guard, ref, ErrorCode::NotFound,
+                                             guard->fail(ref, ErrorCode::NotFound,
                                                             QStringLiteral("no todo %1 for this client").arg(id));
                                          return;
                                      }
                                      if (done.value_or(false))
-                                         m_server->metrics().todosCompleted->inc();
+                                         m_ctx.metrics.todosCompleted->inc();
                                      if (guard)
-                                         m_server->reply(guard, ref, {{QLatin1StringView("item"), r.value->toJson()}});
+                                         guard->reply(ref, {{QLatin1StringView("item"), r.value->toJson()}});
                                      changed(clientId, QStringLiteral("updated"), r.value->toJson());
                                  });
 }
@@ -108,23 +115,23 @@ void TodoService::remove(Session *session, const Request &request)
 {
     qint64 id = 0;
     if (auto e = fields::requiredInt(request.body, QLatin1StringView("id"), &id))
-        return m_server->fail(session, request.ref, *e);
+        return session->fail(request.ref, *e);
     const SessionRef guard(session);
     const QString ref = request.ref;
     const QString clientId = session->info().clientId;
-    m_server->store().todoDelete(clientId, id, [this, guard, ref, clientId, id](const StoreResult<bool> &r) {
+    m_ctx.store.todoDelete(clientId, id, [this, guard, ref, clientId, id](const StoreResult<bool> &r) {
         if (!r.ok) {
             if (guard)
-                m_server->fail(guard, ref, ErrorCode::StoreUnavailable, storeDown);
+                guard->fail(ref, ErrorCode::StoreUnavailable, storeDown);
             return;
         }
         if (!r.value) {
             if (guard)
-                m_server->fail(guard, ref, ErrorCode::NotFound, QStringLiteral("no todo %1 for this client").arg(id));
+                guard->fail(ref, ErrorCode::NotFound, QStringLiteral("no todo %1 for this client").arg(id));
             return;
         }
         if (guard)
-            m_server->reply(guard, ref, {{QLatin1StringView("id"), id}});
+            guard->reply(ref, {{QLatin1StringView("id"), id}});
         changed(clientId, QStringLiteral("deleted"), {{QLatin1StringView("id"), id}});
     });
 }
@@ -133,7 +140,7 @@ void TodoService::changed(const QString &clientId, const QString &op, const QJso
 {
     const QJsonObject frame = makeFrame(MessageType::TodoChanged, {{QLatin1StringView("op"), op},
                                                                    {QLatin1StringView("item"), item}});
-    m_server->publish(QStringLiteral("client:") + clientId, QJsonObject{{QLatin1StringView("client_id"), clientId}},
+    m_ctx.bus.publish(Channel::client(clientId), QJsonObject{{QLatin1StringView("client_id"), clientId}},
                       frame, [this, clientId, frame](bool ok) {
                           if (!ok) {
                               // The change is stored; at least this instance's tabs hear of it.
@@ -152,7 +159,7 @@ void TodoService::onClientEnvelope(const QString &clientId, const Envelope &enve
 void TodoService::deliverLocally(const QString &clientId, const QJsonObject &frame)
 {
     const QString text = QString::fromUtf8(encode(frame));
-    for (Session *s : m_server->sessionsOfClient(clientId))
+    for (Session *s : m_ctx.sessions.ofClient(clientId))
         s->send(text);
 }
 

@@ -2,21 +2,21 @@
 
 // Per-client todos: list, add, update, delete in the store, then a
 // todo.changed to every connection of that client_id on every instance.
-// Owned by the Server.
+// Owned by the Server, given a ServiceContext.
 
 #include "backplane/envelope.h"
 #include "codec.h"
+#include "core/servicecontext.h"
 
 namespace sb {
 
-class Server;
 class Session;
 
 class TodoService final
 {
     Q_DISABLE_COPY_MOVE(TodoService)
 public:
-    explicit TodoService(Server *server);
+    explicit TodoService(const ServiceContext &context);
 
     void list(Session *session, const Request &request);
     void add(Session *session, const Request &request);
@@ -28,7 +28,7 @@ private:
     void changed(const QString &clientId, const QString &op, const QJsonObject &item);
     void deliverLocally(const QString &clientId, const QJsonObject &frame);
 
-    Server *m_server;
+    ServiceContext m_ctx;
 };
 
 } // namespace sb

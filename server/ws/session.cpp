@@ -196,6 +196,25 @@ bool Session::heartbeat(qint64 intervalMs, bool judge)
     return true;
 }
 
+void Session::reply(const QString &ref, QJsonObject fields)
+{
+    sendFrame(makeAck(ref, std::move(fields)));
+}
+
+void Session::fail(const QString &ref, ErrorCode code, const QString &message)
+{
+    m_metrics->errors->inc({QString(name(code))});
+    sendFrame(makeError(ref, code, message));
+    // Only what the client caused counts toward 1008: an outage of a
+    // dependency must not disconnect well-behaved clients.
+    const bool clientsFault = code != ErrorCode::BackplaneUnavailable && code != ErrorCode::StoreUnavailable
+                              && code != ErrorCode::Internal;
+    if (clientsFault && countError()) {
+        qCInfo(lcWs).noquote() << "session" << id() << "sent too many bad frames; closing with 1008";
+        close(CloseCode::PolicyViolation, QStringLiteral("too many errors"));
+    }
+}
+
 QJsonObject Session::toConnJson() const
 {
     QJsonArray rooms;

@@ -5,6 +5,7 @@
 // Sending goes through send(), which enforces the slow-consumer rule. Owned by
 // the Server's session table; the QWebSocket is owned by the Session.
 
+#include "codec.h"
 #include "protocol.h"
 
 #include <QElapsedTimer>
@@ -55,6 +56,11 @@ public:
     // was just closed as a slow consumer.
     bool send(const QString &text);
     void sendFrame(const QJsonObject &frame);
+    // Answers a request: an ack with `fields`, or an error frame. An error the
+    // client caused counts toward the ten-in-ten-seconds rule (1008).
+    void reply(const QString &ref, QJsonObject fields = {});
+    void fail(const QString &ref, ErrorCode code, const QString &message);
+    void fail(const QString &ref, const ProtocolError &error) { fail(ref, error.code, error.message); }
     // Starts the closing handshake (see CloseHandshake), which finishes on its
     // own; closed() follows in the next event-loop turn, never from inside this call.
     void close(int code, const QString &reason);
