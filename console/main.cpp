@@ -164,12 +164,12 @@ int main(int argc, char *argv[])
     QApplication::setApplicationVersion(QStringLiteral(SB_VERSION));
     // The icon of every window (resources/switchboard.qrc); PNG sizes, so no
     // SVG image plugin is needed. The desktop file name lets Wayland shells
-    // match the windows to switchboard-console.desktop.
+    // match the windows to org.switchboard.Console.desktop (resources/).
     QIcon icon;
     for (int size : {16, 32, 48, 64, 128, 256})
         icon.addFile(QStringLiteral(":/icons/switchboard-console-%1.png").arg(size), QSize(size, size));
     QApplication::setWindowIcon(icon);
-    QApplication::setDesktopFileName(QStringLiteral("switchboard-console"));
+    QApplication::setDesktopFileName(QStringLiteral("org.switchboard.Console"));
 
     LaunchOptions options = LaunchOptions::parse(QApplication::arguments(), qEnvironmentVariable("SB_OPERATOR_KEY"));
     if (!options.error.isEmpty()) {

@@ -71,16 +71,17 @@ dpkg-deb -I "$server_deb" conffiles | grep -qx /etc/switchboard/server.env \
     || fail "/etc/switchboard/server.env is not a conffile"
 if [ -n "$console_deb" ]; then
     dpkg-deb -c "$console_deb" | awk '{print $6}' >"$work/console.files"
-    for f in ./usr/bin/switchboard-console ./usr/share/applications/switchboard-console.desktop \
-             ./usr/share/metainfo/switchboard-console.metainfo.xml \
+    for f in ./usr/bin/switchboard-console ./usr/share/applications/org.switchboard.Console.desktop \
+             ./usr/share/metainfo/org.switchboard.Console.metainfo.xml \
              ./usr/share/icons/hicolor/scalable/apps/switchboard-console.svg \
              ./usr/share/icons/hicolor/16x16/apps/switchboard-console.png \
              ./usr/share/icons/hicolor/256x256/apps/switchboard-console.png; do
         grep -qxF "$f" "$work/console.files" || fail "switchboard-console lacks $f"
     done
-    desktop-file-validate "$root/resources/switchboard-console.desktop" || fail "desktop-file-validate"
-    appstreamcli validate --no-net "$root/resources/switchboard-console.metainfo.xml" \
-        || fail "appstreamcli validate"
+    desktop-file-validate "$root/resources/org.switchboard.Console.desktop" || fail "desktop-file-validate"
+    # As installed: the metainfo names the desktop file and is named after its id.
+    dpkg-deb -x "$console_deb" "$work/console-root"
+    appstreamcli validate-tree --no-net "$work/console-root" || fail "appstreamcli validate-tree"
 fi
 # server.env: every setting --help lists, commented, with its default.
 "$build/server/switchboard-server" --help | grep -o 'SB_[A-Z_]*' | sort -u >"$work/settings"

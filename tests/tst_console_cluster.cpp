@@ -14,10 +14,10 @@
 #include "codec.h"
 #include "models/clustermapmodel.h"
 #include "testsupport.h"
-#include "ui/backplaneflowpanel.h"
 #include "ui/clustermappanel.h"
 #include "ui/clustermapview.h"
 #include "ui/connectionspanel.h"
+#include "ui/flowpanel.h"
 #include "ui/injectpanel.h"
 #include "ui/instancespanel.h"
 #include "ui/mainwindow.h"
@@ -347,7 +347,7 @@ void TstConsoleCluster::flowViewListsBackplaneEnvelopes()
                  QStringLiteral("ack"));
     QTRY_COMPARE(b.framesOfType(QStringLiteral("chat")).size(), 5);
 
-    BackplaneFlowModel &flow = s.backplaneFlow();
+    FlowModel &flow = s.backplaneFlow();
     const auto chatRows = [&flow] {
         QList<int> rows;
         for (int r = 0; r < flow.rowCount(); ++r) {
@@ -364,7 +364,7 @@ void TstConsoleCluster::flowViewListsBackplaneEnvelopes()
     QVERIFY(e.size > 0);
 
     // The panel filters by type and exports what it shows as JSON Lines.
-    BackplaneFlowPanel *panel = m_window->backplaneFlowPanel();
+    FlowPanel *panel = m_window->backplaneFlowPanel();
     panel->setTypeFilter(QStringLiteral("chat"));
     panel->setFilterText(QStringLiteral("flowroom"));
     QCOMPARE(panel->view()->model()->rowCount(), 5);

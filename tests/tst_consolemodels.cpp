@@ -161,7 +161,7 @@ private Q_SLOTS:
 
     void flowModelIsBoundedAndPausable()
     {
-        FlowModel model(10);
+        FlowModel model(FlowModel::Source::InstanceSamples, 10);
         for (int i = 0; i < 25; ++i) {
             FlowSample f;
             f.frameType = QStringLiteral("chat");
@@ -176,7 +176,7 @@ private Q_SLOTS:
         model.addSample(FlowSample{});
         model.flush();
         QCOMPARE(model.rowCount(), 10);
-        QCOMPARE(model.droppedWhilePaused(), 1);
+        QCOMPARE(model.skippedWhilePaused(), 1);
         model.setPaused(false);
 
         const QList<QByteArray> lines = model.toJsonLines({0, 9}).split('\n');

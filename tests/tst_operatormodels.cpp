@@ -5,7 +5,7 @@
 // --redis launch option.
 
 #include "app/launchoptions.h"
-#include "models/backplaneflowmodel.h"
+#include "models/flowmodel.h"
 #include "models/clustermapmodel.h"
 #include "models/connectionsmodel.h"
 #include "models/instancesmodel.h"
@@ -145,7 +145,7 @@ private Q_SLOTS:
 
     void backplaneFlowIsSampledAndBounded()
     {
-        BackplaneFlowModel model(100, 40); // keep 100 rows, at most 40 a second (10 a tick)
+        FlowModel model(FlowModel::Source::RedisEnvelopes, 100, 40); // keep 100 rows, at most 40 a second (10 a tick)
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QList<BackplaneEnvelope> burst;
         for (int i = 0; i < 1000; ++i)

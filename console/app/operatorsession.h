@@ -8,7 +8,6 @@
 // action methods. Owned by main() (or a test or benchmark); MainWindow
 // borrows it.
 
-#include "models/backplaneflowmodel.h"
 #include "models/clustermapmodel.h"
 #include "models/connectionsmodel.h"
 #include "models/flowmodel.h"
@@ -46,7 +45,7 @@ public:
     ConnectionsModel &connections() { return m_connections; }
     InstancesModel &instances() { return m_instances; }
     FlowModel &flow() { return m_flow; }
-    BackplaneFlowModel &backplaneFlow() { return m_backplaneFlow; }
+    FlowModel &backplaneFlow() { return m_backplaneFlow; }
     StickinessModel &stickiness() { return m_stickiness; }
     ClusterMapModel &map() { return m_map; }
     StatsHistory &history() { return m_history; }
@@ -96,8 +95,8 @@ private:
     std::optional<RedisUrl> m_redisCluster;
     ConnectionsModel m_connections;
     InstancesModel m_instances;
-    FlowModel m_flow;
-    BackplaneFlowModel m_backplaneFlow;
+    FlowModel m_flow{FlowModel::Source::InstanceSamples, 5000};
+    FlowModel m_backplaneFlow{FlowModel::Source::RedisEnvelopes, 10000, 200};
     StickinessModel m_stickiness{m_connections};
     ClusterMapModel m_map{m_instances, m_connections};
     StatsHistory m_history;

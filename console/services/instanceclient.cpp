@@ -8,7 +8,6 @@
 #include <QLoggingCategory>
 #include <QNetworkReply>
 #include <QNetworkRequest>
-#include <QUrlQuery>
 
 Q_LOGGING_CATEGORY(lcInstance, "sb.console.instance", QtInfoMsg)
 
@@ -21,13 +20,15 @@ InstanceClient::InstanceClient(const QUrl &baseUrl, QObject *parent)
 
 InstanceClient::InstanceClient(const QUrl &baseUrl, const Options &options, QObject *parent)
     : QObject(parent)
-    , m_baseUrl(baseUrl)
     , m_options(options)
-    , m_backoff(options.backoffFirstMs, options.backoffCapMs)
+    , m_ws(WsClient::Options{256 * 1024 * 1024, false, options.httpTimeoutMs, options.requestTimeoutMs,
+                             options.backoffFirstMs, options.backoffCapMs})
 {
-    m_requests.setTimeoutMs(m_options.requestTimeoutMs);
-    m_retryTimer.setSingleShot(true);
-    connect(&m_retryTimer, &QTimer::timeout, this, &InstanceClient::requestToken);
+    m_ws.setBaseUrl(baseUrl);
+    connect(&m_ws, &WsClient::retryDue, this, &InstanceClient::requestToken);
+    connect(&m_ws, &WsClient::opened, this, &InstanceClient::subscribe);
+    connect(&m_ws, &WsClient::textReceived, this, &InstanceClient::onText);
+    connect(&m_ws, &WsClient::gone, this, &InstanceClient::onDisconnected);
     m_watchdogTimer.setObjectName(QStringLiteral("InstanceClient.watchdog"));
     m_resyncTimer.setObjectName(QStringLiteral("InstanceClient.resync"));
     m_readinessTimer.setObjectName(QStringLiteral("InstanceClient.readiness"));
@@ -50,10 +51,6 @@ InstanceClient::~InstanceClient()
         m_decoderThread.wait();
     }
     m_running = false;
-    if (m_socket) {
-        m_socket->disconnect(this);
-        m_socket->abort();
-    }
 }
 
 QString InstanceClient::stateName(State state)
@@ -71,20 +68,7 @@ QString InstanceClient::stateName(State state)
 
 QString InstanceClient::displayName() const
 {
-    return m_instance.id.isEmpty() ? m_baseUrl.toString() : m_instance.id;
-}
-
-QUrl InstanceClient::endpoint(const QString &path, bool websocket) const
-{
-    QUrl url = m_baseUrl;
-    QString base = url.path();
-    while (base.endsWith(QLatin1Char('/')))
-        base.chop(1);
-    url.setPath(base + path);
-    url.setQuery(QString());
-    if (websocket)
-        url.setScheme(url.scheme() == QLatin1StringView("https") ? QStringLiteral("wss") : QStringLiteral("ws"));
-    return url;
+    return m_instance.id.isEmpty() ? baseUrl().toString() : m_instance.id;
 }
 
 void InstanceClient::setState(State state)
@@ -92,7 +76,7 @@ void InstanceClient::setState(State state)
     if (m_state == state)
         return;
     m_state = state;
-    qCDebug(lcInstance).noquote() << m_baseUrl.toString() << "->" << stateName(state);
+    qCDebug(lcInstance).noquote() << baseUrl().toString() << "->" << stateName(state);
     Q_EMIT stateChanged(state);
 }
 
@@ -109,7 +93,7 @@ void InstanceClient::start()
         return;
     m_running = true;
     m_keyRefused = false;
-    m_backoff.reset();
+    m_ws.resetBackoff();
     if (m_options.readinessPollMs > 0) {
         m_readinessTimer.start();
         refreshReadiness();
@@ -120,14 +104,13 @@ void InstanceClient::start()
 void InstanceClient::stop()
 {
     m_running = false;
-    m_retryTimer.stop();
+    m_ws.cancelRetry();
     m_watchdogTimer.stop();
     m_resyncTimer.stop();
     m_readinessTimer.stop();
-    if (m_tokenReply)
-        m_tokenReply->abort();
+    m_ws.abortToken();
     dropSocket();
-    m_requests.failAll(tr("The console stopped watching this instance."));
+    m_ws.failAll(tr("The console stopped watching this instance."));
     setState(State::Idle);
 }
 
@@ -144,13 +127,7 @@ void InstanceClient::dropSocket()
     ++m_socketGeneration;
     m_undecoded.clear();
     m_decoding = false;
-    if (!m_socket)
-        return;
-    QWebSocket *socket = m_socket;
-    m_socket = nullptr;
-    socket->disconnect(this);
-    socket->abort();
-    socket->deleteLater();
+    m_ws.drop();
 }
 
 void InstanceClient::scheduleRetry(const QString &why, int delayMs)
@@ -158,13 +135,13 @@ void InstanceClient::scheduleRetry(const QString &why, int delayMs)
     dropSocket();
     m_watchdogTimer.stop();
     m_resyncTimer.stop();
-    m_requests.failAll(tr("The connection to the instance was lost."));
+    m_ws.failAll(tr("The connection to the instance was lost."));
     if (!m_running)
         return;
-    const int delay = delayMs >= 0 ? delayMs : m_backoff.next();
+    const int delay = delayMs >= 0 ? delayMs : m_ws.nextBackoffMs();
     fail(tr("%1: %2 Reconnecting in %3 s.").arg(displayName(), why).arg((delay + 999) / 1000));
     setState(State::Retrying);
-    m_retryTimer.start(delay);
+    m_ws.retryIn(delay);
 }
 
 void InstanceClient::requestToken()
@@ -172,74 +149,38 @@ void InstanceClient::requestToken()
     if (!m_running)
         return;
     setState(State::Connecting);
-    QNetworkRequest request(endpoint(QStringLiteral("/api/token")));
-    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    request.setRawHeader("Authorization", "Bearer " + m_operatorKey.toUtf8());
-    request.setTransferTimeout(m_options.httpTimeoutMs);
     const QJsonObject body{{QLatin1StringView("user"), m_options.user},
                            {QLatin1StringView("role"), QStringLiteral("operator")}};
-    QNetworkReply *reply = m_nam.post(request, encode(body));
-    m_tokenReply = reply;
-    connect(reply, &QNetworkReply::finished, this, [this, reply] {
-        reply->deleteLater();
+    m_ws.requestToken(body, m_operatorKey, [this](const WsClient::TokenAnswer &answer) {
         if (!m_running)
             return;
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        const QByteArray data = reply->readAll();
-        const QJsonObject answer = decodeObject(data).value_or(QJsonObject{});
-        if (status == 200) {
-            const QString token = answer.value(QLatin1StringView("token")).toString();
+        if (answer.status == 200) {
+            const QString token = answer.body.value(QLatin1StringView("token")).toString();
             if (token.isEmpty())
                 return scheduleRetry(tr("The instance gave no token."));
-            openSocket(token);
+            dropSocket();
+            m_ws.open(token);
             return;
         }
-        if (status == 403) {
+        if (answer.status == 403) {
             // Retrying cannot help; the operator must give another key.
             m_keyRefused = true;
             m_running = false;
             m_readinessTimer.stop();
             fail(tr("%1 refused the operator key (HTTP 403). Enter the right key to reconnect.")
-                     .arg(m_baseUrl.toString()));
+                     .arg(baseUrl().toString()));
             setState(State::Failed);
             return;
         }
-        if (status == 429) {
-            const int retryAfter = reply->rawHeader("Retry-After").toInt();
-            return scheduleRetry(plainHttpText(status, {}), qMax(1, retryAfter) * 1000);
-        }
-        const QString message = status == 0 ? reply->errorString()
-                                            : answer.value(QLatin1StringView("message")).toString();
-        scheduleRetry(plainHttpText(status, message));
+        if (answer.status == 429)
+            return scheduleRetry(plainHttpText(answer.status, {}), answer.retryAfterMs);
+        scheduleRetry(plainHttpText(answer.status, answer.message));
     });
-}
-
-void InstanceClient::openSocket(const QString &token)
-{
-    dropSocket();
-    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    m_socket->setMaxAllowedIncomingMessageSize(256 * 1024 * 1024);
-    connect(m_socket, &QWebSocket::connected, this, &InstanceClient::subscribe);
-    connect(m_socket, &QWebSocket::textMessageReceived, this, &InstanceClient::onText);
-    connect(m_socket, &QWebSocket::disconnected, this, &InstanceClient::onDisconnected);
-    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] {
-        // A refused handshake may end without "disconnected"; let that come first if it will.
-        if (m_socket && m_socket->state() != QAbstractSocket::ConnectedState)
-            QTimer::singleShot(0, this, [this, socket = QPointer<QWebSocket>(m_socket)] {
-                if (socket && socket == m_socket)
-                    onDisconnected();
-            });
-    });
-    QUrl url = endpoint(QStringLiteral("/ws"), true);
-    QUrlQuery query;
-    query.addQueryItem(QStringLiteral("token"), QString::fromLatin1(QUrl::toPercentEncoding(token)));
-    url.setQuery(query);
-    m_socket->open(QNetworkRequest(url));
 }
 
 void InstanceClient::subscribe()
 {
-    if (!m_socket)
+    if (!m_ws.hasSocket())
         return;
     request(makeFrame(MessageType::AdminSubscribe, {{QLatin1StringView("flow"), m_options.flow}}), this,
             [this](const Reply &reply) {
@@ -255,7 +196,7 @@ void InstanceClient::subscribe()
                     m_resyncTimer.setInterval(std::max(m_options.resyncMs, static_cast<int>(connections.size()) * 3));
                 if (!m_subscribed) {
                     m_subscribed = true;
-                    m_backoff.reset();
+                    m_ws.resetBackoff();
                     m_lastError.clear();
                     m_sinceStats.start();
                     m_watchdogTimer.start();
@@ -317,19 +258,16 @@ void InstanceClient::handleFrame(const DecodedFrame &decoded)
         return;
     const std::optional<QJsonObject> &frame = decoded.frame;
     m_ackConnections = decoded.connections;
-    const QString type = frame->value(QLatin1StringView("type")).toString();
-    // "chat" is listed once, as a request; the server sends it back with the same name.
-    std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
-    if (!known)
-        known = messageTypeFromName(type, Direction::ToServer);
+    const std::optional<MessageType> known = WsClient::typeOf(*frame);
     if (!known) {
-        qCDebug(lcInstance).noquote() << "ignoring frame of unknown type" << type;
+        qCDebug(lcInstance).noquote() << "ignoring frame of unknown type"
+                                  << frame->value(QLatin1StringView("type")).toString();
         return;
     }
     switch (*known) {
     case MessageType::Ack:
     case MessageType::Error:
-        if (!m_requests.resolve(*frame) && *known == MessageType::Error)
+        if (!m_ws.resolve(*frame) && *known == MessageType::Error)
             fail(plainErrorText(frame->value(QLatin1StringView("code")).toString(),
                                 frame->value(QLatin1StringView("message")).toString()));
         break;
@@ -359,16 +297,12 @@ void InstanceClient::handleFrame(const DecodedFrame &decoded)
     }
 }
 
-void InstanceClient::onDisconnected()
+void InstanceClient::onDisconnected(const WsClient::Gone &how)
 {
-    if (!m_socket)
-        return;
-    const int code = m_socket->closeCode();
-    const QString reason = m_socket->closeReason();
-    QString why = plainCloseText(code, reason);
-    if (why.isEmpty() || code == 1006)
-        why = m_socket->error() != QAbstractSocket::UnknownSocketError && !m_subscribed
-                  ? tr("Could not open the operator connection (%1).").arg(m_socket->errorString())
+    QString why = plainCloseText(how.closeCode, how.closeReason);
+    if (why.isEmpty() || how.closeCode == 1006)
+        why = how.error != QAbstractSocket::UnknownSocketError && !m_subscribed
+                  ? tr("Could not open the operator connection (%1).").arg(how.errorString)
                   : tr("The connection was lost.");
     scheduleRetry(why);
 }
@@ -390,19 +324,7 @@ void InstanceClient::watchdog()
 
 void InstanceClient::request(QJsonObject frame, QObject *context, ReplyHandler handler)
 {
-    if (!m_socket || m_socket->state() != QAbstractSocket::ConnectedState) {
-        Reply reply{false, {}, QStringLiteral("disconnected"), tr("Not connected to %1.").arg(displayName())};
-        QPointer<QObject> guard(context);
-        const bool hasContext = context != nullptr;
-        // Answer asynchronously, like a real reply, so callers see one code path.
-        QTimer::singleShot(0, this, [guard, hasContext, handler = std::move(handler), reply] {
-            if ((!hasContext || guard) && handler)
-                handler(reply);
-        });
-        return;
-    }
-    frame.insert(QLatin1StringView("ref"), m_requests.add(context, std::move(handler)));
-    m_socket->sendTextMessage(QString::fromUtf8(encode(frame)));
+    m_ws.request(std::move(frame), context, std::move(handler), tr("Not connected to %1.").arg(displayName()));
 }
 
 void InstanceClient::inject(const InjectTarget &target, const QString &text, QObject *context, ReplyHandler handler)
@@ -446,9 +368,9 @@ void InstanceClient::setTicker(bool enabled, QObject *context, ReplyHandler hand
 
 void InstanceClient::refreshReadiness()
 {
-    QNetworkRequest request(endpoint(QStringLiteral("/readyz")));
+    QNetworkRequest request(m_ws.endpoint(QStringLiteral("/readyz")));
     request.setTransferTimeout(m_options.httpTimeoutMs);
-    QNetworkReply *reply = m_nam.get(request);
+    QNetworkReply *reply = m_ws.network().get(request);
     connect(reply, &QNetworkReply::finished, this, [this, reply] {
         reply->deleteLater();
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();

@@ -9,20 +9,17 @@
 // frames (snapshots) are decoded off the GUI thread, in order. Owned by
 // OperatorHub; widgets never see it directly.
 
-#include "backoff.h"
 #include "framedecoder.h"
 #include "operatortypes.h"
 #include "requesttracker.h"
+#include "wsclient.h"
 
 #include <QElapsedTimer>
+#include <QObject>
 #include <QStringList>
 #include <QThread>
-#include <QNetworkAccessManager>
-#include <QObject>
-#include <QPointer>
 #include <QTimer>
 #include <QUrl>
-#include <QWebSocket>
 
 namespace sb::console {
 
@@ -66,7 +63,7 @@ public:
     // Reconnects now (after a key change, or the operator's "retry").
     void restart();
 
-    QUrl baseUrl() const { return m_baseUrl; }
+    QUrl baseUrl() const { return m_ws.baseUrl(); }
     QString instanceId() const { return m_instance.id; }
     const InstanceInfo &instanceInfo() const { return m_instance; }
     State state() const { return m_state; }
@@ -104,25 +101,17 @@ private:
     void fail(const QString &text);
     void scheduleRetry(const QString &why, int delayMs = -1);
     void requestToken();
-    void openSocket(const QString &token);
     void subscribe();
     void onText(const QString &text);
     void handleFrame(const DecodedFrame &decoded);
     void decodeQueued();
-    void onDisconnected();
+    void onDisconnected(const WsClient::Gone &how);
     void watchdog();
     void dropSocket();
-    QUrl endpoint(const QString &path, bool websocket = false) const;
 
-    QUrl m_baseUrl;
     Options m_options;
     QString m_operatorKey;
-    QNetworkAccessManager m_nam;
-    QPointer<QNetworkReply> m_tokenReply;
-    QWebSocket *m_socket = nullptr;
-    RequestTracker m_requests;
-    Backoff m_backoff;
-    QTimer m_retryTimer;
+    WsClient m_ws;
     QTimer m_watchdogTimer;
     QTimer m_resyncTimer;
     QTimer m_readinessTimer;

@@ -1,32 +1,15 @@
 #include "operatortypes.h"
 
+#include "jsonfields.h"
+
 #include <QJsonArray>
 
 namespace sb::console {
 
-namespace {
-
-QString str(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toString();
-}
-
-qint64 integer(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toInteger();
-}
-
-double number(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toDouble();
-}
-
-bool boolean(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toBool();
-}
-
-} // namespace
+using json::boolean;
+using json::integer;
+using json::number;
+using json::str;
 
 ConnectionInfo ConnectionInfo::fromJson(const QJsonObject &conn)
 {

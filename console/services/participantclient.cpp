@@ -7,12 +7,7 @@
 #include <QDateTime>
 #include <QJsonArray>
 #include <QLoggingCategory>
-#include <QNetworkCookie>
-#include <QNetworkCookieJar>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QRandomGenerator>
-#include <QUrlQuery>
 #include <QUuid>
 
 #include <algorithm>
@@ -60,20 +55,23 @@ ParticipantClient::ParticipantClient(QObject *parent)
 ParticipantClient::ParticipantClient(const Options &options, QObject *parent)
     : QObject(parent)
     , m_options(options)
-    , m_backoff(options.backoffFirstMs, options.backoffCapMs)
+    , m_ws(WsClient::Options{64 * 1024 * 1024, true, options.httpTimeoutMs, options.requestTimeoutMs,
+                             options.backoffFirstMs, options.backoffCapMs})
 {
-    m_requests.setTimeoutMs(m_options.requestTimeoutMs);
-    m_reconnectTimer.setSingleShot(true);
-    connect(&m_reconnectTimer, &QTimer::timeout, this, &ParticipantClient::requestToken);
+    connect(&m_ws, &WsClient::retryDue, this, &ParticipantClient::requestToken);
+    connect(&m_ws, &WsClient::opened, this, [this] { m_sinceTraffic.start(); });
+    connect(&m_ws, &WsClient::textReceived, this, &ParticipantClient::onText);
+    connect(&m_ws, &WsClient::pong, this, [this] { m_sinceTraffic.restart(); });
+    connect(&m_ws, &WsClient::gone, this, &ParticipantClient::socketGone);
     m_pingTimer.setInterval(m_options.pingIntervalMs);
     connect(&m_pingTimer, &QTimer::timeout, this, [this] {
-        if (!m_socket || !m_socketOpen)
+        if (!m_ws.isOpen())
             return;
         if (m_sinceTraffic.elapsed() > 3 * m_options.pingIntervalMs) {
             scheduleReconnect(tr("The server stopped answering."));
             return;
         }
-        m_socket->ping();
+        m_ws.ping();
     });
     m_resendTimer.setSingleShot(true);
     connect(&m_resendTimer, &QTimer::timeout, this, &ParticipantClient::flushOutbox);
@@ -82,10 +80,6 @@ ParticipantClient::ParticipantClient(const Options &options, QObject *parent)
 ParticipantClient::~ParticipantClient()
 {
     m_running = false;
-    if (m_socket) {
-        m_socket->disconnect(this);
-        m_socket->abort();
-    }
 }
 
 QString ParticipantClient::stateName(State state)
@@ -114,20 +108,6 @@ void ParticipantClient::report(const QString &text)
     Q_EMIT errorText(text);
 }
 
-QUrl ParticipantClient::endpoint(const QString &path, bool websocket) const
-{
-    QUrl url = m_server;
-    QString base = url.path();
-    while (base.endsWith(QLatin1Char('/')))
-        base.chop(1);
-    url.setPath(base + path);
-    url.setQuery(QString());
-    url.setFragment(QString());
-    if (websocket)
-        url.setScheme(url.scheme() == QLatin1StringView("https") ? QStringLiteral("wss") : QStringLiteral("ws"));
-    return url;
-}
-
 void ParticipantClient::signIn(const QUrl &server, const QString &user)
 {
     signOut();
@@ -141,25 +121,24 @@ void ParticipantClient::signIn(const QUrl &server, const QString &user)
         m_server.setScheme(QStringLiteral("http"));
     else if (m_server.scheme() == QLatin1StringView("wss"))
         m_server.setScheme(QStringLiteral("https"));
+    m_ws.setBaseUrl(m_server);
     m_user = user;
     if (m_clientId.isEmpty())
         m_clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
     m_running = true;
-    m_backoff.reset();
+    m_ws.resetBackoff();
     requestToken();
 }
 
 void ParticipantClient::signOut()
 {
     m_running = false;
-    m_reconnectTimer.stop();
+    m_ws.cancelRetry();
     m_pingTimer.stop();
-    if (m_tokenReply)
-        m_tokenReply->abort();
-    if (m_socket && m_socketOpen)
-        m_socket->close();
+    m_ws.abortToken();
+    m_ws.close();
     dropSocket();
-    m_requests.failAll(tr("Signed out."));
+    m_ws.failAll(tr("Signed out."));
     for (RoomState &room : m_rooms) {
         room.joined = false;
         room.joining = false;
@@ -173,23 +152,16 @@ void ParticipantClient::reconnectNow()
 {
     if (!m_running)
         return;
-    if (m_socket)
+    if (m_ws.hasSocket())
         scheduleReconnect(tr("Reconnecting."), 0);
-    else if (m_reconnectTimer.isActive())
-        m_reconnectTimer.start(0);
+    else if (m_ws.retryPending())
+        m_ws.retryIn(0);
 }
 
 void ParticipantClient::dropSocket()
 {
-    m_socketOpen = false;
     m_pingTimer.stop();
-    if (!m_socket)
-        return;
-    QWebSocket *socket = m_socket;
-    m_socket = nullptr;
-    socket->disconnect(this);
-    socket->abort();
-    socket->deleteLater();
+    m_ws.drop();
 }
 
 void ParticipantClient::scheduleReconnect(const QString &why, int delayMs)
@@ -202,16 +174,16 @@ void ParticipantClient::scheduleReconnect(const QString &why, int delayMs)
     }
     for (Outgoing &o : m_outbox)
         o.inFlight = false;
-    m_requests.failAll(tr("The connection was lost."));
+    m_ws.failAll(tr("The connection was lost."));
     if (!m_running)
         return;
-    const int delay = delayMs >= 0 ? delayMs : m_backoff.next();
+    const int delay = delayMs >= 0 ? delayMs : m_ws.nextBackoffMs();
     qCInfo(lcParticipant).noquote() << why << "reconnecting in" << delay << "ms";
     if (!why.isEmpty())
         Q_EMIT errorText(tr("%1 Reconnecting in %2 s.").arg(why).arg((delay + 999) / 1000));
     setState(State::Reconnecting);
     Q_EMIT reconnectScheduled(delay, why);
-    m_reconnectTimer.start(delay);
+    m_ws.retryIn(delay);
 }
 
 void ParticipantClient::requestToken()
@@ -219,105 +191,50 @@ void ParticipantClient::requestToken()
     if (!m_running)
         return;
     setState(State::Connecting);
-    QNetworkRequest request(endpoint(QStringLiteral("/api/token"), false));
-    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    request.setTransferTimeout(m_options.httpTimeoutMs);
     const QJsonObject body{{QLatin1StringView("user"), m_user}, {QLatin1StringView("client_id"), m_clientId}};
-    QNetworkReply *reply = m_nam.post(request, encode(body));
-    m_tokenReply = reply;
-    connect(reply, &QNetworkReply::finished, this, [this, reply] {
-        reply->deleteLater();
+    m_ws.requestToken(body, std::nullopt, [this](const WsClient::TokenAnswer &answer) {
         if (!m_running)
             return;
-        const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        const QJsonObject answer = decodeObject(reply->readAll()).value_or(QJsonObject{});
-        const QString message = status == 0 ? reply->errorString() : answer.value(QLatin1StringView("message")).toString();
-        if (status == 200) {
-            const QString token = answer.value(QLatin1StringView("token")).toString();
-            const QString clientId = answer.value(QLatin1StringView("client_id")).toString();
+        if (answer.status == 200) {
+            const QString token = answer.body.value(QLatin1StringView("token")).toString();
+            const QString clientId = answer.body.value(QLatin1StringView("client_id")).toString();
             if (!clientId.isEmpty())
                 m_clientId = clientId;
             if (token.isEmpty())
                 return scheduleReconnect(tr("The server gave no sign-in token."));
-            openSocket(token);
+            dropSocket();
+            m_reconnectAfterMs = -1;
+            m_ws.open(token);
             return;
         }
-        if (status == 400 || status == 403) {
+        if (answer.status == 400 || answer.status == 403) {
             m_running = false;
-            report(plainHttpText(status, message));
+            report(plainHttpText(answer.status, answer.message));
             setState(State::Failed);
             return;
         }
-        if (status == 429) {
-            const int retryAfter = qMax(1, reply->rawHeader("Retry-After").toInt());
-            return scheduleReconnect(plainHttpText(status, {}), retryAfter * 1000);
-        }
-        scheduleReconnect(plainHttpText(status, message));
+        if (answer.status == 429)
+            return scheduleReconnect(plainHttpText(answer.status, {}), answer.retryAfterMs);
+        scheduleReconnect(plainHttpText(answer.status, answer.message));
     });
 }
 
-void ParticipantClient::openSocket(const QString &token)
+void ParticipantClient::socketGone(const WsClient::Gone &how)
 {
-    dropSocket();
-    m_reconnectAfterMs = -1;
-    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    m_socket->setMaxAllowedIncomingMessageSize(64 * 1024 * 1024);
-    m_closeHandshake = false;
-    connect(m_socket, &QWebSocket::connected, this, [this] {
-        m_socketOpen = true;
-        m_sinceTraffic.start();
-    });
-    // Emitted for a close handshake only; a socket that just drops skips it.
-    connect(m_socket, &QWebSocket::aboutToClose, this, [this] { m_closeHandshake = true; });
-    connect(m_socket, &QWebSocket::textMessageReceived, this, &ParticipantClient::onText);
-    connect(m_socket, &QWebSocket::pong, this, [this] { m_sinceTraffic.restart(); });
-    connect(m_socket, &QWebSocket::disconnected, this, &ParticipantClient::socketGone);
-    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, [this] {
-        // A refused handshake may end without "disconnected"; let that come first if it will.
-        if (!m_socketOpen)
-            QTimer::singleShot(0, this, [this, socket = QPointer<QWebSocket>(m_socket)] {
-                if (socket && socket == m_socket)
-                    socketGone();
-            });
-    });
-
-    QUrl url = endpoint(QStringLiteral("/ws"), true);
-    QUrlQuery query;
-    query.addQueryItem(QStringLiteral("token"), QString::fromLatin1(QUrl::toPercentEncoding(token)));
-    url.setQuery(query);
-    QNetworkRequest request(url);
-    // The load balancer's stickiness cookie came with the token answer; send it
-    // with the upgrade so the socket lands where the token was issued.
-    const QList<QNetworkCookie> cookies = m_nam.cookieJar()->cookiesForUrl(endpoint(QStringLiteral("/ws"), false));
-    if (!cookies.isEmpty()) {
-        QByteArrayList pairs;
-        for (const QNetworkCookie &c : cookies)
-            pairs.append(c.toRawForm(QNetworkCookie::NameAndValueOnly));
-        request.setRawHeader("Cookie", pairs.join("; "));
-    }
-    m_socket->open(request);
-}
-
-void ParticipantClient::socketGone()
-{
-    if (!m_socket)
-        return;
-    const int code = m_socket->closeCode();
-    const QString reason = m_socket->closeReason();
     QString why;
-    if (!m_socketOpen) {
-        const QString error = m_socket->errorString();
+    if (!how.wasOpen) {
+        const QString &error = how.errorString;
         if (error.contains(QLatin1StringView("503")))
             why = tr("The server is not accepting new connections right now (it may be draining).");
         else if (error.contains(QLatin1StringView("429")))
             why = plainHttpText(429, {});
         else
             why = tr("Could not connect to %1 (%2).").arg(m_server.toString(), error);
-    } else if (!m_closeHandshake) {
+    } else if (!how.closeHandshake) {
         const QString where = m_welcome.instance.isEmpty() ? m_server.toString() : m_welcome.instance;
         why = tr("The connection to %1 was lost.").arg(where);
     } else {
-        why = plainCloseText(code, reason);
+        why = plainCloseText(how.closeCode, how.closeReason);
         if (why.isEmpty())
             why = tr("The server closed the connection.");
     }
@@ -334,15 +251,7 @@ void ParticipantClient::socketGone()
 
 void ParticipantClient::request(QJsonObject frame, ReplyHandler handler)
 {
-    if (!m_socket || !m_socketOpen) {
-        QTimer::singleShot(0, this, [this, handler = std::move(handler)] {
-            if (handler)
-                handler(Reply{false, {}, QStringLiteral("disconnected"), tr("Not connected.")});
-        });
-        return;
-    }
-    frame.insert(QLatin1StringView("ref"), m_requests.add(this, std::move(handler)));
-    m_socket->sendTextMessage(QString::fromUtf8(encode(frame)));
+    m_ws.request(std::move(frame), this, std::move(handler), tr("Not connected."));
 }
 
 void ParticipantClient::onText(const QString &text)
@@ -353,11 +262,7 @@ void ParticipantClient::onText(const QString &text)
         qCWarning(lcParticipant) << "the server sent a frame that is not a JSON object";
         return;
     }
-    const QString type = frame->value(QLatin1StringView("type")).toString();
-    // "chat" is listed once, as a request; the server sends it back with the same name.
-    std::optional<MessageType> known = messageTypeFromName(type, Direction::ToClient);
-    if (!known)
-        known = messageTypeFromName(type, Direction::ToServer);
+    const std::optional<MessageType> known = WsClient::typeOf(*frame);
     if (!known)
         return;
     switch (*known) {
@@ -365,13 +270,13 @@ void ParticipantClient::onText(const QString &text)
         onWelcome(*frame);
         break;
     case MessageType::Ack:
-        m_requests.resolve(*frame);
+        m_ws.resolve(*frame);
         break;
     case MessageType::Error:
         // Every refusal reaches the user in plain words; the handler decides what follows.
         report(plainErrorText(frame->value(QLatin1StringView("code")).toString(),
                               frame->value(QLatin1StringView("message")).toString()));
-        m_requests.resolve(*frame);
+        m_ws.resolve(*frame);
         break;
     case MessageType::Chat:
         onChat(ChatMessage::fromFrame(*frame));
@@ -412,7 +317,7 @@ void ParticipantClient::onText(const QString &text)
 void ParticipantClient::onWelcome(const QJsonObject &frame)
 {
     m_welcome = WelcomeInfo::fromJson(frame);
-    m_backoff.reset();
+    m_ws.resetBackoff();
     m_pingTimer.start();
     setState(State::Connected);
     Q_EMIT welcomed(m_welcome);

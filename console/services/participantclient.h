@@ -9,18 +9,16 @@
 // exponential backoff and jitter, a fresh token each time. Owned by
 // ParticipantSession (or a test); no widgets.
 
-#include "backoff.h"
 #include "participanttypes.h"
 #include "requesttracker.h"
+#include "wsclient.h"
 
 #include <QElapsedTimer>
 #include <QMap>
 #include <QNetworkAccessManager>
 #include <QObject>
-#include <QPointer>
 #include <QTimer>
 #include <QUrl>
-#include <QWebSocket>
 
 #include <optional>
 
@@ -62,7 +60,7 @@ public:
     State state() const { return m_state; }
     bool isConnected() const { return m_state == State::Connected; }
     const WelcomeInfo &welcome() const { return m_welcome; }
-    QNetworkAccessManager &network() { return m_nam; }
+    QNetworkAccessManager &network() { return m_ws.network(); }
     static QString stateName(State state);
 
     // Starts (or restarts) the connection as `user` through `server`.
@@ -135,9 +133,8 @@ private:
 
     void setState(State state);
     void requestToken();
-    void openSocket(const QString &token);
     void onText(const QString &text);
-    void socketGone();
+    void socketGone(const WsClient::Gone &how);
     void scheduleReconnect(const QString &why, int delayMs = -1);
     void dropSocket();
     void onWelcome(const QJsonObject &frame);
@@ -148,20 +145,12 @@ private:
     void flushOutbox();
     void request(QJsonObject frame, ReplyHandler handler);
     void report(const QString &text);
-    QUrl endpoint(const QString &path, bool websocket) const;
 
     Options m_options;
     QUrl m_server;
     QString m_user;
     QString m_clientId;
-    QNetworkAccessManager m_nam;
-    QPointer<QNetworkReply> m_tokenReply;
-    QWebSocket *m_socket = nullptr;
-    bool m_socketOpen = false;
-    bool m_closeHandshake = false; // the server (or we) closed with a close frame
-    RequestTracker m_requests;
-    Backoff m_backoff;
-    QTimer m_reconnectTimer;
+    WsClient m_ws;
     QTimer m_pingTimer;
     QTimer m_resendTimer;
     QElapsedTimer m_sinceTraffic;

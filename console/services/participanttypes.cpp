@@ -1,20 +1,11 @@
 #include "participanttypes.h"
 
+#include "jsonfields.h"
+
 namespace sb::console {
 
-namespace {
-
-QString str(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toString();
-}
-
-qint64 integer(const QJsonObject &o, const char *key)
-{
-    return o.value(QLatin1StringView(key)).toInteger();
-}
-
-} // namespace
+using json::integer;
+using json::str;
 
 WelcomeInfo WelcomeInfo::fromJson(const QJsonObject &welcome)
 {

@@ -1,7 +1,6 @@
 #include "mainwindow.h"
 
 #include "app/operatorsession.h"
-#include "backplaneflowpanel.h"
 #include "chartspanel.h"
 #include "clustermappanel.h"
 #include "colorswatch.h"
@@ -37,7 +36,7 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
     , m_injectPanel(new InjectPanel(session, this))
     , m_mapPanel(new ClusterMapPanel(session, this))
     , m_stickinessPanel(new StickinessPanel(session, this))
-    , m_backplaneFlowPanel(new BackplaneFlowPanel(session.backplaneFlow(), this))
+    , m_backplaneFlowPanel(new FlowPanel(session.backplaneFlow(), this))
     , m_flowTabs(new QTabWidget(this))
     , m_linkSummary(new QLabel(this))
     , m_redisItem(new QWidget(this))

@@ -19,7 +19,6 @@ class QTabWidget;
 
 namespace sb::console {
 
-class BackplaneFlowPanel;
 class ChartsPanel;
 class ClusterMapPanel;
 class ColorSwatch;
@@ -45,7 +44,7 @@ public:
     InjectPanel *injectPanel() const { return m_injectPanel; }
     ClusterMapPanel *mapPanel() const { return m_mapPanel; }
     StickinessPanel *stickinessPanel() const { return m_stickinessPanel; }
-    BackplaneFlowPanel *backplaneFlowPanel() const { return m_backplaneFlowPanel; }
+    FlowPanel *backplaneFlowPanel() const { return m_backplaneFlowPanel; }
     QString redisStatusText() const;
     // Raises the Stickiness dock on `clientId`'s instance history.
     void showClientHistory(const QString &clientId);
@@ -80,7 +79,7 @@ private:
     InjectPanel *m_injectPanel;
     ClusterMapPanel *m_mapPanel;
     StickinessPanel *m_stickinessPanel;
-    BackplaneFlowPanel *m_backplaneFlowPanel;
+    FlowPanel *m_backplaneFlowPanel;
     QTabWidget *m_flowTabs;
     QDockWidget *m_instancesDock = nullptr;
     QDockWidget *m_connectionsDock = nullptr;
