@@ -12,6 +12,7 @@
 #include "sessions/sessionregistry.h"
 #include "store/storefactory.h"
 #include "todo/todoservice.h"
+#include "wire.h"
 #include "ws/closehandshake.h"
 #include "ws/upgradegate.h"
 
@@ -220,21 +221,21 @@ Readiness Server::readiness() const
 
 QJsonObject Server::instanceJson() const
 {
-    return {{QLatin1StringView("id"), m_config.instanceId},
-            {QLatin1StringView("color"), m_config.color},
-            {QLatin1StringView("version"), QStringLiteral(SB_VERSION)},
-            {QLatin1StringView("started_at"), m_startedAt},
-            {QLatin1StringView("connections"), connectionCount()},
-            {QLatin1StringView("backplane"), m_backplane->kind()},
-            {QLatin1StringView("backplane_up"), m_backplane->isUp()},
-            {QLatin1StringView("backplane_kind"), m_backplane->topology()},
-            {QLatin1StringView("redis_master"), m_backplane->masterAddress().isEmpty()
-                                                    ? QJsonValue(QJsonValue::Null)
-                                                    : QJsonValue(m_backplane->masterAddress())},
-            {QLatin1StringView("backplane_failovers"), static_cast<qint64>(m_backplane->failovers())},
-            {QLatin1StringView("store"), m_store->kind()},
-            {QLatin1StringView("store_up"), m_store->isUp()},
-            {QLatin1StringView("ready"), readiness() == Readiness::Ready}};
+    InstanceInfo info;
+    info.id = m_config.instanceId;
+    info.color = m_config.color;
+    info.version = QStringLiteral(SB_VERSION);
+    info.startedAt = m_startedAt;
+    info.connections = connectionCount();
+    info.backplane = m_backplane->kind();
+    info.backplaneUp = m_backplane->isUp();
+    info.backplaneKind = m_backplane->topology();
+    info.redisMaster = m_backplane->masterAddress();
+    info.backplaneFailovers = static_cast<qint64>(m_backplane->failovers());
+    info.store = m_store->kind();
+    info.storeUp = m_store->isUp();
+    info.ready = readiness() == Readiness::Ready;
+    return info.toJson();
 }
 
 void Server::heartbeatTick()

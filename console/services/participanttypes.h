@@ -5,6 +5,7 @@
 // member types. Parsed once from the wire JSON.
 
 #include "messages.h"
+#include "wire.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -12,18 +13,7 @@
 
 namespace sb::console {
 
-struct WelcomeInfo
-{
-    QString sessionId;
-    QString clientId;
-    QString user;
-    QString instance;
-    QString color;
-    bool sticky = true;
-    int heartbeatMs = 25000;
-
-    static WelcomeInfo fromJson(const QJsonObject &welcome);
-};
+using WelcomeInfo = sb::WelcomeInfo;
 
 // Chat messages, todo items and room members are the shared library's types
 // (shared/messages.h), named here for the console's signals and models.

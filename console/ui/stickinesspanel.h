@@ -19,11 +19,14 @@ class QLineSeries;
 class QTableView;
 class QValueAxis;
 
+namespace sb {
+struct ConnectionInfo;
+}
+
 namespace sb::console {
 
 class OperatorSession;
 class StickinessFilterProxy;
-struct ConnectionInfo;
 
 class StickinessPanel final : public QWidget
 {

@@ -8,6 +8,7 @@
 #include "metrics/metrics.h"
 #include "sessions/sessionregistry.h"
 #include "store/store.h"
+#include "wire.h"
 #include "ws/session.h"
 
 #include <QDateTime>
@@ -291,24 +292,21 @@ void AdminService::tick()
     const double framesOut = m.framesOut->total();
     const double bytesIn = m.bytesIn->total();
     const double bytesOut = m.bytesOut->total();
-    qint64 queueMax = 0;
-    for (Session *s : m_ctx.sessions.all())
-        queueMax = qMax(queueMax, s->queueBytes());
-    const QJsonObject stats = makeFrame(
-        MessageType::AdminStats, {{QLatin1StringView("instance"), m_ctx.instanceId},
-                                  {QLatin1StringView("connections"), m_ctx.sessions.count()},
-                                  {QLatin1StringView("frames_in_per_s"), framesIn - m_lastFramesIn},
-                                  {QLatin1StringView("frames_out_per_s"), framesOut - m_lastFramesOut},
-                                  {QLatin1StringView("bytes_in_per_s"), bytesIn - m_lastBytesIn},
-                                  {QLatin1StringView("bytes_out_per_s"), bytesOut - m_lastBytesOut},
-                                  {QLatin1StringView("backplane_rtt_ms"), m_ctx.backplane.rttMs()},
-                                  {QLatin1StringView("queue_max_bytes"), queueMax},
-                                  {QLatin1StringView("rss_bytes"), residentBytes()}});
+    InstanceStats stats;
+    stats.instance = m_ctx.instanceId;
+    stats.connections = m_ctx.sessions.count();
+    stats.framesInPerS = framesIn - m_lastFramesIn;
+    stats.framesOutPerS = framesOut - m_lastFramesOut;
+    stats.bytesInPerS = bytesIn - m_lastBytesIn;
+    stats.bytesOutPerS = bytesOut - m_lastBytesOut;
+    stats.backplaneRttMs = m_ctx.backplane.rttMs();
+    stats.queueMaxBytes = m_ctx.sessions.largestQueue();
+    stats.rssBytes = residentBytes();
     m_lastFramesIn = framesIn;
     m_lastFramesOut = framesOut;
     m_lastBytesIn = bytesIn;
     m_lastBytesOut = bytesOut;
-    toSubscribers(stats);
+    toSubscribers(makeFrame(MessageType::AdminStats, stats.toJson()));
 }
 
 } // namespace sb

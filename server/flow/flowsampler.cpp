@@ -1,6 +1,7 @@
 #include "flowsampler.h"
 
 #include "codec.h"
+#include "wire.h"
 #include "protocol.h"
 
 #include <QDateTime>
@@ -17,13 +18,8 @@ void FlowSampler::sample(const char *dir, const QString &frameType, const QStrin
     if (m_counter % 100 != 1 && now - m_lastMs < 1000 && m_counter > 100)
         return;
     m_lastMs = now;
-    m_listener(makeFrame(MessageType::AdminFlow, {{QLatin1StringView("dir"), QLatin1StringView(dir)},
-                                                  {QLatin1StringView("frame_type"), frameType},
-                                                  {QLatin1StringView("room"), room},
-                                                  {QLatin1StringView("session_id"), sessionId},
-                                                  {QLatin1StringView("origin"), origin},
-                                                  {QLatin1StringView("size"), static_cast<qint64>(size)},
-                                                  {QLatin1StringView("ts"), now}}));
+    const FlowSample flow{QString::fromLatin1(dir), frameType, room, sessionId, origin, size, now};
+    m_listener(makeFrame(MessageType::AdminFlow, flow.toJson()));
 }
 
 } // namespace sb

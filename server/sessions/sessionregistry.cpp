@@ -67,20 +67,13 @@ Session *SessionRegistry::open(QWebSocket *socket, QTcpSocket *tcp, const TokenR
     updateRecord(session);
     m_backplane.recordClientInstance(info.clientId, m_config.instanceId + QLatin1Char('|')
                                                         + QString::number(info.connectedAt));
-    m_store.sessionOpened({info.sessionId, info.clientId, info.user, info.role, info.remote, info.instance,
-                           info.connectedAt});
+    m_store.sessionOpened(info);
     qCInfo(lcSessions).noquote() << "session" << info.sessionId << "opened:" << info.role << info.user << "client"
                                  << info.clientId << "from" << remote << (info.sticky ? "" : "(sticky miss)");
 
-    session->sendFrame(makeFrame(MessageType::Welcome, {{QLatin1StringView("session_id"), info.sessionId},
-                                                        {QLatin1StringView("client_id"), info.clientId},
-                                                        {QLatin1StringView("user"), info.user},
-                                                        {QLatin1StringView("role"), info.role},
-                                                        {QLatin1StringView("instance"), m_config.instanceId},
-                                                        {QLatin1StringView("color"), m_config.color},
-                                                        {QLatin1StringView("sticky"), info.sticky},
-                                                        {QLatin1StringView("heartbeat_ms"), m_config.heartbeatMs},
-                                                        {QLatin1StringView("server_time"), QDateTime::currentMSecsSinceEpoch()}}));
+    const WelcomeInfo welcome{info.sessionId, info.clientId, info.user, info.role, m_config.instanceId,
+                              m_config.color, info.sticky, m_config.heartbeatMs, QDateTime::currentMSecsSinceEpoch()};
+    session->sendFrame(makeFrame(MessageType::Welcome, welcome.toJson()));
     Q_EMIT opened(session);
     return session;
 }

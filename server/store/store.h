@@ -8,6 +8,7 @@
 // disk or network.
 
 #include "messages.h"
+#include "wire.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -61,16 +62,8 @@ struct TodoAddResult
     bool limitReached = false;
 };
 
-struct SessionRecord
-{
-    QString sessionId;
-    QString clientId;
-    QString user;
-    QString role;
-    QString remote;
-    QString instance;
-    qint64 connectedAt = 0;
-};
+// What is kept of a session: the identity part of its `conn` record.
+using SessionRecord = SessionIdentity;
 
 struct CleanupStats
 {

@@ -6,7 +6,6 @@
 #include "metrics/metrics.h"
 
 #include <QDateTime>
-#include <QJsonArray>
 #include <QLoggingCategory>
 #include <QTimer>
 
@@ -215,23 +214,16 @@ void Session::fail(const QString &ref, ErrorCode code, const QString &message)
     }
 }
 
-QJsonObject Session::toConnJson() const
+ConnectionInfo Session::connection() const
 {
-    QJsonArray rooms;
+    ConnectionInfo conn = m_info;
+    conn.rooms.reserve(m_rooms.size());
     for (auto it = m_rooms.cbegin(); it != m_rooms.cend(); ++it)
-        rooms.append(it.key());
-    return {{QLatin1StringView("session_id"), m_info.sessionId},
-            {QLatin1StringView("client_id"), m_info.clientId},
-            {QLatin1StringView("user"), m_info.user},
-            {QLatin1StringView("role"), m_info.role},
-            {QLatin1StringView("remote"), m_info.remote},
-            {QLatin1StringView("instance"), m_info.instance},
-            {QLatin1StringView("rooms"), rooms},
-            {QLatin1StringView("connected_at"), m_info.connectedAt},
-            {QLatin1StringView("frames_in"), static_cast<qint64>(m_framesIn)},
-            {QLatin1StringView("frames_out"), static_cast<qint64>(m_framesOut)},
-            {QLatin1StringView("sticky"), m_info.sticky},
-            {QLatin1StringView("queue_bytes"), queueBytes()}};
+        conn.rooms.append(it.key());
+    conn.framesIn = static_cast<qint64>(m_framesIn);
+    conn.framesOut = static_cast<qint64>(m_framesOut);
+    conn.queueBytes = queueBytes();
+    return conn;
 }
 
 } // namespace sb

@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "protocol.h"
+#include "wire.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -25,17 +26,9 @@ namespace sb {
 struct Config;
 class Metrics;
 
-struct SessionInfo
-{
-    QString sessionId;
-    QString clientId;
-    QString user;
-    QString role; // participant | operator
-    QString remote;
-    QString instance;
-    qint64 connectedAt = 0;
-    bool sticky = true;
-};
+// Who the session is, as the `conn` record names it; its rooms and counters
+// live in the Session and join in connection().
+using SessionInfo = ConnectionInfo;
 
 class Session final : public QObject
 {
@@ -94,7 +87,8 @@ public:
     bool heartbeat(qint64 intervalMs, bool judge = true);
     int closeCode() const { return m_closeCode; }
 
-    QJsonObject toConnJson() const;
+    ConnectionInfo connection() const;
+    QJsonObject toConnJson() const { return connection().toJson(); }
 
 Q_SIGNALS:
     void textReceived(Session *session, const QString &text);

@@ -1,6 +1,6 @@
 #include "jsonfields.h"
 
-namespace sb::console::json {
+namespace sb::json {
 
 QString str(const QJsonObject &o, const char *key)
 {
@@ -22,4 +22,4 @@ bool boolean(const QJsonObject &o, const char *key)
     return o.value(QLatin1StringView(key)).toBool();
 }
 
-} // namespace sb::console::json
+} // namespace sb::json
