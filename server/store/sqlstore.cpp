@@ -210,6 +210,23 @@ public:
         tryOpen();
     }
 
+    // Drops a connection that is up and opens it again at once: the writer
+    // moved (a failover, or its server was demoted and it got SQLSTATE
+    // 25006), and a reader left behind would go on reading the old server,
+    // which no longer sees what is written.
+    void reopen()
+    {
+        if (!m_up)
+            return; // it is reopening by itself already
+        qCInfo(lcStore).noquote() << "reopening" << m_connection->describe() << "to follow the writer";
+        m_up = false;
+        stopWatching();
+        m_connection->close();
+        m_retryTimer.stop();
+        m_retryDelayMs = kFirstRetryMs;
+        tryOpen();
+    }
+
     void shutdown()
     {
         m_retryTimer.stop();
@@ -402,6 +419,12 @@ void SqlStore::start()
 void SqlStore::setAvailability(bool up, const QString &reason)
 {
     m_downReason = reason;
+    // The writer is back after it was lost: it may be on another server now
+    // (libpq picked the read-write host), so the reader reconnects too.
+    if (up && !m_writerUp && m_readerStarted) {
+        SqlWorker *reader = m_reader;
+        QMetaObject::invokeMethod(reader, [reader] { reader->reopen(); }, Qt::QueuedConnection);
+    }
     m_writerUp = up;
     // The reader opens once the writer has created and migrated the schema,
     // and the store first comes up once the reader has answered too (up, or
