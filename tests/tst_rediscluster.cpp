@@ -11,6 +11,7 @@
 #include "rediscluster.h"
 #include "testsupport.h"
 #ifdef SB_WITH_CONSOLE
+#include "app/operatorsession.h"
 #include "services/redismonitor.h"
 #include <QSignalSpy>
 #endif
@@ -265,6 +266,11 @@ private Q_SLOTS:
 
 private:
     void dumpLogs();
+#ifdef SB_WITH_CONSOLE
+    // The console's session on the redis-cluster:// URL, kept open from
+    // consoleWatchesTheCluster on: its topology must follow the failover.
+    std::unique_ptr<sb::console::OperatorSession> m_console;
+#endif
 
     std::unique_ptr<ClusterTopology> m_topology;
     std::unique_ptr<Cluster> m_cluster;
@@ -301,6 +307,9 @@ void TstRedisCluster::cleanup()
 
 void TstRedisCluster::cleanupTestCase()
 {
+#ifdef SB_WITH_CONSOLE
+    m_console.reset();
+#endif
     m_cluster.reset();
     m_topology.reset();
 }
@@ -464,6 +473,45 @@ void TstRedisCluster::consoleWatchesTheCluster()
     QCOMPARE(ids, (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)}));
     QTRY_VERIFY_WITH_TIMEOUT(!envelopes.isEmpty(), 10000); // the instances' probes, at least
     QCOMPARE(monitor.state(), sb::console::RedisMonitor::State::Connected);
+
+    // The operator console's topology view: three masters with their slots,
+    // each with its replica, each used by every instance (/api/instance
+    // names every master for a cluster instance).
+    sb::console::OperatorSession::Options options;
+    options.instance.resyncMs = 1000;
+    options.redis.topologyIntervalMs = 1000;
+    m_console = std::make_unique<sb::console::OperatorSession>(options);
+    m_console->setOperatorKey(Cluster::operatorKey());
+    m_console->setRedisUrl(*sb::RedisUrl::parse(m_topology->url()));
+    m_console->start();
+    const sb::console::RedisTopologyModel &model = m_console->topology();
+    const QStringList masters = m_topology->masterPorts();
+    const auto sortedMasters = [&model] {
+        QStringList m = model.masterAddresses();
+        m.sort();
+        return m;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(sortedMasters(), masters, 10000);
+    QCOMPARE(model.rowCount(), 3);
+    const QStringList all{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)};
+    for (const QString &master : masters) {
+        QCOMPARE(model.replicaAddresses(master), QStringList{m_topology->replicaOf(master)});
+        QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(master), all, 10000);
+    }
+    int slotsShown = 0;
+    for (int row = 0; row < model.rowCount(); ++row) {
+        const QModelIndex master = model.index(row, 0);
+        QCOMPARE(model.rowCount(master), 1);
+        QCOMPARE(model.index(row, sb::console::RedisTopologyModel::Role).data().toString(), QStringLiteral("master"));
+        QCOMPARE(model.index(row, sb::console::RedisTopologyModel::State).data().toString(), QStringLiteral("connected"));
+        QCOMPARE(model.index(0, sb::console::RedisTopologyModel::Role, master).data().toString(), QStringLiteral("replica"));
+        QVERIFY(model.index(0, sb::console::RedisTopologyModel::UsedBy, master).data().toString().isEmpty());
+        for (const auto &[first, last] : model.topology().node(model.index(row, 0).data().toString())->slotRanges)
+            slotsShown += last - first + 1;
+    }
+    QCOMPARE(slotsShown, sb::ClusterSlotCount);
+    QVERIFY2(model.summary().contains(QStringLiteral("3 masters, 3 replicas; 16384 of 16384 slots served")),
+             qPrintable(model.summary()));
 }
 #endif
 
@@ -549,6 +597,8 @@ void TstRedisCluster::masterKilledWhileChatting()
                          .toInt();
     const QString victim = m_topology->masterOfSlot(slot);
     QVERIFY(!victim.isEmpty());
+    const QString promoted = m_topology->replicaOf(victim);
+    QVERIFY(!promoted.isEmpty());
 
     std::vector<std::unique_ptr<TestClient>> members;
     for (int i = 0; i < kInstances; ++i) {
@@ -620,6 +670,26 @@ void TstRedisCluster::masterKilledWhileChatting()
     }
     for (qsizetype i = 1; i < acked.size(); ++i)
         QCOMPARE(acked.at(i), acked.at(i - 1) + 1);
+
+#ifdef SB_WITH_CONSOLE
+    // The console's topology follows: the promoted replica is a master with
+    // the slots and the instances, the killed master is shown failed, slotless
+    // and unused.
+    const sb::console::RedisTopologyModel &model = m_console->topology();
+    QTRY_VERIFY_WITH_TIMEOUT(model.topology().node(promoted)
+                                 && model.topology().node(promoted)->role == sb::console::RedisNodeInfo::Role::Master
+                                 && model.topology().node(promoted)->slotCount() > 0,
+                             15000);
+    QTRY_COMPARE_WITH_TIMEOUT(model.topology().node(victim) ? model.topology().node(victim)->state : QString(),
+                              QStringLiteral("fail"), 15000);
+    QVERIFY(model.topology().node(victim)->slotRanges.isEmpty());
+    QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(promoted),
+                              (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)}),
+                              15000);
+    QTRY_VERIFY_WITH_TIMEOUT(model.usedBy(victim).isEmpty(), 15000);
+    QVERIFY2(model.summary().contains(QStringLiteral("16384 of 16384 slots served")), qPrintable(model.summary()));
+    QVERIFY2(model.summary().contains(QStringLiteral("1 node failing or unreachable")), qPrintable(model.summary()));
+#endif
 
     // Live chat crosses instances again after the failover.
     members[1]->clearFrames();
