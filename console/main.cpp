@@ -105,8 +105,8 @@ int runOperator(const LaunchOptions &options)
     for (const QUrl &url : std::as_const(urls))
         session.addInstance(url);
     if (const std::optional<sb::RedisUrl> cluster = sb::RedisUrl::parse(redis);
-        cluster && cluster->kind == sb::RedisUrl::Kind::Cluster)
-        session.setRedisCluster(*cluster);
+        cluster && cluster->kind != sb::RedisUrl::Kind::Single)
+        session.setRedisUrl(*cluster); // Sentinels or a cluster
     else if (const std::optional<sb::RedisAddress> address = sb::RedisAddress::fromUrl(redis); address && !redis.isEmpty())
         session.setRedis(*address);
 

@@ -217,10 +217,10 @@ if [ "$console" -eq 1 ]; then
     if [ -x "$bin/console/switchboard-console" ]; then
         # The key comes from SB_OPERATOR_KEY (exported above). SB_CONSOLE_ARGS adds
         # arguments, e.g. "--screenshot FILE --screenshot-delay MS" for the docs.
-        # The console watches one Redis server (with Sentinels, the first master)
-        # or the whole Redis Cluster.
-        args=(--redis "redis://127.0.0.1:$redis_port")
-        [ "$redis_mode" = cluster ] && args=(--redis "$redis_url")
+        # The console watches the instances' Redis: the one server, the master
+        # the Sentinels name (followed through a failover) or the whole
+        # Redis Cluster, and shows its topology (Message flow → Redis topology).
+        args=(--redis "$redis_url")
         for i in $(seq 1 "$count"); do args+=(--instance "http://127.0.0.1:$((base_port + i - 1))"); done
         read -r -a extra <<<"${SB_CONSOLE_ARGS:-}"
         args+=("${extra[@]}")

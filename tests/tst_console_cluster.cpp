@@ -21,6 +21,7 @@
 #include "ui/injectpanel.h"
 #include "ui/instancespanel.h"
 #include "ui/mainwindow.h"
+#include "ui/redistopologypanel.h"
 #include "ui/stickinesspanel.h"
 
 #include <QApplication>
@@ -33,6 +34,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTreeView>
 
 #include <memory>
 
@@ -103,6 +105,7 @@ private Q_SLOTS:
 
     void patternSubscriptionDeliversEveryChannel();
     void instancesAreDiscoveredFromRedis();
+    void redisTopologyShowsTheServerAndWhoUsesIt();
     void connectionShowsInTableAndMapAndGoes();
     void stickinessHistoryIsShown();
     void injectionReachesAClientAndCountsIt();
@@ -208,6 +211,24 @@ void TstConsoleCluster::instancesAreDiscoveredFromRedis()
     QVERIFY(!m_window->mapPanel()->map()->cardRect(m_cluster->instanceId(0))
                  .intersects(m_window->mapPanel()->map()->cardRect(m_cluster->instanceId(1))));
     QTRY_COMPARE(s.instances().healthAt(0), QStringLiteral("ready"));
+}
+
+// One Redis: the topology dock shows it as the only master, without
+// replicas, used by both instances (their /api/instance redis_master).
+void TstConsoleCluster::redisTopologyShowsTheServerAndWhoUsesIt()
+{
+    const RedisTopologyModel &model = m_session->topology();
+    const QString server = QStringLiteral("127.0.0.1:%1").arg(m_cluster->redisPort());
+    QTRY_COMPARE(model.masterAddresses(), QStringList{server});
+    QCOMPARE(model.replicaAddresses(server), QStringList{});
+    QTRY_COMPARE(model.usedBy(server), (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1)}));
+    m_window->showTopology();
+    RedisTopologyPanel *panel = m_window->topologyPanel();
+    QTRY_VERIFY(panel->isVisible());
+    QCOMPARE(panel->view()->model()->rowCount(), 1);
+    QCOMPARE(panel->view()->model()->index(0, RedisTopologyModel::UsedBy).data().toString(),
+             m_cluster->instanceId(0) + QStringLiteral(", ") + m_cluster->instanceId(1));
+    QVERIFY2(panel->summaryText().startsWith(QStringLiteral("One Redis: 1 master, 0 replicas")), qPrintable(panel->summaryText()));
 }
 
 void TstConsoleCluster::connectionShowsInTableAndMapAndGoes()

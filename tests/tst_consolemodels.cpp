@@ -6,6 +6,7 @@
 #include "models/connectionsmodel.h"
 #include "models/flowmodel.h"
 #include "models/messagesmodel.h"
+#include "models/redistopologymodel.h"
 #include "models/ringbuffer.h"
 #include "models/roommodel.h"
 #include "models/todomodel.h"
@@ -290,6 +291,8 @@ private Q_SLOTS:
                                  << int(LaunchOptions::Mode::Ask) << 0 << QString() << true;
         QTest::addRow("both modes") << QStringList{QStringLiteral("--client"), QStringLiteral("--operator")}
                                     << int(LaunchOptions::Mode::Ask) << 0 << QString() << true;
+        QTest::addRow("sentinels") << QStringList{QStringLiteral("--redis"), QStringLiteral("redis-sentinel://127.0.0.1:26390,127.0.0.1:26391/sbmaster")}
+                                   << int(LaunchOptions::Mode::Operator) << 0 << QStringLiteral("env") << false;
     }
 
     void launchOptions()
@@ -308,6 +311,82 @@ private Q_SLOTS:
         QCOMPARE(o.operatorKey, key);
         for (const QUrl &u : o.instanceUrls)
             QVERIFY(u.scheme() == QStringLiteral("http") && !u.path().endsWith(QLatin1Char('/')));
+    }
+
+    // CLUSTER NODES as Redis 7.0 writes it: a failed master whose replica
+    // took over, a slot being migrated, a replica whose link is down.
+    void topologyFromClusterNodes()
+    {
+        const QByteArray text =
+            "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460 [5461->-b2]\n"
+            "b2 127.0.0.1:7002@17002 master - 0 1700 2 connected 5461-10922\n"
+            "c3 127.0.0.1:7003@17003,host3 master,fail - 1600 1500 3 disconnected\n"
+            "d4 127.0.0.1:7004@17004 slave a1 0 1700 1 connected\n"
+            "e5 127.0.0.1:7005@17005 slave b2 0 1700 2 disconnected\n"
+            "f6 127.0.0.1:7006@17006 master - 0 1700 7 connected 10923-16383\n";
+        const RedisTopology t = RedisTopology::fromClusterNodes(text);
+        QCOMPARE(t.kind, QStringLiteral("cluster"));
+        QCOMPARE(t.masters().size(), 4);
+        QCOMPARE(t.masters().at(0).address, QStringLiteral("127.0.0.1:7001")); // by first slot
+        QCOMPARE(t.masters().at(2).address, QStringLiteral("127.0.0.1:7006"));
+        QCOMPARE(t.masters().at(0).slotsText(), QStringLiteral("0-5460"));
+        QCOMPARE(t.masters().at(0).migratingSlots, 1);
+        QCOMPARE(t.node(QStringLiteral("127.0.0.1:7003"))->state, QStringLiteral("fail"));
+        QVERIFY(!t.node(QStringLiteral("127.0.0.1:7003"))->healthy);
+        QCOMPARE(t.replicasOf(QStringLiteral("127.0.0.1:7001")).size(), 1);
+        QCOMPARE(t.node(QStringLiteral("127.0.0.1:7005"))->masterAddress, QStringLiteral("127.0.0.1:7002"));
+        QCOMPARE(t.node(QStringLiteral("127.0.0.1:7005"))->state, QStringLiteral("disconnected"));
+
+        RedisTopologyModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setTopology(t);
+        model.setInstanceUse(QStringLiteral("app-2"), QStringLiteral("cluster"),
+                             QStringLiteral("localhost:7001,127.0.0.1:7002,127.0.0.1:7006"));
+        model.setInstanceUse(QStringLiteral("app-1"), QStringLiteral("cluster"),
+                             QStringLiteral("127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7006"));
+        QCOMPARE(model.rowCount(), 4);
+        QCOMPARE(model.usedBy(QStringLiteral("127.0.0.1:7001")), (QStringList{QStringLiteral("app-1"), QStringLiteral("app-2")}));
+        QVERIFY(model.usedBy(QStringLiteral("127.0.0.1:7003")).isEmpty());
+        QCOMPARE(model.index(0, RedisTopologyModel::Slots).data().toString(), QStringLiteral("0-5460 (5461), 1 migrating"));
+        QVERIFY(model.summary().contains(QStringLiteral("16384 of 16384 slots served")));
+        QVERIFY(model.summary().contains(QStringLiteral("2 nodes failing or unreachable")));
+        // The same shape again changes data in place: no reset, so the tree keeps its state.
+        QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+        model.setTopology(t);
+        QCOMPARE(resets.size(), 0);
+        model.removeInstance(QStringLiteral("app-2"));
+        QCOMPARE(model.usedBy(QStringLiteral("127.0.0.1:7002")), QStringList{QStringLiteral("app-1")});
+    }
+
+    void topologyFromInfoAndSentinels()
+    {
+        const QByteArray info = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n"
+                                "slave0:ip=127.0.0.1,port=6391,state=online,offset=42,lag=0\r\n"
+                                "slave1:ip=127.0.0.1,port=6392,state=wait_bgsave,offset=0,lag=0\r\n"
+                                "master_failover_state:no-failover\r\n";
+        const RedisTopology t = RedisTopology::fromInfoReplication(info, QStringLiteral("127.0.0.1:6390"));
+        QCOMPARE(t.masters().size(), 1);
+        QCOMPARE(t.replicasOf(QStringLiteral("127.0.0.1:6390")).size(), 2);
+        QVERIFY(!t.node(QStringLiteral("127.0.0.1:6392"))->healthy);
+        const RedisTopology fromReplica = RedisTopology::fromInfoReplication(
+            "role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6390\r\nmaster_link_status:down\r\n",
+            QStringLiteral("127.0.0.1:6391"));
+        QCOMPARE(fromReplica.masters().first().address, QStringLiteral("127.0.0.1:6390"));
+        QCOMPARE(fromReplica.node(QStringLiteral("127.0.0.1:6391"))->state, QStringLiteral("link down"));
+
+        const RedisNodeInfo replica = sentinelNode(
+            sentinelFields({"name", "127.0.0.1:6390", "ip", "127.0.0.1", "port", "6390", "flags", "s_down,slave,disconnected",
+                            "master-link-status", "err"}),
+            RedisNodeInfo::Role::Replica, QStringLiteral("127.0.0.1:6391"));
+        QCOMPARE(replica.address, QStringLiteral("127.0.0.1:6390"));
+        QCOMPARE(replica.masterAddress, QStringLiteral("127.0.0.1:6391"));
+        QVERIFY(!replica.healthy);
+        QCOMPARE(replica.state, QStringLiteral("down, disconnected, link down"));
+        const RedisNodeInfo master = sentinelNode(sentinelFields({"name", "sbmaster", "ip", "127.0.0.1", "port", "6391",
+                                                                  "flags", "master"}),
+                                                  RedisNodeInfo::Role::Master);
+        QVERIFY(master.healthy);
+        QCOMPARE(master.state, QStringLiteral("ok"));
     }
 
     void normalizeUrl()

@@ -6,6 +6,11 @@
 // "pg_ctl stop -m immediate" and the standby promoted: chat works again
 // within a bounded time, on the new primary, and every message acknowledged
 // before the failover is in the history afterwards.
+//
+// Then the other way a primary stops being one: it is demoted in place
+// (default_transaction_read_only turned on, as fencing does) and stays up.
+// The store's writer gets SQLSTATE 25006 and must leave it; its reader must
+// not stay behind reading the demoted server once the standby is promoted.
 
 #include "cluster.h"
 #include "testsupport.h"
@@ -169,16 +174,22 @@ class TstPgFailover : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+    void initTestCase();
     void promotedStandbyHasEveryAckedMessage();
+    void demotedPrimaryIsLeftForTheNewOne();
 };
 
-void TstPgFailover::promotedStandbyHasEveryAckedMessage()
+void TstPgFailover::initTestCase()
 {
     SB_REQUIRE_SERVICE(QFile::exists(Cluster::pgBin(QStringLiteral("initdb")))
                            && QFile::exists(Cluster::pgBin(QStringLiteral("pg_basebackup"))),
                        "PostgreSQL server tools (initdb, pg_basebackup) are not installed (apt-get install postgresql)");
     SB_REQUIRE_SERVICE(!QStandardPaths::findExecutable(QStringLiteral("redis-server")).isEmpty(),
                        "redis-server is not installed (apt-get install redis-server)");
+}
+
+void TstPgFailover::promotedStandbyHasEveryAckedMessage()
+{
     PgPair pg;
     QString error;
     QVERIFY2(pg.start(&error), qPrintable(error));
@@ -233,6 +244,96 @@ void TstPgFailover::promotedStandbyHasEveryAckedMessage()
     for (const QJsonValue &m : history.value(QStringLiteral("messages")).toArray())
         texts.append(m.toObject().value(QStringLiteral("text")).toString());
     QCOMPARE(texts, ackedTexts);
+}
+
+// The primary turns read-only under the store (SQLSTATE 25006 on the next
+// write) and the standby is promoted: chat is refused meanwhile, never acked
+// and lost; the resend is acked on the new primary; the store keeps no
+// connection to the demoted server (the reader follows the writer), so a
+// rejoin with `since` and the history list every acked message.
+void TstPgFailover::demotedPrimaryIsLeftForTheNewOne()
+{
+    PgPair pg;
+    QString error;
+    QVERIFY2(pg.start(&error), qPrintable(error));
+    Cluster cluster(Cluster::Options{1, false, {}});
+    cluster.useDatabase(pg.url());
+    QVERIFY2(cluster.start(), qPrintable(cluster.error()));
+    const quint16 port = cluster.port(0);
+
+    TestClient alice;
+    QVERIFY(alice.connectAs(port, QStringLiteral("alice")));
+    QCOMPARE(alice.join(kRoom).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QStringList acked;
+    const auto chat = [&alice](const QString &text) { return alice.chat(kRoom, text, text); };
+    for (int i = 0; i < 3; ++i) {
+        QCOMPARE(chat(QStringLiteral("before %1").arg(i)).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        acked << QStringLiteral("before %1").arg(i);
+    }
+    // The store reads the history from its reader connection: both are open on the primary.
+    const auto storeSessions = [](quint16 pgPort) {
+        return psql(pgPort, QStringLiteral("SELECT count(*) FROM pg_stat_activity WHERE application_name IN "
+                                           "('switchboard', 'switchboard-reader')"))
+            .toInt();
+    };
+    QCOMPARE(storeSessions(pg.port(0)), 2);
+
+    // Demoted in place: every new transaction there is read-only.
+    psql(pg.port(0), QStringLiteral("ALTER SYSTEM SET default_transaction_read_only = on"));
+    psql(pg.port(0), QStringLiteral("SELECT pg_reload_conf()"));
+    QTRY_COMPARE(psql(pg.port(0), QStringLiteral("SHOW default_transaction_read_only")), QStringLiteral("on"));
+
+    // The next write meets SQLSTATE 25006: refused as the store being down
+    // (the backends may take a moment to reload; what is acked meanwhile counts).
+    QJsonObject answer;
+    int n = 0;
+    QDeadlineTimer refusedBy(15000);
+    for (;;) {
+        const QString text = QStringLiteral("while demoted %1").arg(n++);
+        answer = chat(text);
+        if (answer.value(QStringLiteral("type")).toString() != QStringLiteral("ack") || refusedBy.hasExpired())
+            break;
+        acked << text;
+        QTest::qWait(100);
+    }
+    QCOMPARE(answer.value(QStringLiteral("code")).toString(), QStringLiteral("store_unavailable"));
+    const QString refused = QStringLiteral("while demoted %1").arg(n - 1);
+    QVERIFY(cluster.instanceLog(0).contains("25006") || cluster.instanceLog(0).contains("read-only transaction"));
+    // No read-write host: the store stays down and the chat stays refused.
+    QTRY_COMPARE(readyStatus(port), QStringLiteral("store_down"));
+
+    QVERIFY2(pg.promote(1, &error), qPrintable(error));
+    QDeadlineTimer deadline(30000);
+    for (;;) {
+        answer = chat(refused); // the same nonce: stored once
+        if (answer.value(QStringLiteral("type")).toString() == QStringLiteral("ack") || deadline.hasExpired())
+            break;
+        QCOMPARE(answer.value(QStringLiteral("code")).toString(), QStringLiteral("store_unavailable"));
+        QTest::qWait(200);
+    }
+    QVERIFY2(answer.value(QStringLiteral("type")).toString() == QStringLiteral("ack"),
+             qPrintable(QString::fromUtf8(cluster.instanceLog(0))));
+    QCOMPARE(answer.value(QStringLiteral("seq")).toInteger(), acked.size() + 1);
+    acked << refused;
+    QCOMPARE(chat(QStringLiteral("after")).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    acked << QStringLiteral("after");
+    QTRY_COMPARE_WITH_TIMEOUT(readyStatus(port), QStringLiteral("ready"), 15000);
+
+    // Writer and reader both left the demoted server for the new primary.
+    QTRY_COMPARE_WITH_TIMEOUT(storeSessions(pg.port(1)), 2, 10000);
+    QCOMPARE(storeSessions(pg.port(0)), 0);
+
+    // Reads come from the new primary: a rejoin with since and the history see everything.
+    TestClient bob;
+    QVERIFY(bob.connectAs(port, QStringLiteral("bob")));
+    const QJsonObject rejoin = bob.join(kRoom, 1);
+    QCOMPARE(rejoin.value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QCOMPARE(rejoin.value(QStringLiteral("missed")).toArray().size(), acked.size() - 1);
+    const QJsonObject history = alice.request({{QStringLiteral("type"), QStringLiteral("history")}, {QStringLiteral("room"), kRoom}});
+    QStringList texts;
+    for (const QJsonValue &m : history.value(QStringLiteral("messages")).toArray())
+        texts.append(m.toObject().value(QStringLiteral("text")).toString());
+    QCOMPARE(texts, acked);
 }
 
 SB_SERVER_TEST_MAIN(TstPgFailover)

@@ -5,12 +5,15 @@
 // crosses instances without gaps, a token works once cluster-wide, presence
 // and the ticker lease work; then a master is killed with SIGKILL while
 // clients chat, its replica takes over, and every acknowledged message
-// reaches every member.
+// reaches every member. A room's slots are also moved to another master by
+// hand while it chats (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE): commands
+// follow ASK and MOVED, and its sharded subscriptions follow the slot.
 
 #include "cluster.h"
 #include "rediscluster.h"
 #include "testsupport.h"
 #ifdef SB_WITH_CONSOLE
+#include "app/operatorsession.h"
 #include "services/redismonitor.h"
 #include <QSignalSpy>
 #endif
@@ -19,6 +22,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QProcess>
 #include <QSet>
 #include <QStandardPaths>
@@ -257,6 +261,7 @@ private Q_SLOTS:
     void tokenIsOneTimeClusterWide();
     void oneInstanceHoldsTheTicker();
     void manualFailoverMovesCommandsAndChannels();
+    void liveReshardingFollowsAskAndMoved();
 #ifdef SB_WITH_CONSOLE
     void consoleWatchesTheCluster();
 #endif
@@ -265,6 +270,11 @@ private Q_SLOTS:
 
 private:
     void dumpLogs();
+#ifdef SB_WITH_CONSOLE
+    // The console's session on the redis-cluster:// URL, kept open from
+    // consoleWatchesTheCluster on: its topology must follow the failover.
+    std::unique_ptr<sb::console::OperatorSession> m_console;
+#endif
 
     std::unique_ptr<ClusterTopology> m_topology;
     std::unique_ptr<Cluster> m_cluster;
@@ -301,6 +311,9 @@ void TstRedisCluster::cleanup()
 
 void TstRedisCluster::cleanupTestCase()
 {
+#ifdef SB_WITH_CONSOLE
+    m_console.reset();
+#endif
     m_cluster.reset();
     m_topology.reset();
 }
@@ -464,6 +477,45 @@ void TstRedisCluster::consoleWatchesTheCluster()
     QCOMPARE(ids, (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)}));
     QTRY_VERIFY_WITH_TIMEOUT(!envelopes.isEmpty(), 10000); // the instances' probes, at least
     QCOMPARE(monitor.state(), sb::console::RedisMonitor::State::Connected);
+
+    // The operator console's topology view: three masters with their slots,
+    // each with its replica, each used by every instance (/api/instance
+    // names every master for a cluster instance).
+    sb::console::OperatorSession::Options options;
+    options.instance.resyncMs = 1000;
+    options.redis.topologyIntervalMs = 1000;
+    m_console = std::make_unique<sb::console::OperatorSession>(options);
+    m_console->setOperatorKey(Cluster::operatorKey());
+    m_console->setRedisUrl(*sb::RedisUrl::parse(m_topology->url()));
+    m_console->start();
+    const sb::console::RedisTopologyModel &model = m_console->topology();
+    const QStringList masters = m_topology->masterPorts();
+    const auto sortedMasters = [&model] {
+        QStringList m = model.masterAddresses();
+        m.sort();
+        return m;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(sortedMasters(), masters, 10000);
+    QCOMPARE(model.rowCount(), 3);
+    const QStringList all{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)};
+    for (const QString &master : masters) {
+        QCOMPARE(model.replicaAddresses(master), QStringList{m_topology->replicaOf(master)});
+        QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(master), all, 10000);
+    }
+    int slotsShown = 0;
+    for (int row = 0; row < model.rowCount(); ++row) {
+        const QModelIndex master = model.index(row, 0);
+        QCOMPARE(model.rowCount(master), 1);
+        QCOMPARE(model.index(row, sb::console::RedisTopologyModel::Role).data().toString(), QStringLiteral("master"));
+        QCOMPARE(model.index(row, sb::console::RedisTopologyModel::State).data().toString(), QStringLiteral("connected"));
+        QCOMPARE(model.index(0, sb::console::RedisTopologyModel::Role, master).data().toString(), QStringLiteral("replica"));
+        QVERIFY(model.index(0, sb::console::RedisTopologyModel::UsedBy, master).data().toString().isEmpty());
+        for (const auto &[first, last] : model.topology().node(model.index(row, 0).data().toString())->slotRanges)
+            slotsShown += last - first + 1;
+    }
+    QCOMPARE(slotsShown, sb::ClusterSlotCount);
+    QVERIFY2(model.summary().contains(QStringLiteral("3 masters, 3 replicas; 16384 of 16384 slots served")),
+             qPrintable(model.summary()));
 }
 #endif
 
@@ -539,6 +591,152 @@ void TstRedisCluster::manualFailoverMovesCommandsAndChannels()
                              15000);
 }
 
+// A live slot migration, as `redis-cli --cluster reshard` does it, of both
+// slots of one room (its keys' and its channel's) while its members chat:
+// between MIGRATE and SETSLOT NODE the old master answers ASK for the room's
+// keys (a join then runs on the new master after ASKING); after SETSLOT NODE
+// it answers MOVED and drops the room's SSUBSCRIBEs ("sunsubscribe"), which
+// the instances make again on the new master. Every acked chat reaches every
+// member, in seq order.
+void TstRedisCluster::liveReshardingFollowsAskAndMoved()
+{
+    const quint16 any = m_topology->anyLivePort();
+    const auto slotOf = [any](const QString &key) {
+        return redisCli(any, {QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"), key}).toInt();
+    };
+    QString room;
+    QString source;
+    for (int i = 0; i < 100 && room.isEmpty(); ++i) {
+        const QString candidate = QStringLiteral("resharded-%1").arg(i);
+        const QString keysOn = m_topology->masterOfSlot(slotOf(QStringLiteral("sb:{room:%1}:members").arg(candidate)));
+        if (keysOn == m_topology->masterOfSlot(slotOf(QStringLiteral("sb:room:") + candidate))) {
+            room = candidate;
+            source = keysOn;
+        }
+    }
+    QVERIFY(!room.isEmpty());
+    const QString channel = QStringLiteral("sb:room:") + room;
+    const QString membersKey = QStringLiteral("sb:{room:%1}:members").arg(room);
+    const QList<int> roomSlots{slotOf(membersKey), slotOf(channel)};
+    const QStringList masters = m_topology->masterPorts();
+    QString target;
+    for (const QString &m : masters) {
+        if (m != source && target.isEmpty())
+            target = m;
+    }
+    const quint16 sourcePort = ClusterTopology::portsOf({source}).first();
+    const quint16 targetPort = ClusterTopology::portsOf({target}).first();
+    const QString sourceId = redisCli(sourcePort, {QStringLiteral("CLUSTER"), QStringLiteral("MYID")});
+    const QString targetId = redisCli(targetPort, {QStringLiteral("CLUSTER"), QStringLiteral("MYID")});
+    const auto askingCalls = [targetPort] {
+        const QString stats = redisCli(targetPort, {QStringLiteral("INFO"), QStringLiteral("commandstats")});
+        const qsizetype at = stats.indexOf(QLatin1StringView("cmdstat_asking:calls="));
+        return at < 0 ? 0 : stats.mid(at + 21).section(QLatin1Char(','), 0, 0).toInt();
+    };
+    const int askingBefore = askingCalls();
+    QList<qint64> failoversBefore;
+    for (int i = 0; i < kInstances; ++i)
+        failoversBefore << instanceInfo(m_cluster->port(i)).value(QStringLiteral("backplane_failovers")).toInteger();
+
+    std::vector<std::unique_ptr<TestClient>> members;
+    for (int i = 0; i < kInstances; ++i) {
+        auto c = std::make_unique<TestClient>();
+        QVERIFY(c->connectAs(m_cluster->port(i), QStringLiteral("r%1").arg(i)));
+        QCOMPARE(c->join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+        members.push_back(std::move(c));
+    }
+    QList<qint64> acked;
+    int sent = 0;
+    // Chat goes on throughout; a refusal while the instances move (the
+    // backplane is down for a moment) is resent with the same nonce.
+    const auto chat = [&]() -> bool {
+        TestClient &sender = *members[static_cast<std::size_t>(sent % kInstances)];
+        const QString nonce = QStringLiteral("reshard-%1").arg(sent);
+        QJsonObject answer;
+        QDeadlineTimer deadline(20000);
+        for (;;) {
+            answer = sender.chat(room, QStringLiteral("resharded %1").arg(sent), nonce);
+            if (answer.value(QStringLiteral("type")).toString() == QStringLiteral("ack") || deadline.hasExpired())
+                break;
+            if (answer.value(QStringLiteral("code")).toString() != QStringLiteral("backplane_unavailable"))
+                break;
+            QTest::qWait(100);
+        }
+        ++sent;
+        if (answer.value(QStringLiteral("type")).toString() != QStringLiteral("ack")) {
+            qWarning("chat %d not acked: %s", sent - 1, qPrintable(QString::fromUtf8(QJsonDocument(answer).toJson(QJsonDocument::Compact))));
+            return false;
+        }
+        acked << answer.value(QStringLiteral("seq")).toInteger();
+        return true;
+    };
+    const auto cli = [](quint16 port, const QStringList &args) { return redisCli(port, args); };
+    QVERIFY(chat());
+
+    for (int slot : roomSlots) {
+        QCOMPARE(cli(targetPort, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), QString::number(slot),
+                                  QStringLiteral("IMPORTING"), sourceId}),
+                 QStringLiteral("OK"));
+        QCOMPARE(cli(sourcePort, {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), QString::number(slot),
+                                  QStringLiteral("MIGRATING"), targetId}),
+                 QStringLiteral("OK"));
+    }
+    QVERIFY(chat());
+    // The room's keys go over; its slot stays the source's until SETSLOT NODE.
+    QStringList keys = cli(sourcePort, {QStringLiteral("CLUSTER"), QStringLiteral("GETKEYSINSLOT"),
+                                        QString::number(roomSlots.first()), QStringLiteral("100")})
+                           .split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QVERIFY(keys.contains(membersKey));
+    QCOMPARE(cli(sourcePort, QStringList{QStringLiteral("MIGRATE"), QStringLiteral("127.0.0.1"), QString::number(targetPort),
+                                         QString(), QStringLiteral("0"), QStringLiteral("5000"), QStringLiteral("KEYS")}
+                                 + keys),
+             QStringLiteral("OK"));
+    QVERIFY(chat());
+    // A join now writes the room's keys: the source answers ASK, the target serves it.
+    TestClient late;
+    QVERIFY(late.connectAs(m_cluster->port(1), QStringLiteral("late")));
+    QCOMPARE(late.join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QVERIFY(askingCalls() > askingBefore);
+    QVERIFY(chat());
+
+    // The slots are the target's: the target first, then every other master.
+    for (int slot : roomSlots) {
+        for (const QString &m : QStringList{target, source} + masters) {
+            const QString answer = cli(ClusterTopology::portsOf({m}).first(),
+                                       {QStringLiteral("CLUSTER"), QStringLiteral("SETSLOT"), QString::number(slot),
+                                        QStringLiteral("NODE"), targetId});
+            QCOMPARE(answer, QStringLiteral("OK"));
+        }
+    }
+    for (int i = 0; i < 6; ++i)
+        QVERIFY(chat());
+    QTRY_COMPARE_WITH_TIMEOUT(m_topology->masterOfSlot(roomSlots.last()), target, 10000);
+    QCOMPARE(cli(targetPort, {QStringLiteral("HLEN"), membersKey}), QStringLiteral("4")); // the late join's too
+
+    // Every member heard every acked chat, in order, none twice.
+    for (qsizetype k = 1; k < acked.size(); ++k)
+        QCOMPARE(acked.at(k), acked.at(k - 1) + 1);
+    for (auto &member : members) {
+        const auto seqs = [&member] {
+            QList<qint64> out;
+            for (const QJsonObject &c : member->framesOfType(QStringLiteral("chat")))
+                out << c.value(QStringLiteral("seq")).toInteger();
+            return out;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(seqs(), acked, 10000);
+    }
+    // The subscriptions followed the channel's slot: all three on the target, none left on the source.
+    const QStringList numsub{QStringLiteral("PUBSUB"), QStringLiteral("SHARDNUMSUB"), channel};
+    QTRY_COMPARE_WITH_TIMEOUT(cli(targetPort, numsub).section(QLatin1Char('\n'), -1), QStringLiteral("3"), 10000);
+    QCOMPARE(cli(sourcePort, numsub).section(QLatin1Char('\n'), -1), QStringLiteral("0"));
+    // A slot moving between masters is no failover.
+    for (int i = 0; i < kInstances; ++i) {
+        QTRY_COMPARE(readyStatus(m_cluster->port(i)), QStringLiteral("ready"));
+        QCOMPARE(instanceInfo(m_cluster->port(i)).value(QStringLiteral("backplane_failovers")).toInteger(),
+                 failoversBefore.at(i));
+    }
+}
+
 void TstRedisCluster::masterKilledWhileChatting()
 {
     // A room on the master about to die; members on every instance.
@@ -549,6 +747,8 @@ void TstRedisCluster::masterKilledWhileChatting()
                          .toInt();
     const QString victim = m_topology->masterOfSlot(slot);
     QVERIFY(!victim.isEmpty());
+    const QString promoted = m_topology->replicaOf(victim);
+    QVERIFY(!promoted.isEmpty());
 
     std::vector<std::unique_ptr<TestClient>> members;
     for (int i = 0; i < kInstances; ++i) {
@@ -620,6 +820,26 @@ void TstRedisCluster::masterKilledWhileChatting()
     }
     for (qsizetype i = 1; i < acked.size(); ++i)
         QCOMPARE(acked.at(i), acked.at(i - 1) + 1);
+
+#ifdef SB_WITH_CONSOLE
+    // The console's topology follows: the promoted replica is a master with
+    // the slots and the instances, the killed master is shown failed, slotless
+    // and unused.
+    const sb::console::RedisTopologyModel &model = m_console->topology();
+    QTRY_VERIFY_WITH_TIMEOUT(model.topology().node(promoted)
+                                 && model.topology().node(promoted)->role == sb::console::RedisNodeInfo::Role::Master
+                                 && model.topology().node(promoted)->slotCount() > 0,
+                             15000);
+    QTRY_COMPARE_WITH_TIMEOUT(model.topology().node(victim) ? model.topology().node(victim)->state : QString(),
+                              QStringLiteral("fail"), 15000);
+    QVERIFY(model.topology().node(victim)->slotRanges.isEmpty());
+    QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(promoted),
+                              (QStringList{m_cluster->instanceId(0), m_cluster->instanceId(1), m_cluster->instanceId(2)}),
+                              15000);
+    QTRY_VERIFY_WITH_TIMEOUT(model.usedBy(victim).isEmpty(), 15000);
+    QVERIFY2(model.summary().contains(QStringLiteral("16384 of 16384 slots served")), qPrintable(model.summary()));
+    QVERIFY2(model.summary().contains(QStringLiteral("1 node failing or unreachable")), qPrintable(model.summary()));
+#endif
 
     // Live chat crosses instances again after the failover.
     members[1]->clearFrames();

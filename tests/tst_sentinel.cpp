@@ -4,11 +4,16 @@
 // instances; the master is killed with SIGKILL and the instances follow the
 // failover by themselves: chat resumes within 10 s (a client resends with
 // the same nonce while it is refused), nothing acknowledged is lost, and the
-// failover is counted and shown.
+// failover is counted and shown. The operator console, given the
+// redis-sentinel:// URL, shows the master, its replicas and the Sentinels,
+// which instance uses which master, and follows the failover too.
 
 #include "cluster.h"
 #include "redisconnection.h"
 #include "testsupport.h"
+#ifdef SB_WITH_CONSOLE
+#include "app/operatorsession.h"
+#endif
 
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
@@ -307,6 +312,37 @@ void TstSentinel::failoverLosesNothing()
     }
     QTRY_COMPARE(bob.framesOfType(QStringLiteral("chat")).size(), 5);
 
+#ifdef SB_WITH_CONSOLE
+    // The console on the Sentinels: it watches the master they name and
+    // shows master, replicas and Sentinels, the master used by both instances.
+    sb::console::OperatorSession::Options options;
+    options.instance.resyncMs = 1000;
+    options.redis.topologyIntervalMs = 1000;
+    options.redis.backoffFirstMs = 200;
+    options.redis.backoffCapMs = 1000;
+    sb::console::OperatorSession console(options);
+    console.setOperatorKey(Cluster::operatorKey());
+    console.setRedisUrl(*sb::RedisUrl::parse(m_topology->url()));
+    console.start();
+    const sb::console::RedisTopologyModel &model = console.topology();
+    const QString replica1 = QStringLiteral("127.0.0.1:%1").arg(m_topology->redisPort(1));
+    const QString replica2 = QStringLiteral("127.0.0.1:%1").arg(m_topology->redisPort(2));
+    const QStringList both{m_cluster->instanceId(0), m_cluster->instanceId(1)};
+    const auto sorted = [](QStringList list) {
+        list.sort();
+        return list;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(model.masterAddresses(), QStringList{firstMaster}, 10000);
+    QCOMPARE(sorted(model.replicaAddresses(firstMaster)), sorted({replica1, replica2}));
+    QCOMPARE(model.topology().kind, QStringLiteral("sentinel"));
+    QCOMPARE(model.rowCount(), 4); // the master, then three Sentinels
+    QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(firstMaster), both, 10000);
+    QVERIFY2(model.summary().contains(QStringLiteral("1 master, 2 replicas, 3 Sentinels")), qPrintable(model.summary()));
+    QTRY_COMPARE_WITH_TIMEOUT(console.redis().state(), sb::console::RedisMonitor::State::Connected, 10000);
+    QCOMPARE(console.redis().address().hostPort(), firstMaster);
+    QTRY_COMPARE_WITH_TIMEOUT(console.instances().rowCount(), 2, 10000); // found through the master's keys
+#endif
+
     // The master dies. Clients keep talking, resending with the same nonce
     // while the backplane is unavailable, as a real client would.
     m_topology->killRedis(0);
@@ -350,6 +386,19 @@ void TstSentinel::failoverLosesNothing()
                  qPrintable(QString::fromUtf8(httpGet(port, QStringLiteral("/metrics")).body)));
         QVERIFY(m_cluster->instanceLog(i).contains("Redis failover"));
     }
+#ifdef SB_WITH_CONSOLE
+    // The console followed: the new master with the other replica and the
+    // old master (down) under it, used by both instances; its monitor is on
+    // the new master.
+    QTRY_COMPARE_WITH_TIMEOUT(model.masterAddresses(), QStringList{newMaster}, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(sorted(model.replicaAddresses(newMaster)),
+                              sorted(QStringList{firstMaster, newMaster == replica1 ? replica2 : replica1}), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(model.topology().node(firstMaster) && !model.topology().node(firstMaster)->healthy, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(model.usedBy(newMaster), both, 10000);
+    QVERIFY(model.usedBy(firstMaster).isEmpty());
+    QTRY_COMPARE_WITH_TIMEOUT(console.redis().address().hostPort(), newMaster, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(console.redis().state(), sb::console::RedisMonitor::State::Connected, 10000);
+#endif
 
     // Every acknowledged message reaches every member: live, or when it
     // rejoins with since = the last seq it has without a gap.

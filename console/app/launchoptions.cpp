@@ -13,7 +13,7 @@ QString redisUrlProblem(const QString &url)
 {
     QString why;
     if (const std::optional<RedisUrl> parsed = RedisUrl::parse(url, &why);
-        parsed && parsed->kind == RedisUrl::Kind::Cluster)
+        parsed && parsed->kind != RedisUrl::Kind::Single)
         return {};
     if (RedisAddress::fromUrl(url, &why))
         return {};
@@ -38,9 +38,10 @@ LaunchOptions LaunchOptions::parse(const QStringList &arguments, const QString &
         QStringLiteral("url"));
     const QCommandLineOption redis(
         QStringLiteral("redis"),
-        QCoreApplication::translate("LaunchOptions", "The cluster's Redis (redis://host:port, or a Redis Cluster: "
-                                                     "redis-cluster://host:port,…): discover the instances "
-                                                     "and watch the backplane."),
+        QCoreApplication::translate("LaunchOptions", "The cluster's Redis (redis://host:port, Sentinels: "
+                                                     "redis-sentinel://host:port,…/master, or a Redis Cluster: "
+                                                     "redis-cluster://host:port,…): discover the instances, "
+                                                     "watch the backplane and show the Redis topology."),
         QStringLiteral("url"));
     const QCommandLineOption key(QStringLiteral("operator-key"),
                                  QCoreApplication::translate("LaunchOptions", "The operator key (else SB_OPERATOR_KEY, "

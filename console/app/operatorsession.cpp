@@ -50,6 +50,7 @@ OperatorSession::OperatorSession(const Options &options, QObject *parent)
         if (!client->instanceId().isEmpty()) {
             m_connections.clearInstance(client->instanceId());
             m_history.removeInstance(client->instanceId());
+            m_topology.removeInstance(client->instanceId());
         }
         m_instances.removeInstance(client->baseUrl());
         Q_EMIT linksChanged();
@@ -76,6 +77,7 @@ OperatorSession::OperatorSession(const Options &options, QObject *parent)
     connect(&m_redis, &RedisMonitor::clientHistoriesRead, &m_stickiness, &StickinessModel::applyHistories);
     connect(&m_redis, &RedisMonitor::sessionRead, this, &OperatorSession::sessionRecordRead);
     connect(&m_redis, &RedisMonitor::errorText, this, &OperatorSession::statusMessage);
+    connect(&m_redis, &RedisMonitor::topologyRead, &m_topology, &RedisTopologyModel::setTopology);
     connect(&m_redis, &RedisMonitor::stateChanged, this, [this] {
         m_map.setRedisState(m_redis.isConfigured(), RedisMonitor::stateName(m_redis.state()),
                             m_redis.isConfigured() ? m_redis.address().toString() : QString());
@@ -101,8 +103,12 @@ void OperatorSession::setRedis(const RedisAddress &address)
         m_redis.start(address);
 }
 
-void OperatorSession::setRedisCluster(const RedisUrl &url)
+void OperatorSession::setRedisUrl(const RedisUrl &url)
 {
+    if (url.kind == RedisUrl::Kind::Single) {
+        setRedis(RedisAddress::fromNode(url, 0));
+        return;
+    }
     m_redisCluster = url;
     m_redisAddress.reset();
     if (m_started)
@@ -163,6 +169,7 @@ void OperatorSession::wire(InstanceClient *client)
     connect(client, &InstanceClient::snapshot, this,
             [this, url](const InstanceInfo &info, const QList<ConnectionInfo> &connections) {
                 m_instances.setInfo(url, info);
+                m_topology.setInstanceUse(info.id, info.backplaneKind, info.redisMaster);
                 m_history.setColor(info.id, InstancesModel::colorFor(info.color));
                 m_connections.applySnapshot(info.id, connections);
             });

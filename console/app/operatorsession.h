@@ -3,7 +3,7 @@
 // The operator console without its windows: the hub of instance connections,
 // the Redis monitor, and the models they feed (instances, connections,
 // instance flow samples, backplane envelopes, stickiness, the cluster map's
-// aggregate and the chart history), wired together here so that models never
+// aggregate, the chart history and the Redis topology), wired together here so that models never
 // include a network class and views only see models plus this object's
 // action methods. Owned by main() (or a test or benchmark); MainWindow
 // borrows it.
@@ -12,6 +12,7 @@
 #include "models/connectionsmodel.h"
 #include "models/flowmodel.h"
 #include "models/instancesmodel.h"
+#include "models/redistopologymodel.h"
 #include "models/statshistory.h"
 #include "models/stickinessmodel.h"
 #include "services/operatorhub.h"
@@ -49,14 +50,17 @@ public:
     StickinessModel &stickiness() { return m_stickiness; }
     ClusterMapModel &map() { return m_map; }
     StatsHistory &history() { return m_history; }
+    RedisTopologyModel &topology() { return m_topology; }
 
     void setOperatorKey(const QString &key) { m_hub.setOperatorKey(key); }
     void addInstance(const QUrl &url) { m_hub.addInstance(url); }
     void removeInstance(const QUrl &url) { m_hub.removeInstance(url); }
     // Watches the cluster's Redis too: instances are discovered from it.
     void setRedis(const RedisAddress &address);
-    // The same on a Redis Cluster (a redis-cluster:// URL).
-    void setRedisCluster(const RedisUrl &url);
+    // The same on Redis Sentinel or a Redis Cluster (redis-sentinel:// or
+    // redis-cluster://; a redis:// URL is setRedis()).
+    void setRedisUrl(const RedisUrl &url);
+    void setRedisCluster(const RedisUrl &url) { setRedisUrl(url); }
     bool hasRedis() const { return m_redisAddress.has_value() || m_redisCluster.has_value(); }
     void start();
     // After a new key: reconnect everything.
@@ -100,6 +104,7 @@ private:
     StickinessModel m_stickiness{m_connections};
     ClusterMapModel m_map{m_instances, m_connections};
     StatsHistory m_history;
+    RedisTopologyModel m_topology;
     QTimer m_secondTimer;
     int m_historyCursor = 0; // round-robin position for refreshing histories
     bool m_started = false;

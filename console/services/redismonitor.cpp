@@ -44,6 +44,9 @@ RedisMonitor::RedisMonitor(const Options &options, QObject *parent)
     m_batchTimer.setSingleShot(true);
     m_batchTimer.setInterval(m_options.batchIntervalMs);
     connect(&m_batchTimer, &QTimer::timeout, this, &RedisMonitor::flushEnvelopes);
+    m_topologyTimer.setObjectName(QStringLiteral("RedisMonitor.topology"));
+    m_topologyTimer.setInterval(m_options.topologyIntervalMs);
+    connect(&m_topologyTimer, &QTimer::timeout, this, &RedisMonitor::readTopology);
     m_rateWindow.start();
 }
 
@@ -51,6 +54,8 @@ RedisMonitor::~RedisMonitor()
 {
     // Connections first: no callback of theirs may reach a half-destroyed monitor.
     ++m_generation;
+    m_sentinelQuery.reset();
+    m_sentinel.reset();
     m_subscriber.reset();
     m_commands.reset();
 }
@@ -61,6 +66,7 @@ void RedisMonitor::setOptions(const Options &options)
     m_backoff.setLimits(options.backoffFirstMs, options.backoffCapMs);
     m_discoveryTimer.setInterval(options.discoveryIntervalMs);
     m_batchTimer.setInterval(options.batchIntervalMs);
+    m_topologyTimer.setInterval(options.topologyIntervalMs);
 }
 
 QString RedisMonitor::stateName(State state)
@@ -110,18 +116,32 @@ void RedisMonitor::setState(State state)
     Q_EMIT stateChanged(state);
 }
 
-void RedisMonitor::start(const RedisUrl &cluster)
+void RedisMonitor::start(const RedisUrl &url)
 {
+    if (url.kind == RedisUrl::Kind::Single) {
+        start(RedisAddress::fromNode(url, 0));
+        return;
+    }
     stop();
-    m_clusterUrl = cluster;
-    m_address = RedisAddress::fromNode(cluster, 0);
+    if (url.kind == RedisUrl::Kind::Cluster)
+        m_clusterUrl = url;
+    else
+        m_sentinelUrl = url;
+    m_address = RedisAddress::fromNode(url, 0); // the master's once known
     m_configured = true;
     m_backoff.reset();
     connectBoth();
+    // The Sentinels can tell how things stand while no master is reachable.
+    if (m_sentinelUrl) {
+        m_topologyTimer.start();
+        readTopology();
+    }
 }
 
 QString RedisMonitor::describe() const
 {
+    if (m_sentinelUrl)
+        return m_sentinelUrl->toString();
     return m_clusterUrl ? m_clusterUrl->toString() : m_address.toString();
 }
 
@@ -153,9 +173,11 @@ void RedisMonitor::stop()
     m_configured = false;
     m_retryTimer.stop();
     m_discoveryTimer.stop();
+    m_topologyTimer.stop();
     m_batchTimer.stop();
     m_batch.clear();
     m_discovering = false;
+    m_readingTopology = false;
     m_subscribed = false;
     m_subscribing = false;
     m_subscriber.reset();
@@ -164,7 +186,13 @@ void RedisMonitor::stop()
         QObject::disconnect(m_cluster.get(), nullptr, this, nullptr);
         m_cluster.release()->deleteLater(); // stop() may run inside one of its signals
     }
+    // Neither one's signals lead here, so they go at once (their pending
+    // callbacks, which hold `this`, go with them).
+    m_sentinelQuery.reset();
+    m_sentinel.reset();
     m_clusterUrl.reset();
+    m_sentinelUrl.reset();
+    m_topology = {};
     m_lastError.clear();
     setState(State::Idle);
 }
@@ -175,6 +203,8 @@ void RedisMonitor::connectBoth()
         return;
     const quint64 generation = ++m_generation;
     m_discovering = false;
+    if (!m_sentinelUrl)
+        m_readingTopology = false;
     m_subscribed = false;
     m_subscribing = false;
     // Fresh connections each attempt; the old ones are never on the stack here
@@ -188,6 +218,7 @@ void RedisMonitor::connectBoth()
     if (m_commands)
         links.append(m_commands.get());
     for (RedisConnection *link : std::as_const(links)) {
+        link->setRequireMaster(m_sentinelUrl.has_value()); // a Sentinel's word is not proof
         link->setConnectTimeout(m_options.commandTimeoutMs);
         link->setCommandTimeout(m_options.commandTimeoutMs);
         connect(link, &RedisConnection::connected, this, [this, generation] {
@@ -202,6 +233,10 @@ void RedisMonitor::connectBoth()
     setState(State::Connecting);
     if (m_clusterUrl) {
         startCluster(generation);
+        return;
+    }
+    if (m_sentinelUrl) {
+        startSentinel(); // the links connect once a Sentinel names the master
         return;
     }
     m_commands->connectTo(m_address);
@@ -232,7 +267,70 @@ void RedisMonitor::startCluster(quint64 generation)
         }
         onLinkUp();
     });
+    connect(m_cluster.get(), &RedisCluster::failedOver, this, [this, generation] {
+        if (generation == m_generation)
+            readTopology();
+    });
     m_cluster->start();
+}
+
+void RedisMonitor::startSentinel()
+{
+    if (m_sentinel) {
+        m_sentinel->askForMaster();
+        return;
+    }
+    m_sentinel = std::make_unique<RedisSentinel>(*m_sentinelUrl);
+    m_sentinel->setTimeouts(m_options.commandTimeoutMs, m_options.commandTimeoutMs);
+    connect(m_sentinel.get(), &RedisSentinel::masterFound, this, &RedisMonitor::onSentinelMaster);
+    connect(m_sentinel.get(), &RedisSentinel::masterUnknown, this, [this](const QString &error) {
+        if (m_state == State::Connecting && m_commands && m_commands->state() == RedisConnection::State::Disconnected)
+            scheduleRetry(tr("No Sentinel of %1 named the master (%2).").arg(describe(), error));
+    });
+    m_sentinel->start();
+}
+
+void RedisMonitor::onSentinelMaster(const RedisAddress &master)
+{
+    if (!m_commands || !m_subscriber)
+        return;
+    if (m_state == State::Retrying) {
+        // The master went away and the Sentinels name another: go there now,
+        // not when the backoff is over.
+        if (master.hostPort() != m_address.hostPort()) {
+            m_retryTimer.stop();
+            m_address = master;
+            const quint64 generation = m_generation;
+            QTimer::singleShot(0, this, [this, generation] {
+                if (generation == m_generation && m_state == State::Retrying)
+                    connectBoth();
+            });
+        }
+        return;
+    }
+    if (m_state == State::Connecting) {
+        if (m_commands->state() != RedisConnection::State::Disconnected)
+            return; // already on its way to the master named
+        m_address = master;
+        m_commands->connectTo(master);
+        m_subscriber->connectTo(master);
+        return;
+    }
+    if (m_state != State::Connected || master.hostPort() == m_address.hostPort())
+        return;
+    // The Sentinels moved the master (+switch-master): follow it now, not
+    // when the old one's connection finally breaks.
+    qCInfo(lcMonitor).noquote() << "Redis failover: master" << m_sentinelUrl->masterName << "moved from"
+                                << m_address.hostPort() << "to" << master.hostPort();
+    Q_EMIT errorText(tr("Redis failover: the Sentinels now name %1 as the master (was %2).")
+                         .arg(master.hostPort(), m_address.hostPort()));
+    m_address = master;
+    const quint64 generation = m_generation;
+    QTimer::singleShot(0, this, [this, generation] {
+        if (generation == m_generation)
+            connectBoth();
+    });
+    readTopology();
 }
 
 void RedisMonitor::onLinkUp()
@@ -271,6 +369,8 @@ void RedisMonitor::subscribeAll()
                 Q_EMIT errorText(tr("Redis at %1 is reachable again.").arg(describe()));
             m_discoveryTimer.start();
             discoverNow();
+            m_topologyTimer.start();
+            readTopology();
         });
 }
 
@@ -287,6 +387,10 @@ void RedisMonitor::scheduleRetry(const QString &why)
     ++m_generation; // whatever the old links still report is ignored
     m_discoveryTimer.stop();
     m_discovering = false;
+    if (!m_sentinelUrl) { // the Sentinels go on answering while the master is away
+        m_topologyTimer.stop();
+        m_readingTopology = false;
+    }
     m_subscribed = false;
     m_subscribing = false;
     flushEnvelopes();
@@ -304,6 +408,10 @@ void RedisMonitor::scheduleRetry(const QString &why)
     setState(State::Retrying);
     Q_EMIT errorText(m_lastError);
     m_retryTimer.start(delay);
+    if (!m_sentinelUrl && !m_topology.kind.isEmpty()) {
+        m_topology.error = tr("not read since Redis became unreachable");
+        Q_EMIT topologyRead(m_topology);
+    }
 }
 
 void RedisMonitor::onPatternMessage(const QByteArray &channel, const QByteArray &payload)
@@ -464,6 +572,159 @@ void RedisMonitor::readSession(const QString &sessionId)
                             const std::optional<ConnectionInfo> conn = connectionFromSessionHash(hashOf(reply));
                             Q_EMIT sessionRead(sessionId, conn.has_value(), conn.value_or(ConnectionInfo{}));
                         });
+}
+
+} // namespace sb::console
+
+namespace sb::console {
+
+void RedisMonitor::readTopology()
+{
+    if (!m_configured || m_readingTopology)
+        return;
+    if (m_sentinelUrl) {
+        readSentinelTopology();
+        return;
+    }
+    if (m_state != State::Connected)
+        return;
+    m_readingTopology = true;
+    const quint64 generation = m_generation;
+    if (m_cluster) {
+        // Each round asks the next master: a dead one cannot hide the cluster for long.
+        const QStringList masters = m_cluster->masters();
+        if (masters.isEmpty()) {
+            m_readingTopology = false;
+            return;
+        }
+        const QString source = masters.at(static_cast<qsizetype>(m_topologyRound++ % quint64(masters.size())));
+        m_cluster->commandOn(source, {QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("NODES")},
+                             [this, generation, source](const RedisReply &reply) {
+                                 if (generation != m_generation)
+                                     return;
+                                 m_readingTopology = false;
+                                 if (!reply.isString()) {
+                                     topologyFailed(tr("CLUSTER NODES on %1 failed: %2").arg(source, reply.toString()));
+                                     return;
+                                 }
+                                 RedisTopology topology = RedisTopology::fromClusterNodes(reply.bytes());
+                                 topology.source = source;
+                                 publishTopology(std::move(topology));
+                             });
+        return;
+    }
+    const QString self = m_address.hostPort();
+    m_commands->command({QByteArrayLiteral("INFO"), QByteArrayLiteral("replication")},
+                        [this, generation, self](const RedisReply &reply) {
+                            if (generation != m_generation)
+                                return;
+                            m_readingTopology = false;
+                            if (!reply.isString()) {
+                                topologyFailed(tr("INFO replication on %1 failed: %2").arg(self, reply.toString()));
+                                return;
+                            }
+                            publishTopology(RedisTopology::fromInfoReplication(reply.bytes(), self));
+                        });
+}
+
+void RedisMonitor::readSentinelTopology()
+{
+    m_readingTopology = true;
+    if (!m_sentinelQuery) {
+        m_sentinelQuery = std::make_unique<RedisConnection>();
+        m_sentinelQuery->setConnectTimeout(m_options.commandTimeoutMs);
+        m_sentinelQuery->setCommandTimeout(m_options.commandTimeoutMs);
+        connect(m_sentinelQuery.get(), &RedisConnection::connected, this, [this] {
+            if (m_readingTopology)
+                askSentinel();
+        });
+        connect(m_sentinelQuery.get(), &RedisConnection::disconnected, this, [this](const QString &error) {
+            const QString asked = m_sentinelQuery->address().hostPort();
+            ++m_sentinelAsked; // the next round asks the next Sentinel
+            if (m_readingTopology) {
+                m_readingTopology = false;
+                topologyFailed(tr("the Sentinel at %1 did not answer (%2)")
+                                   .arg(asked, error.isEmpty() ? tr("connection closed") : error));
+            }
+        });
+    }
+    switch (m_sentinelQuery->state()) {
+    case RedisConnection::State::Connected: askSentinel(); break;
+    case RedisConnection::State::Connecting: break; // connected() asks
+    case RedisConnection::State::Disconnected: {
+        RedisAddress sentinel = RedisAddress::fromNode(
+            *m_sentinelUrl, static_cast<qsizetype>(quint64(m_sentinelAsked) % quint64(m_sentinelUrl->nodes.size())));
+        sentinel.db = 0;
+        m_sentinelQuery->connectTo(sentinel);
+        break;
+    }
+    }
+}
+
+void RedisMonitor::askSentinel()
+{
+    struct Answers
+    {
+        int remaining = 3;
+        RedisReply master, replicas, sentinels;
+    };
+    auto answers = std::make_shared<Answers>();
+    const QByteArray name = m_sentinelUrl->masterName.toUtf8();
+    const QString asked = m_sentinelQuery->address().hostPort();
+    const auto flat = [](const RedisReply &r) {
+        QList<QByteArray> out;
+        for (const RedisReply &e : r.elements())
+            out.append(e.bytes());
+        return out;
+    };
+    const auto finish = [this, answers, asked, flat] {
+        if (--answers->remaining > 0 || !m_readingTopology)
+            return;
+        m_readingTopology = false;
+        if (!answers->master.isArray()) {
+            topologyFailed(tr("the Sentinel at %1 answered SENTINEL master: %2").arg(asked, answers->master.toString()));
+            return;
+        }
+        RedisTopology topology;
+        topology.kind = QStringLiteral("sentinel");
+        topology.source = asked;
+        const RedisNodeInfo master = sentinelNode(sentinelFields(flat(answers->master)), RedisNodeInfo::Role::Master);
+        topology.nodes.append(master);
+        for (const RedisReply &r : answers->replicas.elements())
+            topology.nodes.append(sentinelNode(sentinelFields(flat(r)), RedisNodeInfo::Role::Replica, master.address));
+        // SENTINEL sentinels lists the others: the one asked is up, it answered.
+        QList<RedisNodeInfo> sentinels;
+        RedisNodeInfo self;
+        self.role = RedisNodeInfo::Role::Sentinel;
+        self.address = asked;
+        self.state = tr("ok (asked)");
+        sentinels.append(self);
+        for (const RedisReply &r : answers->sentinels.elements())
+            sentinels.append(sentinelNode(sentinelFields(flat(r)), RedisNodeInfo::Role::Sentinel));
+        std::sort(sentinels.begin(), sentinels.end(),
+                  [](const RedisNodeInfo &a, const RedisNodeInfo &b) { return a.address < b.address; });
+        topology.nodes.append(sentinels);
+        publishTopology(std::move(topology));
+    };
+    m_sentinelQuery->command({QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("master"), name},
+                             [answers, finish](const RedisReply &r) { answers->master = r; finish(); });
+    m_sentinelQuery->command({QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("replicas"), name},
+                             [answers, finish](const RedisReply &r) { answers->replicas = r; finish(); });
+    m_sentinelQuery->command({QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("sentinels"), name},
+                             [answers, finish](const RedisReply &r) { answers->sentinels = r; finish(); });
+}
+
+void RedisMonitor::publishTopology(RedisTopology topology)
+{
+    m_topology = std::move(topology);
+    Q_EMIT topologyRead(m_topology);
+}
+
+void RedisMonitor::topologyFailed(const QString &error)
+{
+    qCWarning(lcMonitor).noquote() << "topology:" << error;
+    m_topology.error = error;
+    Q_EMIT topologyRead(m_topology);
 }
 
 } // namespace sb::console

@@ -15,13 +15,24 @@
 // master, and the subscriber connection (PSUBSCRIBE) is on one master, where
 // every cluster-wide channel arrives; room channels are sharded there and
 // not seen.
+//
+// On Redis Sentinel (start(RedisUrl) with a redis-sentinel:// URL) a
+// RedisSentinel names the master: both connections go there (each checks
+// ROLE), and follow it when the Sentinels move it.
+//
+// Every few seconds (topologyIntervalMs), and right after a failover, it
+// reads the topology: INFO replication of the one Redis; SENTINEL master,
+// replicas and sentinels of a Sentinel (asked in turn, also while the master
+// is down); CLUSTER NODES of a cluster master. topologyRead() hands it over.
 
 #include "backoff.h"
 #include "backplanetypes.h"
+#include "redistopology.h"
 
 #include "redisaddress.h"
 #include "rediscluster.h"
 #include "redisconnection.h"
+#include "redissentinel.h"
 #include "redisurl.h"
 
 #include <QElapsedTimer>
@@ -58,6 +69,7 @@ public:
         int backoffFirstMs = 1000;
         int backoffCapMs = 30000;
         int historyLength = 50;         // LRANGE 0 historyLength-1
+        int topologyIntervalMs = 3000;  // how often the topology is read again
     };
 
     explicit RedisMonitor(QObject *parent = nullptr);
@@ -68,8 +80,9 @@ public:
     const Options &options() const { return m_options; }
     // Starts connecting (and keeps trying) to `address`.
     void start(const RedisAddress &address);
-    // Starts watching the Redis Cluster of a redis-cluster:// URL.
-    void start(const RedisUrl &cluster);
+    // Starts watching the Redis of any SB_REDIS_URL: one server, the master
+    // the Sentinels name (followed through failovers), or a Redis Cluster.
+    void start(const RedisUrl &url);
     void stop();
 
     State state() const { return m_state; }
@@ -93,6 +106,10 @@ public:
     void readSession(const QString &sessionId);
     // Runs one discovery round now (the timer does so every second).
     void discoverNow();
+    // Reads the topology now (the timer does so every topologyIntervalMs).
+    void readTopology();
+    // The last topology read (kind empty before the first).
+    const RedisTopology &topology() const { return m_topology; }
 
 Q_SIGNALS:
     void stateChanged(sb::console::RedisMonitor::State state);
@@ -106,6 +123,8 @@ Q_SIGNALS:
     void clientHistoriesRead(const QHash<QString, QList<sb::console::ClientVisit>> &histories);
     // `found` false when the key does not exist (the session closed).
     void sessionRead(const QString &sessionId, bool found, const sb::console::ConnectionInfo &connection);
+    // After every topology read; on failure the last nodes come again with `error` set.
+    void topologyRead(const sb::console::RedisTopology &topology);
 
 private:
     void setState(State state);
@@ -122,6 +141,12 @@ private:
     void command(const QList<QByteArray> &argv, RedisConnection::ReplyCallback callback);
     bool commandsUp() const;
     void startCluster(quint64 generation);
+    void startSentinel();
+    void onSentinelMaster(const RedisAddress &master);
+    void readSentinelTopology();
+    void askSentinel();
+    void publishTopology(RedisTopology topology);
+    void topologyFailed(const QString &error);
     // The Redis server, or the cluster's URL, for messages.
     QString describe() const;
     void readInstances(quint64 round, const QSet<QByteArray> &keys);
@@ -134,6 +159,10 @@ private:
     std::unique_ptr<RedisConnection> m_subscriber;
     std::optional<RedisUrl> m_clusterUrl;        // Redis Cluster, with:
     std::unique_ptr<RedisCluster> m_cluster;
+    std::optional<RedisUrl> m_sentinelUrl;       // Redis Sentinel, with:
+    std::unique_ptr<RedisSentinel> m_sentinel;   // names the master
+    std::unique_ptr<RedisConnection> m_sentinelQuery; // asks one Sentinel for the topology
+    qsizetype m_sentinelAsked = 0;                // index of that Sentinel in the URL
     State m_state = State::Idle;
     bool m_configured = false;
     bool m_subscribed = false;
@@ -146,6 +175,10 @@ private:
     quint64 m_generation = 0;      // invalidates answers of an earlier connection
     quint64 m_discoveryRound = 0;
     bool m_discovering = false;
+    QTimer m_topologyTimer;
+    bool m_readingTopology = false;
+    quint64 m_topologyRound = 0;
+    RedisTopology m_topology;
 
     QList<BackplaneEnvelope> m_batch;
     QElapsedTimer m_rateWindow;

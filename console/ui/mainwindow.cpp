@@ -8,6 +8,7 @@
 #include "flowpanel.h"
 #include "injectpanel.h"
 #include "instancespanel.h"
+#include "redistopologypanel.h"
 #include "services/consolesettings.h"
 #include "stickinesspanel.h"
 
@@ -37,6 +38,7 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
     , m_mapPanel(new ClusterMapPanel(session, this))
     , m_stickinessPanel(new StickinessPanel(session, this))
     , m_backplaneFlowPanel(new FlowPanel(session.backplaneFlow(), this))
+    , m_topologyPanel(new RedisTopologyPanel(session.topology(), this))
     , m_flowTabs(new QTabWidget(this))
     , m_linkSummary(new QLabel(this))
     , m_redisItem(new QWidget(this))
@@ -57,6 +59,7 @@ MainWindow::MainWindow(OperatorSession &session, QWidget *parent)
     m_connectionsDock = addDock(tr("Connections"), QStringLiteral("ConnectionsDock"), m_connectionsPanel, Qt::LeftDockWidgetArea);
     m_stickinessDock = addDock(tr("Stickiness"), QStringLiteral("StickinessDock"), m_stickinessPanel, Qt::LeftDockWidgetArea);
     m_flowDock = addDock(tr("Message flow"), QStringLiteral("FlowDock"), m_flowTabs, Qt::LeftDockWidgetArea);
+    m_topologyDock = addDock(tr("Redis topology"), QStringLiteral("TopologyDock"), m_topologyPanel, Qt::LeftDockWidgetArea);
     m_chartsDock = addDock(tr("Charts"), QStringLiteral("ChartsDock"), m_chartsPanel, Qt::RightDockWidgetArea);
     m_injectDock = addDock(tr("Inject"), QStringLiteral("InjectDock"), m_injectPanel, Qt::RightDockWidgetArea);
     defaultLayout();
@@ -99,7 +102,14 @@ MainWindow::~MainWindow() = default;
 
 QList<QDockWidget *> MainWindow::docks() const
 {
-    return {m_instancesDock, m_mapDock, m_connectionsDock, m_stickinessDock, m_flowDock, m_chartsDock, m_injectDock};
+    return {m_instancesDock, m_mapDock,      m_connectionsDock, m_stickinessDock,
+            m_flowDock,      m_topologyDock, m_chartsDock,      m_injectDock};
+}
+
+void MainWindow::showTopology()
+{
+    m_topologyDock->show();
+    m_topologyDock->raise();
 }
 
 void MainWindow::showClientHistory(const QString &clientId)
@@ -162,6 +172,7 @@ void MainWindow::defaultLayout()
     splitDockWidget(m_mapDock, m_connectionsDock, Qt::Vertical);
     tabifyDockWidget(m_connectionsDock, m_stickinessDock);
     tabifyDockWidget(m_stickinessDock, m_flowDock);
+    tabifyDockWidget(m_flowDock, m_topologyDock);
     m_connectionsDock->raise();
     addDockWidget(Qt::RightDockWidgetArea, m_chartsDock);
     splitDockWidget(m_chartsDock, m_injectDock, Qt::Vertical);

@@ -2,9 +2,9 @@
 
 // The operator console window: docks for the Cluster map, Instances,
 // Connections, Stickiness, Message flow (backplane envelopes and instance
-// samples), Charts and Inject over one OperatorSession, a status bar with
-// Redis' and each instance's link state, and menus to add instances, change
-// the operator key and restore the layout. Saves its geometry and dock layout
+// samples), Redis topology, Charts and Inject over one OperatorSession, a
+// status bar with Redis' and each instance's link state, and menus to add
+// instances, change the operator key and restore the layout. Saves its geometry and dock layout
 // in QSettings. Borrows the session; owned by main(), a test or a benchmark.
 
 #include "services/operatortypes.h"
@@ -27,6 +27,7 @@ class FlowPanel;
 class InjectPanel;
 class InstancesPanel;
 class OperatorSession;
+class RedisTopologyPanel;
 class StickinessPanel;
 
 class MainWindow final : public QMainWindow
@@ -45,6 +46,9 @@ public:
     ClusterMapPanel *mapPanel() const { return m_mapPanel; }
     StickinessPanel *stickinessPanel() const { return m_stickinessPanel; }
     FlowPanel *backplaneFlowPanel() const { return m_backplaneFlowPanel; }
+    RedisTopologyPanel *topologyPanel() const { return m_topologyPanel; }
+    // Raises the Redis topology dock.
+    void showTopology();
     QString redisStatusText() const;
     // Raises the Stickiness dock on `clientId`'s instance history.
     void showClientHistory(const QString &clientId);
@@ -80,10 +84,12 @@ private:
     ClusterMapPanel *m_mapPanel;
     StickinessPanel *m_stickinessPanel;
     FlowPanel *m_backplaneFlowPanel;
+    RedisTopologyPanel *m_topologyPanel;
     QTabWidget *m_flowTabs;
     QDockWidget *m_instancesDock = nullptr;
     QDockWidget *m_connectionsDock = nullptr;
     QDockWidget *m_flowDock = nullptr;
+    QDockWidget *m_topologyDock = nullptr;
     QDockWidget *m_chartsDock = nullptr;
     QDockWidget *m_injectDock = nullptr;
     QDockWidget *m_mapDock = nullptr;

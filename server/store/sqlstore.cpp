@@ -124,6 +124,12 @@ void SqlStore::start()
 void SqlStore::setAvailability(bool up, const QString &reason)
 {
     m_downReason = reason;
+    // The writer is back after it was lost: it may be on another server now
+    // (libpq picked the read-write host), so the reader reconnects too.
+    if (up && !m_writerUp && m_readerStarted) {
+        SqlWorker *reader = m_reader;
+        QMetaObject::invokeMethod(reader, [reader] { reader->reopen(); }, Qt::QueuedConnection);
+    }
     m_writerUp = up;
     // The reader opens once the writer has created and migrated the schema,
     // and the store first comes up once the reader has answered too (up, or

@@ -28,6 +28,19 @@ void SqlWorker::start()
     tryOpen();
 }
 
+void SqlWorker::reopen()
+{
+    if (!m_up)
+        return; // it is reopening by itself already
+    qCInfo(lcStore).noquote() << "reopening" << m_connection->describe() << "to follow the writer";
+    m_up = false;
+    stopWatching();
+    m_connection->close();
+    m_retryTimer.stop();
+    m_retryDelayMs = FirstRetryMs;
+    tryOpen();
+}
+
 void SqlWorker::shutdown()
 {
     m_retryTimer.stop();

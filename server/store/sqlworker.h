@@ -31,6 +31,11 @@ public:
 
     SqlWorker(std::unique_ptr<SqlConnection> connection, bool migrates, AvailabilityHandler onAvailability);
     void start();
+    // Drops a connection that is up and opens it again at once: the writer
+    // moved (a failover, or its server was demoted and it got SQLSTATE
+    // 25006), and a reader left behind would go on reading the old server,
+    // which no longer sees what is written.
+    void reopen();
     void shutdown();
 
     template<typename T, typename Work>
