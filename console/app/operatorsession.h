@@ -84,7 +84,7 @@ Q_SIGNALS:
     void linksChanged();
     void redisStateChanged();
     // A live session's record from Redis (readClientDetails).
-    void sessionRecordRead(const QString &sessionId, bool found, const sb::console::ConnectionInfo &record);
+    void sessionRecordRead(const QString &sessionId, bool found, const sb::ConnectionInfo &record);
 
 private:
     void wire(InstanceClient *client);

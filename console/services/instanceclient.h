@@ -87,11 +87,11 @@ public:
     void refreshReadiness();
 
 Q_SIGNALS:
-    void snapshot(const sb::console::InstanceInfo &instance, const QList<sb::console::ConnectionInfo> &connections);
-    void connOpened(const sb::console::ConnectionInfo &conn);
+    void snapshot(const sb::InstanceInfo &instance, const QList<sb::ConnectionInfo> &connections);
+    void connOpened(const sb::ConnectionInfo &conn);
     void connClosed(const QString &sessionId, int code);
-    void stats(const sb::console::InstanceStats &stats);
-    void flow(const sb::console::FlowSample &sample);
+    void stats(const sb::InstanceStats &stats);
+    void flow(const sb::FlowSample &sample);
     void readiness(const QString &status, const QString &reason);
     void errorText(const QString &text);
     void stateChanged(sb::console::InstanceClient::State state);

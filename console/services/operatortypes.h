@@ -15,11 +15,11 @@
 
 namespace sb::console {
 
-// The records of docs/protocol.md section 4, shared with the server (shared/wire.h).
-using ConnectionInfo = sb::ConnectionInfo;
-using InstanceInfo = sb::InstanceInfo;
-using InstanceStats = sb::InstanceStats;
-using FlowSample = sb::FlowSample;
+// The records of section 4 are the shared library's (shared/wire.h).
+using sb::ConnectionInfo;
+using sb::FlowSample;
+using sb::InstanceInfo;
+using sb::InstanceStats;
 
 // The five inject targets of admin.inject.
 struct InjectTarget

@@ -91,7 +91,7 @@ public:
 
 Q_SIGNALS:
     void stateChanged(sb::console::ParticipantClient::State state);
-    void welcomed(const sb::console::WelcomeInfo &welcome);
+    void welcomed(const sb::WelcomeInfo &welcome);
     void reconnectScheduled(int delayMs, const QString &why);
     // `members` lists at most 200 of the room's `memberCount`.
     void roomJoined(const QString &room, const QList<sb::console::RoomMember> &members, qint64 memberCount);

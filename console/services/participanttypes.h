@@ -1,8 +1,8 @@
 #pragma once
 
-// Value types the participant service hands to models: the welcome, a
-// broadcast and a message waiting to be sent, plus the shared chat, todo and
-// member types. Parsed once from the wire JSON.
+// Value types the participant service hands to models: a broadcast and a
+// message waiting to be sent, plus the shared welcome (shared/wire.h), chat,
+// todo and member types. Parsed once from the wire JSON.
 
 #include "messages.h"
 #include "wire.h"
@@ -13,7 +13,7 @@
 
 namespace sb::console {
 
-using WelcomeInfo = sb::WelcomeInfo;
+using sb::WelcomeInfo; // shared/wire.h
 
 // Chat messages, todo items and room members are the shared library's types
 // (shared/messages.h), named here for the console's signals and models.

@@ -122,7 +122,7 @@ Q_SIGNALS:
     // client id -> visits, newest first (an empty list: no history).
     void clientHistoriesRead(const QHash<QString, QList<sb::console::ClientVisit>> &histories);
     // `found` false when the key does not exist (the session closed).
-    void sessionRead(const QString &sessionId, bool found, const sb::console::ConnectionInfo &connection);
+    void sessionRead(const QString &sessionId, bool found, const sb::ConnectionInfo &connection);
     // After every topology read; on failure the last nodes come again with `error` set.
     void topologyRead(const sb::console::RedisTopology &topology);
 
