@@ -1,7 +1,9 @@
 #include "clustermapmodel.h"
 
+#include "channel.h"
 #include "connectionsmodel.h"
 #include "instancesmodel.h"
+#include "protocol.h"
 
 #include <algorithm>
 
@@ -17,7 +19,7 @@ QString kindOf(const QString &frameType)
         return QStringLiteral("presence");
     if (frameType.startsWith(QLatin1StringView("todo")))
         return QStringLiteral("todo");
-    if (frameType == QLatin1StringView("broadcast") || frameType == QLatin1StringView("ticker.set"))
+    if (frameType == name(MessageType::Broadcast) || frameType == name(InternalType::TickerSet))
         return QStringLiteral("broadcast");
     return QStringLiteral("command");
 }
@@ -214,10 +216,15 @@ QStringList ClusterMapModel::targetsOf(const QString &channel, const QString &or
     // Channel names after the prefix (docs/protocol.md, backplane channels).
     const qsizetype colon = channel.indexOf(QLatin1Char(':'));
     const QString name = colon >= 0 ? channel.mid(colon + 1) : channel;
+    if (name.startsWith(QLatin1StringView("backplane:probe:")))
+        return {}; // an instance talking to itself once a second
+    const Channel parsed = Channel::parse(name);
     QStringList targets;
-    if (name.startsWith(QLatin1StringView("room:"))) {
-        targets = instancesOf(m_roomInstances.value(name.mid(5)));
-    } else if (name.startsWith(QLatin1StringView("client:"))) {
+    switch (parsed.kind) {
+    case Channel::Kind::Room:
+        targets = instancesOf(m_roomInstances.value(parsed.name));
+        break;
+    case Channel::Kind::Client:
         if (m_clientIndexStale) {
             // Rare (todo changes): built on first need after each count.
             m_clientInstances.clear();
@@ -227,16 +234,17 @@ QStringList ClusterMapModel::targetsOf(const QString &channel, const QString &or
             }
             m_clientIndexStale = false;
         }
-        targets = instancesOf(m_clientInstances.value(name.mid(7)));
-    } else if (name.startsWith(QLatin1StringView("reply:"))) {
-        targets.append(name.mid(6));
-    } else if (name.startsWith(QLatin1StringView("backplane:probe:"))) {
-        return {}; // an instance talking to itself once a second
-    } else {
+        targets = instancesOf(m_clientInstances.value(parsed.name));
+        break;
+    case Channel::Kind::Reply:
+        targets.append(parsed.name);
+        break;
+    default: // all, cluster: every instance on this backplane
         for (const Instance &i : m_instances) {
             if (i.live && i.sharedBackplane)
                 targets.append(i.id);
         }
+        break;
     }
     targets.removeAll(origin);
     targets.sort();
