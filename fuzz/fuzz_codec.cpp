@@ -104,6 +104,13 @@ void readFields(const Request &r)
         checkError(fields::optionalInt(o, QLatin1StringView("before"), &optInt));
         checkError(fields::optionalInt(o, QLatin1StringView("limit"), &optInt));
         break;
+    case MessageType::Members:
+        if (!roomOk())
+            break;
+        if (const auto e = fields::optionalString(o, QLatin1StringView("after"), &optText); !e && optText)
+            checkRoundTrip(QLatin1StringView("after"), *optText);
+        checkError(fields::optionalInt(o, QLatin1StringView("limit"), &optInt));
+        break;
     case MessageType::TodoList:
         break;
     case MessageType::TodoAdd:

@@ -8,6 +8,7 @@
 #include <QStandardPaths>
 #include <QTextStream>
 
+#include <algorithm>
 #include <functional>
 
 namespace sb {
@@ -73,6 +74,13 @@ std::optional<QList<Subnet>> parseSubnets(const QString &text)
         const QString part = raw.trimmed();
         if (part.isEmpty())
             continue;
+        // QHostAddress reads "10<NUL>junk" as 0.0.0.10: only address characters pass.
+        const bool plain = std::all_of(part.cbegin(), part.cend(), [](QChar c) {
+            return c.isDigit() || (c >= u'a' && c <= u'f') || (c >= u'A' && c <= u'F') || c == u'.' || c == u':'
+                   || c == u'/';
+        });
+        if (!plain)
+            return std::nullopt;
         QPair<QHostAddress, int> subnet;
         if (part.contains(QLatin1Char('/'))) {
             subnet = QHostAddress::parseSubnet(part);
@@ -80,7 +88,8 @@ std::optional<QList<Subnet>> parseSubnets(const QString &text)
             const QHostAddress single(part);
             subnet = {single, single.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
         }
-        if (subnet.first.isNull() || subnet.second < 0)
+        const int maxPrefix = subnet.first.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32;
+        if (subnet.first.isNull() || subnet.second < 0 || subnet.second > maxPrefix)
             return std::nullopt;
         result.append({subnet.first, subnet.second});
     }

@@ -103,6 +103,8 @@ void TstConfig::badValuesNameTheSetting_data()
     QTest::addRow("log") << "SB_LOG" << "xml";
     QTest::addRow("event loop") << "SB_EVENT_LOOP" << "select";
     QTest::addRow("proxies") << "SB_TRUSTED_PROXIES" << "10.0.0.0/99";
+    // QHostAddress alone reads this as 0.0.0.10 (fuzz_config found it).
+    QTest::addRow("proxies with junk") << "SB_TRUSTED_PROXIES" << "10.0.0.1,10\x1a" "BEAT";
     QTest::addRow("redis") << "SB_REDIS_URL" << "http://x";
     QTest::addRow("redis bad port") << "SB_REDIS_URL" << "redis://h:99999";
     QTest::addRow("sentinel without master") << "SB_REDIS_URL" << "redis-sentinel://h1:26379,h2:26380";
