@@ -86,6 +86,21 @@ QByteArray encode(const QJsonObject &frame)
     return QJsonDocument(frame).toJson(QJsonDocument::Compact);
 }
 
+QByteArray encodeWith(const QJsonObject &frame, QLatin1StringView key, const QByteArray &json)
+{
+    QByteArray out = encode(frame);
+    out.chop(1); // the closing brace
+    out.reserve(out.size() + key.size() + json.size() + 6);
+    if (!frame.isEmpty())
+        out += ',';
+    out += '"';
+    out += QByteArrayView(key.data(), key.size());
+    out += "\":";
+    out += json;
+    out += '}';
+    return out;
+}
+
 QJsonObject makeFrame(MessageType type, QJsonObject fields)
 {
     fields.insert(QLatin1StringView("type"), QString(name(type)));

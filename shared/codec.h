@@ -46,6 +46,9 @@ DecodeResult decodeRequest(const QByteArray &utf8);
 std::optional<QJsonObject> decodeObject(const QByteArray &utf8);
 
 QByteArray encode(const QJsonObject &frame);
+// The frame encoded with one more member whose value is JSON text already
+// (a cached array, say): `{…,"key":json}`. `key` must not be in `frame`.
+QByteArray encodeWith(const QJsonObject &frame, QLatin1StringView key, const QByteArray &json);
 QJsonObject makeAck(const QString &ref, QJsonObject fields = {});
 QJsonObject makeError(const QString &ref, ErrorCode code, const QString &message);
 QJsonObject makeFrame(MessageType type, QJsonObject fields = {});

@@ -4,6 +4,7 @@
 #include "codec.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QTest>
 
 using namespace sb;
@@ -19,6 +20,7 @@ private Q_SLOTS:
     void fieldRules_data();
     void fieldRules();
     void answersCarryRef();
+    void encodesWithPreEncodedField();
 };
 
 void TstCodec::decodeErrors_data()
@@ -115,6 +117,18 @@ void TstCodec::answersCarryRef()
     QCOMPARE(error.value(QStringLiteral("code")).toString(), QStringLiteral("not_member"));
     QVERIFY(!error.contains(QStringLiteral("ref")));
     QCOMPARE(*decodeObject(encode(error)), error);
+}
+
+void TstCodec::encodesWithPreEncodedField()
+{
+    const QJsonArray members{QJsonObject{{QStringLiteral("session_id"), QStringLiteral("s\"1")}}};
+    const QByteArray json = QJsonDocument(members).toJson(QJsonDocument::Compact);
+    const QJsonObject ack = makeAck(QStringLiteral("r1"), {{QStringLiteral("member_count"), 1}});
+    QJsonObject expected = ack;
+    expected.insert(QStringLiteral("members"), members);
+    QCOMPARE(*decodeObject(encodeWith(ack, QLatin1StringView("members"), json)), expected);
+    // An empty frame gets no leading comma.
+    QCOMPARE(encodeWith({}, QLatin1StringView("members"), "[]"), QByteArray(R"({"members":[]})"));
 }
 
 QTEST_GUILESS_MAIN(TstCodec)

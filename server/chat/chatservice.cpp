@@ -12,6 +12,7 @@
 
 #include <QDateTime>
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QLoggingCategory>
 #include <QPointer>
 
@@ -204,9 +205,7 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
         listed.insert(at, self);
     if (listed.size() > Limits::MembersListed)
         listed.resize(Limits::MembersListed);
-    QJsonArray memberList;
-    for (const Member &m : std::as_const(listed))
-        memberList.append(m.toJson());
+    const QByteArray &memberList = encodedMembers(*room, listed);
     const qint64 memberCount = members.count + (alreadyMember ? 0 : 1);
     room->count = members.count; // our own presence, when it comes back, adds this session
 
@@ -214,17 +213,36 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
     qint64 &cursor = session->rooms()[room->name];
     cursor = alreadyMember ? qMax(cursor, lastSeq) : lastSeq;
     room->members.insert(session);
-    session->reply(ref, {{QLatin1StringView("room"), room->name},
-                                   {QLatin1StringView("members"), memberList},
-                                   {QLatin1StringView("member_count"), memberCount},
-                                   {QLatin1StringView("last_seq"), lastSeq},
-                                   {QLatin1StringView("recovered"), since < 0 ? true : recovered},
-                                   {QLatin1StringView("missed"), missedFrames}});
+    session->reply(ref,
+                   {{QLatin1StringView("room"), room->name},
+                    {QLatin1StringView("member_count"), memberCount},
+                    {QLatin1StringView("last_seq"), lastSeq},
+                    {QLatin1StringView("recovered"), since < 0 ? true : recovered},
+                    {QLatin1StringView("missed"), missedFrames}},
+                   QLatin1StringView("members"), memberList);
     if (!alreadyMember) {
         m_ctx.backplane.addMember(room->name, self);
         m_ctx.sessions.updateRecord(session);
         sendPresence(room->name, QStringLiteral("join"), session);
     }
+}
+
+const QByteArray &ChatService::encodedMembers(Room &room, const QList<Member> &listed)
+{
+    const bool same = room.listedIds.size() == listed.size() && !room.listedJson.isEmpty()
+                      && std::equal(listed.cbegin(), listed.cend(), room.listedIds.cbegin(),
+                                    [](const Member &m, const QString &id) { return m.sessionId == id; });
+    if (same)
+        return room.listedJson;
+    QJsonArray list;
+    room.listedIds.clear();
+    room.listedIds.reserve(listed.size());
+    for (const Member &m : listed) {
+        list.append(m.toJson());
+        room.listedIds.append(m.sessionId);
+    }
+    room.listedJson = QJsonDocument(list).toJson(QJsonDocument::Compact);
+    return room.listedJson;
 }
 
 void ChatService::leave(Session *session, const Request &request)

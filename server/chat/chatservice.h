@@ -68,6 +68,10 @@ private:
         // The room's members cluster-wide, as last known: from each join's
         // member count and every presence event since (the batch decision).
         qint64 count = 0;
+        // The join ack's member list as last encoded, and the session ids it
+        // lists: a big room's first page rarely changes, so most joins reuse it.
+        QStringList listedIds;
+        QByteArray listedJson;
         // Batched presence (rooms over SB_PRESENCE_LIMIT): the net changes since
         // the last batch, by session id, and when that batch went out.
         QMap<QString, QJsonObject> batchJoined;
@@ -79,6 +83,8 @@ private:
 
     // The room, created and subscribed when new; its last seq is read once.
     RoomPtr openRoom(const QString &name);
+    // The JSON array of `listed`, encoded again only when its ids changed.
+    static const QByteArray &encodedMembers(Room &room, const QList<Member> &listed);
     void readLastSeq(const RoomPtr &room);
     // Runs `then` once the room's last seq is known (false: the store failed).
     void whenOpen(const RoomPtr &room, std::function<void(bool ok)> then);

@@ -200,6 +200,11 @@ void Session::reply(const QString &ref, QJsonObject fields)
     sendFrame(makeAck(ref, std::move(fields)));
 }
 
+void Session::reply(const QString &ref, QJsonObject fields, QLatin1StringView key, const QByteArray &json)
+{
+    send(QString::fromUtf8(encodeWith(makeAck(ref, std::move(fields)), key, json)));
+}
+
 void Session::fail(const QString &ref, ErrorCode code, const QString &message)
 {
     m_metrics->errors->inc({QString(name(code))});

@@ -52,6 +52,8 @@ public:
     // Answers a request: an ack with `fields`, or an error frame. An error the
     // client caused counts toward the ten-in-ten-seconds rule (1008).
     void reply(const QString &ref, QJsonObject fields = {});
+    // The same, with one field whose value is JSON text already (encodeWith).
+    void reply(const QString &ref, QJsonObject fields, QLatin1StringView key, const QByteArray &json);
     void fail(const QString &ref, ErrorCode code, const QString &message);
     void fail(const QString &ref, const ProtocolError &error) { fail(ref, error.code, error.message); }
     // Starts the closing handshake (see CloseHandshake), which finishes on its
