@@ -65,6 +65,14 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
     m_interrupted.store(false, std::memory_order_relaxed);
     Q_EMIT awake();
+    // Twice: Qt leaves what is posted while posted events are being sent for
+    // the next call. A second pass sends that generation too (once, so a
+    // self-reposting event cannot starve the sockets) before the loop looks
+    // at its descriptors: a Redis message's fan-out runs in a posted event
+    // and posts the sessions' write flush, which then reaches the kernel in
+    // this turn, and the write notifiers it enabled and disabled cancel out
+    // without an epoll_ctl.
+    QCoreApplication::sendPostedEvents();
     QCoreApplication::sendPostedEvents();
 
     const bool includeTimers = !flags.testFlag(QEventLoop::X11ExcludeTimers);

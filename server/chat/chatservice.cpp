@@ -210,9 +210,9 @@ void ChatService::finishJoin(Session *session, const QString &ref, RoomPtr room,
     room->count = members.count; // our own presence, when it comes back, adds this session
 
     // Everything up to lastSeq is in the ack; live delivery continues after it.
-    qint64 &cursor = session->rooms()[room->name];
+    qint64 &cursor = room->members[session];
     cursor = alreadyMember ? qMax(cursor, lastSeq) : lastSeq;
-    room->members.insert(session);
+    session->rooms().insert(room->name);
     session->reply(ref,
                    {{QLatin1StringView("room"), room->name},
                     {QLatin1StringView("member_count"), memberCount},
@@ -256,7 +256,7 @@ void ChatService::leave(Session *session, const Request &request)
 
 void ChatService::leaveAll(Session *session)
 {
-    const QStringList rooms = session->rooms().keys();
+    const QStringList rooms = session->rooms().values();
     for (const QString &room : rooms)
         removeMember(session, room, true);
 }
@@ -487,12 +487,11 @@ void ChatService::fanOut(Room &room, const ChatMessage &message)
         room.recent.pop_front();
     // One serialisation per fan-out, shared by every socket.
     const QString text = QString::fromUtf8(encode(message.toFrame()));
-    for (Session *s : std::as_const(room.members)) {
-        qint64 &cursor = s->rooms()[room.name];
-        if (cursor >= message.seq)
+    for (auto it = room.members.begin(); it != room.members.end(); ++it) {
+        if (it.value() >= message.seq)
             continue;
-        cursor = message.seq;
-        s->send(text);
+        it.value() = message.seq;
+        it.key()->send(text);
     }
 }
 
@@ -583,9 +582,9 @@ void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
         return addToBatch(room, event, frame);
     const QString subject = frame.value(QLatin1StringView("session_id")).toString();
     const QString text = QString::fromUtf8(encode(frame));
-    for (Session *s : std::as_const(room->members)) {
-        if (s->id() != subject)
-            s->send(text);
+    for (auto it = room->members.keyBegin(); it != room->members.keyEnd(); ++it) {
+        if ((*it)->id() != subject)
+            (*it)->send(text);
     }
 }
 
@@ -656,8 +655,8 @@ void ChatService::sendBatch(const RoomPtr &room)
             room->count = count;
         frame.insert(QLatin1StringView("count"), room->count);
         const QString text = QString::fromUtf8(encode(frame));
-        for (Session *s : std::as_const(room->members))
-            s->send(text);
+        for (auto it = room->members.keyBegin(); it != room->members.keyEnd(); ++it)
+            (*it)->send(text);
     });
 }
 

@@ -56,7 +56,7 @@ private:
     struct Room
     {
         QString name;
-        QSet<Session *> members;
+        QHash<Session *, qint64> members; // with the last seq each was sent
         int joining = 0;      // joins in flight; the room stays while any is
         bool opening = false; // its last seq is being read
         qint64 delivered = -1; // -1 until the room's last seq is known

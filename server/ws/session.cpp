@@ -5,15 +5,24 @@
 #include "config.h"
 #include "metrics/metrics.h"
 
+#include <QCoreApplication>
 #include <QDateTime>
 #include <QLoggingCategory>
 #include <QTimer>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 Q_LOGGING_CATEGORY(lcWs, "sb.ws")
 
 namespace sb {
 
 namespace {
+// Sessions sent to since the last flush (queueFlush); an entry is null once
+// its session is gone. Sessions live on the main thread only.
+std::vector<Session *> s_unflushed;
+
 void deleteSocketLater(QWebSocket *socket)
 {
     if (socket)
@@ -65,6 +74,8 @@ Session::Session(QWebSocket *socket, QTcpSocket *tcp, SessionInfo info, const Co
 
 Session::~Session()
 {
+    if (m_flushQueued)
+        std::replace(s_unflushed.begin(), s_unflushed.end(), this, static_cast<Session *>(nullptr));
     if (m_socket) {
         m_socket->disconnect(this);
         m_socket->abort();
@@ -87,6 +98,31 @@ void Session::emitClosedLater()
 {
     // In a turn of its own: see closed().
     QMetaObject::invokeMethod(this, [this] { Q_EMIT closed(this); }, Qt::QueuedConnection);
+}
+
+void Session::queueFlush()
+{
+    if (m_flushQueued)
+        return;
+    m_flushQueued = true;
+    if (s_unflushed.empty())
+        QMetaObject::invokeMethod(QCoreApplication::instance(), &Session::flushQueued, Qt::QueuedConnection);
+    s_unflushed.push_back(this);
+}
+
+void Session::flushQueued()
+{
+    // By index: a flush may end a connection, and sessions sent to meanwhile
+    // are appended and flushed in this same pass.
+    for (std::size_t i = 0; i < s_unflushed.size(); ++i) {
+        Session *session = std::exchange(s_unflushed[i], nullptr);
+        if (!session)
+            continue;
+        session->m_flushQueued = false;
+        if (session->m_socket)
+            session->m_socket->flush();
+    }
+    s_unflushed.clear();
 }
 
 bool Session::isBacklogged()
@@ -127,6 +163,7 @@ bool Session::send(const QString &text)
         return false;
     }
     m_socket->sendTextMessage(text);
+    queueFlush();
     ++m_framesOut;
     m_bytesOut += static_cast<quint64>(text.size());
     m_metrics->framesOut->inc();
@@ -222,9 +259,7 @@ void Session::fail(const QString &ref, ErrorCode code, const QString &message)
 ConnectionInfo Session::connection() const
 {
     ConnectionInfo conn = m_info;
-    conn.rooms.reserve(m_rooms.size());
-    for (auto it = m_rooms.cbegin(); it != m_rooms.cend(); ++it)
-        conn.rooms.append(it.key());
+    conn.rooms = m_rooms.values();
     conn.framesIn = static_cast<qint64>(m_framesIn);
     conn.framesOut = static_cast<qint64>(m_framesOut);
     conn.queueBytes = queueBytes();

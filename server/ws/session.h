@@ -74,9 +74,9 @@ public:
     quint64 bytesIn() const { return m_bytesIn; }
     quint64 bytesOut() const { return m_bytesOut; }
 
-    // Rooms joined, with the last seq delivered to this connection.
-    QHash<QString, qint64> &rooms() { return m_rooms; }
-    const QHash<QString, qint64> &rooms() const { return m_rooms; }
+    // Rooms joined (the room keeps what it last sent to this connection).
+    QSet<QString> &rooms() { return m_rooms; }
+    const QSet<QString> &rooms() const { return m_rooms; }
 
     // join requests of this session still waiting for the store or the backplane
     int joinsInFlight = 0;
@@ -100,6 +100,11 @@ Q_SIGNALS:
     void closed(Session *session);
 
 private:
+    // Frames sent in one turn of the event loop go to the kernel together,
+    // before the loop waits again: one write per connection and turn, and the
+    // socket's write notifier (an epoll change each way) is not involved.
+    void queueFlush();
+    static void flushQueued();
     void onDisconnected();
     void emitClosedLater();
     // True when more than SB_MAX_QUEUE bytes stay unsent after a flush.
@@ -117,12 +122,13 @@ private:
     QList<qint64> m_errorTimes; // within the last 10 s; empty (no allocation) for most sessions
     QElapsedTimer m_sinceAlive;
     QElapsedTimer m_sincePing;
-    QHash<QString, qint64> m_rooms;
+    QSet<QString> m_rooms;
     quint64 m_framesIn = 0;
     quint64 m_framesOut = 0;
     quint64 m_bytesIn = 0;
     quint64 m_bytesOut = 0;
     bool m_closing = false;
+    bool m_flushQueued = false;
     int m_closeCode = 1006;
 };
 
