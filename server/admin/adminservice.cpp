@@ -231,12 +231,12 @@ QJsonObject AdminService::injectHere(const QJsonObject &command)
                 recipients.append(s);
         }
     }
-    const QString text = QString::fromUtf8(encode(makeFrame(
+    const QByteArray text = encode(makeFrame(
         MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("announcement")},
                                  {QLatin1StringView("text"), command.value(QLatin1StringView("text"))},
                                  {QLatin1StringView("from"), command.value(QLatin1StringView("from"))},
                                  {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
-                                 {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}})));
+                                 {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}}));
     int sent = 0;
     for (Session *s : std::as_const(recipients))
         sent += s->send(text) ? 1 : 0;
@@ -265,12 +265,12 @@ QJsonObject AdminService::drainHere(const QJsonObject &command)
 
 void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
 {
-    QString text;
+    QByteArray text;
     for (Session *s : std::as_const(m_subscribers)) {
         if (!s->isOpen() || (flowOnly && !s->adminFlow))
             continue;
         if (text.isEmpty())
-            text = QString::fromUtf8(encode(frame));
+            text = encode(frame);
         s->send(text);
     }
 }

@@ -158,7 +158,7 @@ void TodoService::onClientEnvelope(const QString &clientId, const Envelope &enve
 
 void TodoService::deliverLocally(const QString &clientId, const QJsonObject &frame)
 {
-    const QString text = QString::fromUtf8(encode(frame));
+    const QByteArray text = encode(frame);
     for (Session *s : m_ctx.sessions.ofClient(clientId))
         s->send(text);
 }

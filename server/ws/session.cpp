@@ -7,6 +7,7 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QtEndian>
 #include <QLoggingCategory>
 #include <QTimer>
 
@@ -120,7 +121,7 @@ void Session::flushQueued()
             continue;
         session->m_flushQueued = false;
         if (session->m_socket)
-            session->m_socket->flush();
+            session->m_socket->flush(); // the QTcpSocket's flush
     }
     s_unflushed.clear();
 }
@@ -151,29 +152,63 @@ void Session::checkBacklog()
         closeSlowConsumer(m_socket->bytesToWrite());
 }
 
-bool Session::send(const QString &text)
+bool Session::send(const QByteArray &utf8)
 {
     if (m_closing || !m_socket)
         return false;
-    // The rule looks at what the peer left unread before this frame: bytes
-    // queued in this event-loop turn have not been offered to the kernel yet,
-    // so only when the backlog looks too big is the socket flushed and asked again.
-    if (isBacklogged()) {
+    // The rule looks at what the peer left unread before this turn of the
+    // event loop: what is queued in this turn has not been offered to the
+    // kernel yet. When the backlog looks too big, the socket is flushed and
+    // asked again.
+    if (!m_flushQueued && isBacklogged()) {
         closeSlowConsumer(m_socket->bytesToWrite());
         return false;
     }
-    m_socket->sendTextMessage(text);
+    writeTextFrame(utf8);
     queueFlush();
     ++m_framesOut;
-    m_bytesOut += static_cast<quint64>(text.size());
+    m_bytesOut += static_cast<quint64>(utf8.size());
     m_metrics->framesOut->inc();
-    m_metrics->bytesOut->inc({}, static_cast<double>(text.size()));
+    m_metrics->bytesOut->inc({}, static_cast<double>(utf8.size()));
     return true;
+}
+
+void Session::writeTextFrame(const QByteArray &utf8)
+{
+    // Like QWebSocket: nothing once a close frame went either way.
+    if (m_socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    if (!m_tcp) {
+        m_socket->sendTextMessage(QString::fromUtf8(utf8));
+        return;
+    }
+    // QWebSocket takes a QString and converts it to UTF-8 for every socket;
+    // a fan-out has the UTF-8 already. A server's frame is a header and the
+    // payload (RFC 6455 section 5.2): FIN with the text opcode, no mask, and
+    // the length in 7, 7+16 or 7+64 bits. QWebSocket writes its own frames
+    // (pongs, pings, the close) whole to the same socket, so frames never mix.
+    char header[10];
+    int size = 0;
+    header[size++] = char(0x81);
+    const quint64 length = static_cast<quint64>(utf8.size());
+    if (length < 126) {
+        header[size++] = char(length);
+    } else if (length <= 0xffff) {
+        header[size++] = char(126);
+        qToBigEndian(quint16(length), header + size);
+        size += 2;
+    } else {
+        header[size++] = char(127);
+        qToBigEndian(length, header + size);
+        size += 8;
+    }
+    m_tcp->write(header, size);
+    m_tcp->write(utf8);
 }
 
 void Session::sendFrame(const QJsonObject &frame)
 {
-    send(QString::fromUtf8(encode(frame)));
+    send(encode(frame));
 }
 
 void Session::close(int code, const QString &reason)
@@ -239,7 +274,7 @@ void Session::reply(const QString &ref, QJsonObject fields)
 
 void Session::reply(const QString &ref, QJsonObject fields, QLatin1StringView key, const QByteArray &json)
 {
-    send(QString::fromUtf8(encodeWith(makeAck(ref, std::move(fields)), key, json)));
+    send(encodeWith(makeAck(ref, std::move(fields)), key, json));
 }
 
 void Session::fail(const QString &ref, ErrorCode code, const QString &message)

@@ -45,9 +45,10 @@ public:
     bool isOperator() const { return m_info.role == QLatin1StringView("operator"); }
     bool isOpen() const { return !m_closing; }
 
-    // Sends a pre-encoded text frame; false when the connection is closing or
-    // was just closed as a slow consumer.
-    bool send(const QString &text);
+    // Sends a text frame of UTF-8 (JSON) text, encoded once by the caller for
+    // any number of sessions; false when the connection is closing or was just
+    // closed as a slow consumer.
+    bool send(const QByteArray &utf8);
     void sendFrame(const QJsonObject &frame);
     // Answers a request: an ack with `fields`, or an error frame. An error the
     // client caused counts toward the ten-in-ten-seconds rule (1008).
@@ -104,6 +105,7 @@ private:
     // before the loop waits again: one write per connection and turn, and the
     // socket's write notifier (an epoll change each way) is not involved.
     void queueFlush();
+    void writeTextFrame(const QByteArray &utf8);
     static void flushQueued();
     void onDisconnected();
     void emitClosedLater();
