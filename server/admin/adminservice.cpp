@@ -231,12 +231,12 @@ QJsonObject AdminService::injectHere(const QJsonObject &command)
                 recipients.append(s);
         }
     }
-    const QByteArray text = encode(makeFrame(
+    const TextFrame text(encode(makeFrame(
         MessageType::Broadcast, {{QLatin1StringView("kind"), QStringLiteral("announcement")},
                                  {QLatin1StringView("text"), command.value(QLatin1StringView("text"))},
                                  {QLatin1StringView("from"), command.value(QLatin1StringView("from"))},
                                  {QLatin1StringView("ts"), QDateTime::currentMSecsSinceEpoch()},
-                                 {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}}));
+                                 {QLatin1StringView("origin"), command.value(QLatin1StringView("origin"))}})));
     int sent = 0;
     for (Session *s : std::as_const(recipients))
         sent += s->send(text) ? 1 : 0;
@@ -265,13 +265,13 @@ QJsonObject AdminService::drainHere(const QJsonObject &command)
 
 void AdminService::toSubscribers(const QJsonObject &frame, bool flowOnly)
 {
-    QByteArray text;
+    std::optional<TextFrame> text;
     for (Session *s : std::as_const(m_subscribers)) {
         if (!s->isOpen() || (flowOnly && !s->adminFlow))
             continue;
-        if (text.isEmpty())
-            text = encode(frame);
-        s->send(text);
+        if (!text)
+            text.emplace(encode(frame));
+        s->send(*text);
     }
 }
 

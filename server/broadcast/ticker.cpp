@@ -108,7 +108,7 @@ void Ticker::onEnvelope(const Envelope &envelope)
 
 int Ticker::deliver(const Envelope &envelope)
 {
-    const QByteArray text = encode(envelope.frame);
+    const TextFrame text(encode(envelope.frame));
     int count = 0;
     for (Session *s : m_ctx.sessions.all()) {
         if (s->send(text))

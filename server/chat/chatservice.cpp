@@ -486,7 +486,7 @@ void ChatService::fanOut(Room &room, const ChatMessage &message)
     if (room.recent.size() > RecentMax)
         room.recent.pop_front();
     // One serialisation per fan-out, shared by every socket.
-    const QByteArray text = encode(message.toFrame());
+    const TextFrame text(encode(message.toFrame()));
     for (auto it = room.members.begin(); it != room.members.end(); ++it) {
         if (it.value() >= message.seq)
             continue;
@@ -581,7 +581,7 @@ void ChatService::deliverPresence(const QString &name, const QJsonObject &frame)
     if (batching || room->count > m_ctx.config.presenceLimit)
         return addToBatch(room, event, frame);
     const QString subject = frame.value(QLatin1StringView("session_id")).toString();
-    const QByteArray text = encode(frame);
+    const TextFrame text(encode(frame));
     for (auto it = room->members.keyBegin(); it != room->members.keyEnd(); ++it) {
         if ((*it)->id() != subject)
             (*it)->send(text);
@@ -654,7 +654,7 @@ void ChatService::sendBatch(const RoomPtr &room)
         if (ok)
             room->count = count;
         frame.insert(QLatin1StringView("count"), room->count);
-        const QByteArray text = encode(frame);
+        const TextFrame text(encode(frame));
         for (auto it = room->members.keyBegin(); it != room->members.keyEnd(); ++it)
             (*it)->send(text);
     });

@@ -158,7 +158,7 @@ void TodoService::onClientEnvelope(const QString &clientId, const Envelope &enve
 
 void TodoService::deliverLocally(const QString &clientId, const QJsonObject &frame)
 {
-    const QByteArray text = encode(frame);
+    const TextFrame text(encode(frame));
     for (Session *s : m_ctx.sessions.ofClient(clientId))
         s->send(text);
 }

@@ -7,7 +7,11 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
-#include <QtEndian>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
 #include <QLoggingCategory>
 #include <QTimer>
 
@@ -120,8 +124,7 @@ void Session::flushQueued()
         if (!session)
             continue;
         session->m_flushQueued = false;
-        if (session->m_socket)
-            session->m_socket->flush(); // the QTcpSocket's flush
+        session->flushPending();
     }
     s_unflushed.clear();
 }
@@ -132,6 +135,47 @@ bool Session::isBacklogged()
         return false;
     m_socket->flush();
     return m_socket->bytesToWrite() > m_maxQueue;
+}
+
+void Session::flushPending()
+{
+    const QList<QByteArray> frames = std::exchange(m_pending, QList<QByteArray>());
+    // Like QWebSocket: nothing once a close frame went either way.
+    if (frames.isEmpty() || !m_socket || !m_tcp || m_socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    // Straight to the kernel in one sendmsg(2) while Qt holds nothing older
+    // for this socket. What the kernel does not take (or everything, behind
+    // older bytes) goes to Qt's write buffer, which its write notifier drains;
+    // an error leaves the bytes to Qt too, which then reports it.
+    qsizetype done = 0; // frames written whole
+    qsizetype partly = 0; // bytes written of frames[done]
+    if (m_tcp->bytesToWrite() == 0) {
+        std::array<iovec, 64> iov;
+        while (done < frames.size() && partly == 0) {
+            const qsizetype count = std::min<qsizetype>(qsizetype(iov.size()), frames.size() - done);
+            for (qsizetype i = 0; i < count; ++i) {
+                const QByteArray &frame = frames[done + i];
+                iov[std::size_t(i)] = {const_cast<char *>(frame.constData()), std::size_t(frame.size())};
+            }
+            msghdr message{};
+            message.msg_iov = iov.data();
+            message.msg_iovlen = std::size_t(count);
+            ssize_t n = ::sendmsg(int(m_tcp->socketDescriptor()), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n <= 0)
+                break;
+            for (; n > 0; ++done) {
+                if (n < frames[done].size()) {
+                    partly = n;
+                    break;
+                }
+                n -= frames[done].size();
+            }
+        }
+    }
+    for (qsizetype i = done; i < frames.size(); ++i) {
+        const qsizetype skip = i == done ? partly : 0;
+        m_tcp->write(frames[i].constData() + skip, frames[i].size() - skip);
+    }
 }
 
 void Session::closeSlowConsumer(qint64 backlog)
@@ -152,7 +196,7 @@ void Session::checkBacklog()
         closeSlowConsumer(m_socket->bytesToWrite());
 }
 
-bool Session::send(const QByteArray &utf8)
+bool Session::send(const TextFrame &frame)
 {
     if (m_closing || !m_socket)
         return false;
@@ -164,57 +208,32 @@ bool Session::send(const QByteArray &utf8)
         closeSlowConsumer(m_socket->bytesToWrite());
         return false;
     }
-    writeTextFrame(utf8);
+    // QWebSocket takes a QString and converts it to UTF-8 for every socket; a
+    // fan-out has its frame encoded once. The frames of one turn leave
+    // together (flushPending); QWebSocket's own frames (pongs, pings) are
+    // whole and may go between them.
+    if (m_tcp)
+        m_pending.append(frame.wire());
+    else
+        m_socket->sendTextMessage(QString::fromUtf8(frame.payload(), frame.payloadSize()));
     queueFlush();
     ++m_framesOut;
-    m_bytesOut += static_cast<quint64>(utf8.size());
+    m_bytesOut += static_cast<quint64>(frame.payloadSize());
     m_metrics->framesOut->inc();
-    m_metrics->bytesOut->inc({}, static_cast<double>(utf8.size()));
+    m_metrics->bytesOut->inc({}, static_cast<double>(frame.payloadSize()));
     return true;
-}
-
-void Session::writeTextFrame(const QByteArray &utf8)
-{
-    // Like QWebSocket: nothing once a close frame went either way.
-    if (m_socket->state() != QAbstractSocket::ConnectedState)
-        return;
-    if (!m_tcp) {
-        m_socket->sendTextMessage(QString::fromUtf8(utf8));
-        return;
-    }
-    // QWebSocket takes a QString and converts it to UTF-8 for every socket;
-    // a fan-out has the UTF-8 already. A server's frame is a header and the
-    // payload (RFC 6455 section 5.2): FIN with the text opcode, no mask, and
-    // the length in 7, 7+16 or 7+64 bits. QWebSocket writes its own frames
-    // (pongs, pings, the close) whole to the same socket, so frames never mix.
-    char header[10];
-    int size = 0;
-    header[size++] = char(0x81);
-    const quint64 length = static_cast<quint64>(utf8.size());
-    if (length < 126) {
-        header[size++] = char(length);
-    } else if (length <= 0xffff) {
-        header[size++] = char(126);
-        qToBigEndian(quint16(length), header + size);
-        size += 2;
-    } else {
-        header[size++] = char(127);
-        qToBigEndian(length, header + size);
-        size += 8;
-    }
-    m_tcp->write(header, size);
-    m_tcp->write(utf8);
 }
 
 void Session::sendFrame(const QJsonObject &frame)
 {
-    send(encode(frame));
+    send(TextFrame(encode(frame)));
 }
 
 void Session::close(int code, const QString &reason)
 {
     if (m_closing || !m_socket)
         return;
+    flushPending(); // what was sent before the close frame goes before it
     m_closing = true;
     m_closeCode = code;
     // The handshake outlives the session: the session leaves its rooms and
@@ -250,7 +269,10 @@ bool Session::countError()
 
 qint64 Session::queueBytes() const
 {
-    return m_socket ? m_socket->bytesToWrite() : 0;
+    qint64 pending = 0;
+    for (const QByteArray &frame : m_pending)
+        pending += frame.size();
+    return m_socket ? m_socket->bytesToWrite() + pending : 0;
 }
 
 bool Session::heartbeat(qint64 intervalMs, bool judge)
@@ -274,7 +296,7 @@ void Session::reply(const QString &ref, QJsonObject fields)
 
 void Session::reply(const QString &ref, QJsonObject fields, QLatin1StringView key, const QByteArray &json)
 {
-    send(encodeWith(makeAck(ref, std::move(fields)), key, json));
+    send(TextFrame(encodeWith(makeAck(ref, std::move(fields)), key, json)));
 }
 
 void Session::fail(const QString &ref, ErrorCode code, const QString &message)

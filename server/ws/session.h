@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "protocol.h"
+#include "textframe.h"
 #include "wire.h"
 
 #include <QElapsedTimer>
@@ -45,10 +46,10 @@ public:
     bool isOperator() const { return m_info.role == QLatin1StringView("operator"); }
     bool isOpen() const { return !m_closing; }
 
-    // Sends a text frame of UTF-8 (JSON) text, encoded once by the caller for
-    // any number of sessions; false when the connection is closing or was just
-    // closed as a slow consumer.
-    bool send(const QByteArray &utf8);
+    // Sends a text frame, built once by the caller for any number of
+    // sessions; false when the connection is closing or was just closed as a
+    // slow consumer.
+    bool send(const TextFrame &frame);
     void sendFrame(const QJsonObject &frame);
     // Answers a request: an ack with `fields`, or an error frame. An error the
     // client caused counts toward the ten-in-ten-seconds rule (1008).
@@ -105,7 +106,7 @@ private:
     // before the loop waits again: one write per connection and turn, and the
     // socket's write notifier (an epoll change each way) is not involved.
     void queueFlush();
-    void writeTextFrame(const QByteArray &utf8);
+    void flushPending();
     static void flushQueued();
     void onDisconnected();
     void emitClosedLater();
@@ -129,6 +130,9 @@ private:
     quint64 m_framesOut = 0;
     quint64 m_bytesIn = 0;
     quint64 m_bytesOut = 0;
+    // The frames of this turn not yet handed to the kernel (see send()),
+    // shared with every other session they went to.
+    QList<QByteArray> m_pending;
     bool m_closing = false;
     bool m_flushQueued = false;
     int m_closeCode = 1006;
