@@ -24,6 +24,7 @@ private Q_SLOTS:
     void joinWithSinceRecoversMissedMessages();
     void presenceFollowsJoinLeaveAndClose();
     void joiningTwiceIsHarmless();
+    void framesOfEveryLengthArriveWhole();
 
 private:
     std::unique_ptr<TestServer> m_server;
@@ -192,6 +193,36 @@ void TstChat::presenceFollowsJoinLeaveAndClose()
                && f.value(QStringLiteral("event")).toString() == QStringLiteral("leave");
     }, 1000);
     QCOMPARE(left.value(QStringLiteral("session_id")).toString(), bobSession);
+}
+
+void TstChat::framesOfEveryLengthArriveWhole()
+{
+    // The server writes its text frames itself (ws/textframe.h): lengths of
+    // 7, 16 and 64 bits, read here by QWebSocket, which closes on a bad one.
+    TestClient alice;
+    TestClient bob;
+    QVERIFY(alice.connectAs(m_server->port(), QStringLiteral("alice")));
+    QVERIFY(bob.connectAs(m_server->port(), QStringLiteral("bob")));
+    const QString room = QStringLiteral("sizes");
+    QCOMPARE(alice.join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QCOMPARE(bob.join(room).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QStringList texts;
+    for (const int length : {1, 20, 3900})
+        texts.append(QString(length, QLatin1Char('a' + texts.size())));
+    for (int i = 0; i < 20; ++i)
+        texts.append(QString(3900, QLatin1Char('k' + i % 10)));
+    for (const QString &text : std::as_const(texts))
+        QCOMPARE(alice.chat(room, text).value(QStringLiteral("type")).toString(), QStringLiteral("ack"));
+    QTRY_COMPARE(bob.framesOfType(QStringLiteral("chat")).size(), texts.size());
+    for (int i = 0; i < texts.size(); ++i)
+        QCOMPARE(bob.framesOfType(QStringLiteral("chat")).at(i).value(QStringLiteral("text")).toString(), texts.at(i));
+    // About 80 KB in one frame: a 64-bit length.
+    const QJsonObject page = bob.request({{QStringLiteral("type"), QStringLiteral("history")},
+                                          {QStringLiteral("room"), room}, {QStringLiteral("limit"), 200}});
+    const QJsonArray messages = page.value(QStringLiteral("messages")).toArray();
+    QCOMPARE(messages.size(), texts.size());
+    QCOMPARE(messages.last().toObject().value(QStringLiteral("text")).toString(), texts.last());
+    QVERIFY(!bob.isClosed());
 }
 
 void TstChat::joiningTwiceIsHarmless()
