@@ -1,6 +1,7 @@
 #include "httpserver.h"
 
 #include "metrics/metrics.h"
+#include "closingtimeout.h"
 #include "socketbuffers.h"
 
 #include <QLoggingCategory>
@@ -133,8 +134,7 @@ void HttpServer::respond(QTcpSocket *socket, const HttpResponse &response, HttpR
         socket->deleteLater();
     } else {
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-        // A peer that never reads must not keep the socket forever.
-        QTimer::singleShot(10000, socket, [socket] { socket->abort(); socket->deleteLater(); });
+        abortIfOpenAfter(socket, 10000); // aborting disconnects it, and so deletes it
     }
 }
 

@@ -1,5 +1,7 @@
 #include "closehandshake.h"
 
+#include "http/closingtimeout.h"
+
 #include <QLoggingCategory>
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -226,13 +228,8 @@ void CloseHandshake::finish()
     // Sends what is still queued, then FIN. A peer that reads nothing at all
     // does not get to hold the socket: abort after one more timeout.
     m_tcp->disconnectFromHost();
-    if (m_tcp->state() != QAbstractSocket::UnconnectedState) {
-        QPointer<QTcpSocket> tcp(m_tcp);
-        QTimer::singleShot(TimeoutMs, m_tcp, [tcp] {
-            if (tcp && tcp->state() != QAbstractSocket::UnconnectedState)
-                tcp->abort();
-        });
-    }
+    if (m_tcp->state() != QAbstractSocket::UnconnectedState)
+        abortIfOpenAfter(m_tcp, TimeoutMs);
 }
 
 } // namespace sb
