@@ -1,5 +1,7 @@
 #include "epolldispatcher.h"
 
+#include "hashes.h"
+
 #include <QCoreApplication>
 #include <QLoggingCategory>
 #include <QPointer>
@@ -211,6 +213,7 @@ void EpollDispatcher::update(int fd, Watch &watch)
         if (events == 0) {
             --m_polledCount;
             m_watches.remove(fd);
+            squeezeIfSparse(m_watches);
         }
         return;
     }
@@ -220,6 +223,7 @@ void EpollDispatcher::update(int fd, Watch &watch)
             && errno != EBADF)
             qCWarning(lcEpoll) << "cannot stop watching descriptor" << fd << std::strerror(errno);
         m_watches.remove(fd);
+        squeezeIfSparse(m_watches);
         return;
     }
     if (watch.events == 0) {

@@ -1,5 +1,7 @@
 #include "localbackplane.h"
 
+#include "hashes.h"
+
 #include <QDateTime>
 
 namespace sb {
@@ -31,6 +33,7 @@ void LocalBackplane::subscribe(const QString &channel)
 void LocalBackplane::unsubscribe(const QString &channel)
 {
     m_subscriptions.remove(channel);
+    squeezeIfSparse(m_subscriptions);
 }
 
 void LocalBackplane::publish(const QString &channel, const QByteArray &payload, std::function<void(bool)> done)
@@ -58,6 +61,7 @@ void LocalBackplane::takeToken(const QString &token, std::function<void(bool, st
         if (it->expiresAt > QDateTime::currentMSecsSinceEpoch())
             record = it->record;
         m_tokens.erase(it);
+        squeezeIfSparse(m_tokens);
     }
     later([record, done = std::move(done)] { done(true, record); });
 }
@@ -148,6 +152,8 @@ int LocalBackplane::prune()
             ++it;
         }
     }
+    squeezeIfSparse(m_tokens);
+    squeezeIfSparse(m_attempts);
     return removed;
 }
 

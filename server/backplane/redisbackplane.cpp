@@ -2,6 +2,7 @@
 
 #include "channel.h"
 #include "envelope.h"
+#include "hashes.h"
 #include "redisbackplanehelpers.h"
 
 #include <QJsonArray>
@@ -364,6 +365,7 @@ void RedisBackplane::unsubscribe(const QString &channel)
 {
     if (!m_channels.remove(channel))
         return;
+    squeezeIfSparse(m_channels);
     if (channel == kGoneChannel || channel == probeChannel())
         return; // still needed internally
     if (m_shards && isSharded(channel))

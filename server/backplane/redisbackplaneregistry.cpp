@@ -1,6 +1,7 @@
 #include "redisbackplane.h"
 
 #include "envelope.h"
+#include "hashes.h"
 #include "redisbackplanehelpers.h"
 
 #include <QJsonArray>
@@ -370,6 +371,7 @@ void RedisBackplane::putSession(const QString &sessionId, const Fields &fields)
 void RedisBackplane::removeSession(const QString &sessionId)
 {
     m_localSessions.remove(sessionId);
+    squeezeIfSparse(m_localSessions);
     if (!commandsConnected())
         return;
     send({QByteArrayLiteral("DEL"), key(QStringLiteral("session:") + sessionId)}, logFailure("removeSession"));

@@ -2,6 +2,7 @@
 
 #include "backplane/backplane.h"
 #include "flow/flowsampler.h"
+#include "hashes.h"
 #include "metrics/metrics.h"
 #include "protocol.h"
 
@@ -55,6 +56,7 @@ void ClusterBus::count(const QString &channel, int delta)
         m_backplane.subscribe(channel);
     } else if (refs <= 0) {
         m_channelRefs.remove(channel);
+        squeezeIfSparse(m_channelRefs);
         if (before > 0)
             m_backplane.unsubscribe(channel);
     }

@@ -4,6 +4,7 @@
 #include "channel.h"
 #include "cluster/clusterbus.h"
 #include "config.h"
+#include "hashes.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 
@@ -84,6 +85,8 @@ void SessionRegistry::onClosed(Session *session)
     const int code = session->closeCode();
     m_sessions.remove(info.sessionId);
     m_byClient.remove(info.clientId, session);
+    squeezeIfSparse(m_sessions);
+    squeezeIfSparse(m_byClient);
     ++m_closedSinceTrim;
     m_sinceLastClose.start();
     Q_EMIT leaving(session);
