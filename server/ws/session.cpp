@@ -7,15 +7,14 @@
 
 #include <QCoreApplication>
 #include <QDateTime>
+#include <QLoggingCategory>
+#include <QTimer>
 
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <array>
-#include <QLoggingCategory>
-#include <QTimer>
-
 #include <algorithm>
+#include <array>
 #include <utility>
 #include <vector>
 
