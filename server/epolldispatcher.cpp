@@ -71,9 +71,9 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     // the next call. A second pass sends that generation too (once, so a
     // self-reposting event cannot starve the sockets) before the loop looks
     // at its descriptors: a Redis message's fan-out runs in a posted event
-    // and posts the sessions' write flush, which then reaches the kernel in
-    // this turn, and the write notifiers it enabled and disabled cancel out
-    // without an epoll_ctl.
+    // and posts the sessions' write flush (Session::flushQueued), which then
+    // reaches the kernel in this turn instead of after the next poll and
+    // whatever the sockets it reports bring.
     QCoreApplication::sendPostedEvents();
     QCoreApplication::sendPostedEvents();
 

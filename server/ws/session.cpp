@@ -211,10 +211,7 @@ bool Session::send(const TextFrame &frame)
     // fan-out has its frame encoded once. The frames of one turn leave
     // together (flushPending); QWebSocket's own frames (pongs, pings) are
     // whole and may go between them.
-    if (m_tcp)
-        m_pending.append(frame.wire());
-    else
-        m_socket->sendTextMessage(QString::fromUtf8(frame.payload(), frame.payloadSize()));
+    m_pending.append(frame.wire());
     queueFlush();
     ++m_framesOut;
     m_bytesOut += static_cast<quint64>(frame.payloadSize());

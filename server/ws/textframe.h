@@ -16,7 +16,6 @@ public:
 
     const QByteArray &wire() const { return m_wire; }
     qsizetype payloadSize() const { return m_payloadSize; }
-    const char *payload() const { return m_wire.constData() + (m_wire.size() - m_payloadSize); }
 
 private:
     QByteArray m_wire;
