@@ -105,7 +105,8 @@ void MembersModel::memberJoined(const QString &room, const RoomMember &member)
     RoomMembers &r = m_rooms[room];
     if (r.sessions.contains(member.sessionId))
         return;
-    r.sessions.insert(member.sessionId, member);
+    if (r.covers(member.sessionId))
+        r.sessions.insert(member.sessionId, member);
     ++r.count;
     changed(room);
 }
@@ -126,8 +127,10 @@ void MembersModel::applyBatch(const QString &room, const QList<RoomMember> &join
     RoomMembers &r = m_rooms[room];
     for (const RoomMember &m : left)
         r.sessions.remove(m.sessionId);
-    for (const RoomMember &m : joined)
-        r.sessions.insert(m.sessionId, m);
+    for (const RoomMember &m : joined) {
+        if (r.covers(m.sessionId))
+            r.sessions.insert(m.sessionId, m);
+    }
     r.count = qMax<qint64>(count, r.sessions.size());
     // Members a truncated batch left out are found by paging on.
     r.complete = r.complete && r.count <= r.sessions.size();

@@ -3,8 +3,8 @@
 // Who is in the room being shown, one row per user with the instances their
 // sessions are on: seeded by the join answer, kept current by presence events
 // (one by one, or batched in big rooms), and grown a page at a time on demand.
-// A big room lists only the members seen so far; memberCount() is the whole
-// room. Owned by ParticipantSession.
+// A big room lists the members up to the last page loaded, by session id;
+// memberCount() is the whole room. Owned by ParticipantSession.
 
 #include "services/participanttypes.h"
 
@@ -62,6 +62,10 @@ private:
         qint64 count = 0;                    // the whole room
         QString cursor;                      // last session id of the pages loaded
         bool complete = true;                // every page loaded
+
+        // The listed members are those up to the cursor, in session id order:
+        // a joiner past it is left to the page that will reach it.
+        bool covers(const QString &sessionId) const { return complete || sessionId <= cursor; }
     };
     void changed(const QString &room);
 
