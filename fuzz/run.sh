@@ -4,7 +4,8 @@
 # on a copy of its checked-in seed corpus, so the corpus in the tree never
 # grows. Fails when a target crashes, hits UB, leaks, times out or runs out
 # of memory; the reproducer is kept in $build/fuzz-artifacts/<target>/.
-# Prints executions and coverage per target.
+# Runs one target per core at a time. Prints executions and coverage per
+# target.
 #
 #   fuzz/run.sh                      # all targets
 #   fuzz/run.sh fuzz_http            # some targets
@@ -47,23 +48,22 @@ fi
 # No Qt plug-ins, no log noise from Qt itself.
 export QT_LOGGING_RULES='*.debug=false;sb.*=false'
 
-status=0
-summary=()
-for target in "${targets[@]}"; do
-    binary=$build/fuzz/$target
-    corpus=$work/$target
-    artifacts=$build/fuzz-artifacts/$target
-    log=$build/fuzz-artifacts/$target.log
+# fuzz_one TARGET: runs one target; its summary line goes to $work/TARGET.line.
+fuzz_one() {
+    local target=$1
+    local binary=$build/fuzz/$target corpus=$work/$target
+    local artifacts=$build/fuzz-artifacts/$target log=$build/fuzz-artifacts/$target.log
     mkdir -p "$artifacts"
     cp -r "$root/fuzz/corpus/$target" "$corpus"
+    local seeds args rc=0
     seeds=$(find "$corpus" -type f | wc -l)
     args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
           -max_len="$(max_len "$target")" -artifact_prefix="$artifacts/")
     [ -f "$root/fuzz/$target.dict" ] && args+=(-dict="$root/fuzz/$target.dict")
     [ -n "${SB_FUZZ_SEED:-}" ] && args+=(-seed="$SB_FUZZ_SEED")
     echo "== $target: ${seconds}s from $seeds seeds"
-    rc=0
     "$binary" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
+    local execs rate rss last cov ft corp line what
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
@@ -74,16 +74,39 @@ for target in "${targets[@]}"; do
     line=$(printf '%-17s execs %-9s exec/s %-6s cov %-5s ft %-6s corpus %-12s rss %sMB' \
         "$target" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}")
     if [ "$rc" -ne 0 ]; then
-        status=1
         what=$(grep -m1 -oE 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer): [a-zA-Z -]+|runtime error: .*|invariant broken: .*' "$log" || echo "exit $rc")
         line="$line  FAILED ($what)"
-        echo "-- $target failed (exit $rc); last lines of $log:" >&2
-        tail -n 60 "$log" >&2
-        echo "-- reproducer(s): $(ls "$artifacts" | sed "s|^|$artifacts/|" | tr '\n' ' ')" >&2
-        echo "-- rerun one: $binary <reproducer>" >&2
+        {
+            echo "-- $target failed (exit $rc); last lines of $log:"
+            tail -n 60 "$log"
+            echo "-- reproducer(s): $(ls "$artifacts" | sed "s|^|$artifacts/|" | tr '\n' ' ')"
+            echo "-- rerun one: $binary <reproducer>"
+        } >&2
     fi
-    echo "$line"
-    summary+=("$line")
+    echo "$line" >"$work/$target.line"
+    return "$rc"
+}
+
+# As many targets at once as there are cores (SB_FUZZ_PARALLEL): each is one
+# single-threaded process, so the same fuzzing takes a fraction of the time.
+parallel=${SB_FUZZ_PARALLEL:-$(nproc)}
+status=0
+running=0
+for target in "${targets[@]}"; do
+    if [ "$running" -ge "$parallel" ]; then
+        wait -n || status=1
+        running=$((running - 1))
+    fi
+    fuzz_one "$target" &
+    running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+    wait -n || status=1
+    running=$((running - 1))
+done
+summary=()
+for target in "${targets[@]}"; do
+    summary+=("$(cat "$work/$target.line" 2>/dev/null || echo "$target  FAILED (no result)")")
 done
 
 echo "== fuzzing summary (${seconds}s per target)"

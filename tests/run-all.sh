@@ -80,7 +80,7 @@ run_suite "$build" "$@" || suite_status=$?
 packaging_status=0
 "$root/packaging/check-packaging.sh" || packaging_status=$?
 [ "$suite_status" -eq 0 ] && [ "$packaging_status" -eq 0 ] || exit 1
-if [ -n "$CI" ] || [ "${SB_FUZZ:-}" = 1 ]; then "$root/fuzz/run.sh"; fi  # libFuzzer targets, ~5 min (docs/reliability.md)
+if [ -n "$CI" ] || [ "${SB_FUZZ:-}" = 1 ]; then "$root/fuzz/run.sh"; fi  # libFuzzer targets, ~3 min (docs/reliability.md)
 
 if [ -n "$CI" ] || [ "${SB_SANITIZE:-0}" = 1 ]; then
     # The same suite on an ASan+UBSan build: a memory error, a leak in our code
