@@ -5,19 +5,22 @@
 #      100, 200, 400 and 800 msg/s x 1000 members (deliveries/s, latency, loss,
 #      duplicates, order, CPU per delivery, the connect ramp);
 #   2. bench/connections.sh at each of SCALE_CLIENTS (idle memory per
-#      connection, memory once they left, one big room).
+#      connection, memory once they left, one big room);
+#   3. bench/ramp.sh: RAMP_CLIENTS (50 000) connections through the token flow
+#      over 2 instances with Redis and PostgreSQL (more instances where the
+#      open-files limit requires it).
 # A run asking for more connections than the open-files hard limit allows
 # (`ulimit -Hn`, for the server and the generator alike) is run at the limit
 # less 500, and says so.
 #
-# Settings (environment): SCALE_CLIENTS="10000 50000", BUILD_DIR (default
+# Settings (environment): SCALE_CLIENTS="10000 50000", RAMP_CLIENTS=50000, BUILD_DIR (default
 # <repo>/build-bench, built Release by run.sh), and everything run.sh and
 # connections.sh take.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-: "${SCALE_CLIENTS:=10000 50000}" "${BUILD_DIR:=$repo/build-bench}"
+: "${SCALE_CLIENTS:=10000 50000}" "${RAMP_CLIENTS:=50000}" "${BUILD_DIR:=$repo/build-bench}"
 export BUILD_DIR
 
 MODE=cluster "$here/run.sh"
@@ -31,3 +34,4 @@ for clients in $SCALE_CLIENTS; do
     fi
     CLIENTS=$clients "$here/connections.sh"
 done
+CLIENTS=$RAMP_CLIENTS INSTANCES=2 "$here/ramp.sh"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# bench/ramp.sh: the connection ramp the way users deploy: CLIENTS idle
+# connections through the token flow (POST /api/token, upgrade, welcome) over
+# INSTANCES switchboard-server instances joined by Redis, with PostgreSQL as
+# the store (tests/services.sh: a private Redis and PostgreSQL on loopback
+# ports). Every load generator takes turns over all instances; they start
+# together, and the ramp is all connections over the slowest generator's
+# connect time. Then each instance's memory with every connection open.
+#
+# No process may hold more sockets than the open-files hard limit
+# (`ulimit -Hn`): when CLIENTS over INSTANCES would need more, the script runs
+# more instances, and it splits the clients over as many generators as needed;
+# it says so in both cases.
+#
+# Settings (environment):
+#   CLIENTS=50000 INSTANCES=2
+#   BUILD_DIR=<repo>/build   a build with switchboard-server and sb-fanout-bench
+#   RESULTS=<file>           the generators' JSON lines are appended here
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+: "${CLIENTS:=50000}" "${INSTANCES:=2}" "${BUILD_DIR:=$repo/build}"
+: "${RESULTS:=$(mktemp /tmp/sb-ramp-results.XXXXXX.jsonl)}"
+server_bin=$BUILD_DIR/server/switchboard-server
+bench_bin=$BUILD_DIR/bench/sb-fanout-bench
+base_port=18600
+headroom=500 # the server's own files: listener, Redis, PostgreSQL, store, logs
+
+say() { printf '\n### %s\n' "$*" >&2; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+ulimit -n "$(ulimit -Hn)"
+limit=$(ulimit -n)
+per_process=$((limit - headroom))
+needed=$(((CLIENTS + per_process - 1) / per_process))
+if ((needed > INSTANCES)); then
+    say "$CLIENTS connections over $INSTANCES instances need more than $per_process sockets each (open-files hard limit $limit): running $needed instances"
+    INSTANCES=$needed
+fi
+generators=$(((CLIENTS + per_process - 1) / per_process))
+
+workdir=$(mktemp -d /tmp/sb-ramp.XXXXXX)
+server_pids=()
+generator_pids=()
+source "$repo/tests/services.sh"
+cleanup() {
+    local pid
+    for pid in "${generator_pids[@]}" "${server_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    sb_services_stop
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+sb_services_start
+
+urls=
+for n in $(seq "$INSTANCES"); do
+    port=$((base_port + n - 1))
+    SB_INSTANCE_ID="ramp-$n" SB_REDIS_URL="$SB_TEST_REDIS_URL" SB_DATABASE_URL="$SB_TEST_DATABASE_URL" \
+        "$server_bin" --listen "127.0.0.1:$port" --data "$workdir/data-$n" --ticker off --msg-rate 0 \
+        --connect-rate 1000000/60 >"$workdir/server-$n.log" 2>&1 &
+    server_pids+=($!)
+    urls+="${urls:+,}http://127.0.0.1:$port"
+done
+for n in $(seq "$INSTANCES"); do
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$((base_port + n - 1))/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+done
+declare -A empty_mib
+for pid in "${server_pids[@]}"; do empty_mib[$pid]=$(rss_mib "$pid"); done
+
+say "ramp: $CLIENTS connections over $INSTANCES instances (Redis + PostgreSQL), $generators generator(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
+# Each generator holds its connections until every one has reported.
+linger_ms=$((30000 + CLIENTS / 2))
+for g in $(seq "$generators"); do
+    share=$((CLIENTS / generators + (g <= CLIENTS % generators ? 1 : 0)))
+    "$bench_bin" --url "$urls" --label "ramp-$g" --idle --clients "$share" --linger-ms "$linger_ms" \
+        --json "$workdir/generators.jsonl" >"$workdir/generator-$g.log" 2>&1 &
+    generator_pids+=($!)
+done
+for _ in $(seq $((linger_ms / 100))); do
+    [[ -f "$workdir/generators.jsonl" ]] && (($(wc -l <"$workdir/generators.jsonl") >= generators)) && break
+    sleep 0.1
+done
+for pid in "${server_pids[@]}"; do
+    echo "instance pid $pid: $(rss_mib "$pid") MiB with its connections open (empty: ${empty_mib[$pid]} MiB)" >&2
+done
+cat "$workdir/generators.jsonl" >>"$RESULTS"
+echo "results: $RESULTS" >&2
+# Fails when a connection did not come up; the generators are stopped on exit.
+python3 - "$workdir/generators.jsonl" "$CLIENTS" "$INSTANCES" <<'PY'
+import json, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+ready, wanted = sum(r["ready"] for r in runs), int(sys.argv[2])
+slowest = max(r["connect_s"] for r in runs)
+print(f"ramp: {ready} of {wanted} connections over {sys.argv[3]} instances in {slowest:.1f} s: "
+      f"{ready / slowest:.0f} connections/s")
+sys.exit(0 if ready == wanted else 1)
+PY
