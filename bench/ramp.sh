@@ -29,6 +29,8 @@ headroom=500 # the server's own files: listener, Redis, PostgreSQL, store, logs
 
 say() { printf '\n### %s\n' "$*" >&2; }
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
 
 ulimit -n "$(ulimit -Hn)"
 limit=$(ulimit -n)
@@ -39,6 +41,12 @@ if ((needed > INSTANCES)); then
     INSTANCES=$needed
 fi
 generators=$(((CLIENTS + per_process - 1) / per_process))
+# Every connection to an instance takes two local ports (the token request,
+# then the upgrade) from the one loopback address.
+read -r first_port last_port </proc/sys/net/ipv4/ip_local_port_range
+if ((2 * ((CLIENTS + INSTANCES - 1) / INSTANCES) > last_port - first_port - 1000)); then
+    say "the ephemeral port range $first_port-$last_port is too small for $((CLIENTS / INSTANCES)) connections to one address; widen it with: sysctl -w net.ipv4.ip_local_port_range=\"1024 65000\""
+fi
 
 workdir=$(mktemp -d /tmp/sb-ramp.XXXXXX)
 server_pids=()
@@ -69,8 +77,11 @@ for n in $(seq "$INSTANCES"); do
         sleep 0.1
     done
 done
-declare -A empty_mib
-for pid in "${server_pids[@]}"; do empty_mib[$pid]=$(rss_mib "$pid"); done
+declare -A empty_mib cpu_before
+for pid in "${server_pids[@]}"; do
+    empty_mib[$pid]=$(rss_mib "$pid")
+    cpu_before[$pid]=$(cpu_s "$pid")
+done
 
 say "ramp: $CLIENTS connections over $INSTANCES instances (Redis + PostgreSQL), $generators generator(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Each generator holds its connections until every one has reported.
@@ -81,13 +92,17 @@ for g in $(seq "$generators"); do
         --json "$workdir/generators.jsonl" >"$workdir/generator-$g.log" 2>&1 &
     generator_pids+=($!)
 done
-for _ in $(seq $((linger_ms / 100))); do
-    [[ -f "$workdir/generators.jsonl" ]] && (($(wc -l <"$workdir/generators.jsonl") >= generators)) && break
-    sleep 0.1
+reported=()
+for _ in $(seq $((linger_ms / 250))); do
+    [[ -f "$workdir/generators.jsonl" ]] && mapfile -t reported <"$workdir/generators.jsonl"
+    ((${#reported[@]} >= generators)) && break
+    sleep 0.25
 done
 for pid in "${server_pids[@]}"; do
-    echo "instance pid $pid: $(rss_mib "$pid") MiB with its connections open (empty: ${empty_mib[$pid]} MiB)" >&2
+    echo "instance pid $pid: $(rss_mib "$pid") MiB with its connections open (empty: ${empty_mib[$pid]} MiB)," \
+        "CPU $(awk -v a="${cpu_before[$pid]}" -v b="$(cpu_s "$pid")" 'BEGIN {printf "%.1f", b - a}') s" >&2
 done
+for pid in "${generator_pids[@]}"; do echo "generator pid $pid: CPU $(cpu_s "$pid") s" >&2; done
 cat "$workdir/generators.jsonl" >>"$RESULTS"
 echo "results: $RESULTS" >&2
 # Fails when a connection did not come up; the generators are stopped on exit.

@@ -113,6 +113,8 @@ private Q_SLOTS:
     void concurrentResendsAreStoredOnce();
     void cleanupCounts_data() { addBackends(); }
     void cleanupCounts();
+    void refusedRecordIsUndoneAlone_data() { addBackends(); }
+    void refusedRecordIsUndoneAlone();
     void nonceIsUniqueAcrossRooms_data() { addBackends(); }
     void nonceIsUniqueAcrossRooms();
     void concurrentResendsToOtherRoomsAreStoredOnce_data() { addBackends(); }
@@ -618,6 +620,52 @@ void TestStore::cleanupCounts()
     } catch (const SqlError &e) {
         QFAIL(qPrintable(e.message()));
     }
+}
+
+void TestStore::refusedRecordIsUndoneAlone()
+{
+    // Records are written many to a transaction; one the database refuses
+    // (here a trigger) is undone alone, and the records around it are kept.
+    QFETCH(QString, backend);
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    try {
+        if (backend == QLatin1StringView("postgres")) {
+            connection->exec(QStringLiteral("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                                            " $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$"));
+            connection->exec(QStringLiteral("CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW"
+                                            " WHEN (NEW.action = 'refused') EXECUTE FUNCTION refuse()"));
+        } else {
+            connection->exec(QStringLiteral("CREATE TRIGGER refuse BEFORE INSERT ON audit_log"
+                                            " WHEN NEW.action = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"));
+        }
+    } catch (const SqlError &e) {
+        QFAIL(qPrintable(e.message()));
+    }
+
+    constexpr int Sessions = 400;
+    for (int i = 0; i < Sessions; ++i) {
+        store->sessionOpened({QStringLiteral("s%1").arg(i, 3, 10, QLatin1Char('0')), QStringLiteral("client-a"),
+                              QStringLiteral("alice"), QStringLiteral("participant"), QStringLiteral("127.0.0.1"),
+                              QStringLiteral("app-1"), kNow});
+        if (i % 100 == 50)
+            QVERIFY(store->audit(QStringLiteral("root"), QStringLiteral("refused"), {}, kNow));
+    }
+    QVERIFY(store->audit(QStringLiteral("root"), QStringLiteral("admin.drain"), {}, kNow));
+    const auto counted = [&connection](const QString &query) {
+        try {
+            return connection->exec(query).value(0).value(0).toInt();
+        } catch (const SqlError &) {
+            return -1;
+        }
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(counted(QStringLiteral("SELECT count(*) FROM audit_log WHERE action = 'admin.drain'")), 1,
+                              kWaitMs);
+    QCOMPARE(counted(QStringLiteral("SELECT count(*) FROM sessions")), Sessions);
+    QCOMPARE(counted(QStringLiteral("SELECT count(*) FROM audit_log")), 1);
 }
 
 void TestStore::prefill(const QString &room, int count)

@@ -136,6 +136,10 @@ private:
         const char *operation;
         std::function<void(SqlConnection &)> write;
     };
+    // A refused record fails the whole batch (one statement a record), or is
+    // undone alone behind a savepoint of its own (three statements a record).
+    enum class RecordFailure { FailsAll, UndoneAlone };
+    static void writeRecords(SqlConnection &db, const std::deque<DeferredRecord> &records, RecordFailure failure);
     std::deque<DeferredRecord> m_deferredRecords; // session and audit records waiting for the store
     qint64 m_droppedRecords = 0;
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes

@@ -73,23 +73,16 @@ void SqlStore::commitPendingRecords()
     }
     // One transaction, one commit (one fsync) for every record that came
     // meanwhile: a wave of connections would otherwise cost a commit each.
-    // A record the database refuses is undone alone (its savepoint).
     auto work = [&records](SqlConnection &db) {
-        const QString savepoint = QStringLiteral("record");
-        SqlTransaction transaction(db);
-        for (const DeferredRecord &record : records) {
-            db.exec(QStringLiteral("SAVEPOINT ") + savepoint);
-            try {
-                record.write(db);
-            } catch (const SqlError &error) {
-                if (error.connectionLost() || !db.isOpen())
-                    throw;
-                qCWarning(lcStore).noquote() << record.operation << "record not written:" << error.message();
-                db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
-            }
-            db.exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
+        try {
+            writeRecords(db, records, RecordFailure::FailsAll);
+        } catch (const SqlError &error) {
+            if (error.connectionLost() || !db.isOpen())
+                throw;
+            // The database refused one of them: again, each behind a savepoint
+            // of its own, so that only the refused one is undone.
+            writeRecords(db, records, RecordFailure::UndoneAlone);
         }
-        transaction.commit();
         return true;
     };
     const StoreResult<bool> stored = m_worker->perform<bool>("records", work);
@@ -109,6 +102,31 @@ void SqlStore::commitPendingRecords()
                 flushDeferredRecords();
         },
         Qt::QueuedConnection);
+}
+
+void SqlStore::writeRecords(SqlConnection &db, const std::deque<DeferredRecord> &records, RecordFailure failure)
+{
+    SqlTransaction transaction(db);
+    if (failure == RecordFailure::FailsAll) {
+        for (const DeferredRecord &record : records)
+            record.write(db);
+        transaction.commit();
+        return;
+    }
+    const QString savepoint = QStringLiteral("record");
+    for (const DeferredRecord &record : records) {
+        db.exec(QStringLiteral("SAVEPOINT ") + savepoint);
+        try {
+            record.write(db);
+        } catch (const SqlError &error) {
+            if (error.connectionLost() || !db.isOpen())
+                throw;
+            qCWarning(lcStore).noquote() << record.operation << "record not written:" << error.message();
+            db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
+        }
+        db.exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
+    }
+    transaction.commit();
 }
 
 void SqlStore::flushDeferredRecords()
