@@ -5,6 +5,7 @@
 #include "app/launchoptions.h"
 #include "models/connectionsmodel.h"
 #include "models/flowmodel.h"
+#include "models/membersmodel.h"
 #include "models/messagesmodel.h"
 #include "models/redistopologymodel.h"
 #include "models/ringbuffer.h"
@@ -238,6 +239,38 @@ private Q_SLOTS:
         QVERIFY(rooms.index(rooms.rowOf(QStringLiteral("dev"))).data().toString().contains(QStringLiteral("(2)")));
         rooms.setCurrentRoom(QStringLiteral("dev"));
         QCOMPARE(rooms.unread(QStringLiteral("dev")), 0);
+    }
+
+    void bigRoomListsMembersUpToTheLastPage()
+    {
+        // The list of a big room is every member up to the cursor: a joiner
+        // past it is counted now and listed by the page that reaches it, so
+        // a batch that arrives after the join answer does not grow the list.
+        const auto member = [](const QString &id) {
+            return RoomMember{id, QStringLiteral("user-") + id, QStringLiteral("c-") + id, QStringLiteral("app-1")};
+        };
+        MembersModel model;
+        QAbstractItemModelTester tester(&model);
+        model.setRoom(QStringLiteral("arena"));
+        model.setMembers(QStringLiteral("arena"), {member(QStringLiteral("b")), member(QStringLiteral("d"))}, 5);
+        QCOMPARE(model.rowCount(), 2);
+        QVERIFY(model.hasMore(QStringLiteral("arena")));
+
+        model.applyBatch(QStringLiteral("arena"), {member(QStringLiteral("a")), member(QStringLiteral("e"))}, {}, 7);
+        QCOMPARE(model.memberCount(QStringLiteral("arena")), 7);
+        QCOMPARE(model.users(QStringLiteral("arena")),
+                 (QStringList{QStringLiteral("user-a"), QStringLiteral("user-b"), QStringLiteral("user-d")}));
+        model.memberJoined(QStringLiteral("arena"), member(QStringLiteral("f")));
+        QCOMPARE(model.memberCount(QStringLiteral("arena")), 8);
+        QCOMPARE(model.rowCount(), 3);
+
+        model.addPage(QStringLiteral("arena"), {member(QStringLiteral("e")), member(QStringLiteral("f"))}, {});
+        QVERIFY(!model.hasMore(QStringLiteral("arena")));
+        QCOMPARE(model.rowCount(), 5);
+        model.applyBatch(QStringLiteral("arena"), {member(QStringLiteral("z"))}, {member(QStringLiteral("a"))}, 8);
+        QCOMPARE(model.users(QStringLiteral("arena")),
+                 (QStringList{QStringLiteral("user-b"), QStringLiteral("user-d"), QStringLiteral("user-e"),
+                              QStringLiteral("user-f"), QStringLiteral("user-z")}));
     }
 
     void todoEditsAreRequestsNotLocalChanges()
