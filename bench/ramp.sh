@@ -35,12 +35,13 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($1
 ulimit -n "$(ulimit -Hn)"
 limit=$(ulimit -n)
 per_process=$((limit - headroom))
-needed=$(((CLIENTS + per_process - 1) / per_process))
-if ((needed > INSTANCES)); then
-    say "$CLIENTS connections over $INSTANCES instances need more than $per_process sockets each (open-files hard limit $limit): running $needed instances"
-    INSTANCES=$needed
-fi
+# The fewest processes that can hold CLIENTS sockets: the generators, and at
+# least as many instances.
 generators=$(((CLIENTS + per_process - 1) / per_process))
+if ((generators > INSTANCES)); then
+    say "$CLIENTS connections over $INSTANCES instances need more than $per_process sockets each (open-files hard limit $limit): running $generators instances"
+    INSTANCES=$generators
+fi
 # Every connection to an instance takes two local ports (the token request,
 # then the upgrade) from the one loopback address.
 read -r first_port last_port </proc/sys/net/ipv4/ip_local_port_range
