@@ -23,7 +23,6 @@
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSet>
-#include <QTcpServer>
 #include <QTest>
 #include <QtEndian>
 
@@ -186,13 +185,6 @@ QByteArray redisCli(const QStringList &args, const QString &url = qEnvironmentVa
     if (!p.waitForFinished(5000))
         return QByteArrayLiteral("<redis-cli did not finish>");
     return (p.readAllStandardOutput() + p.readAllStandardError()).trimmed();
-}
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    probe.listen(QHostAddress::LocalHost, 0);
-    return probe.serverPort();
 }
 
 QByteArray bodyOf(const QByteArray &response)

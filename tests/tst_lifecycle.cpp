@@ -12,7 +12,6 @@
 #include <QJsonDocument>
 #include <QProcess>
 #include <QRegularExpression>
-#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -24,16 +23,6 @@ namespace {
 
 const QString instanceId = QStringLiteral("life-1");
 const QString operatorKey = QStringLiteral("lifecycle-operator-key");
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    const quint16 port = probe.serverPort();
-    probe.close();
-    return port;
-}
 
 // The child's environment: ours without logging rules, so that its info
 // lines are written, plus `extra` ("NAME=value").

@@ -3,8 +3,8 @@
 // Most cases use the server in SB_TEST_REDIS_URL, each under its own random
 // key prefix. Without it they fail (SB_REQUIRE_SERVICE), or skip when
 // SB_ALLOW_SKIP=1. The cases that kill, pause or
-// restart Redis start a redis-server of their own on a free loopback port in
-// 56380-56399 (they need the redis-server binary, with the same skip/fail rule).
+// restart Redis start a redis-server of their own on a free loopback port
+// (sbtest::freePort; they need the redis-server binary, with the same skip/fail rule).
 
 #include "backplane/redisbackplane.h"
 #include "redisconnection.h"
@@ -13,7 +13,6 @@
 #include <QElapsedTimer>
 #include <QProcess>
 #include <QStandardPaths>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 #include <QThread>
@@ -26,6 +25,7 @@
 #include <sys/types.h>
 
 using namespace sb;
+using sbtest::freePort;
 
 namespace sb {
 // What QCOMPARE prints when two replies differ.
@@ -38,17 +38,6 @@ char *toString(const RedisReply &reply)
 namespace {
 
 #define SB_REQUIRE(condition, why) SB_REQUIRE_SERVICE(condition, why)
-
-// A free loopback port in 56380-56399, or 0.
-quint16 freePort()
-{
-    for (quint16 port = 56380; port <= 56399; ++port) {
-        QTcpServer probe;
-        if (probe.listen(QHostAddress::LocalHost, port))
-            return port;
-    }
-    return 0;
-}
 
 // A redis-server of the test's own, to kill, pause and restart at will.
 class RedisProcess

@@ -12,7 +12,6 @@
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QProcessEnvironment>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 
@@ -25,13 +24,6 @@
 #endif
 
 namespace sbtest {
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    probe.listen(QHostAddress::LocalHost, 0);
-    return probe.serverPort();
-}
 
 bool waitForPort(quint16 port, int timeoutMs)
 {

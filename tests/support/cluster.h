@@ -20,7 +20,6 @@
 
 namespace sbtest {
 
-quint16 freePort();
 // Waits until something accepts connections on the loopback `port`.
 bool waitForPort(quint16 port, int timeoutMs);
 

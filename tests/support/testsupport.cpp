@@ -3,15 +3,22 @@
 #include "codec.h"
 
 #include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
 #include <QJsonDocument>
 #include <QNetworkRequest>
 #include <QProcessEnvironment>
 #include <QRandomGenerator>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 #include <QUrl>
 
 #include <algorithm>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace sbtest {
 
@@ -51,7 +58,68 @@ QNetworkRequest makeRequest(quint16 port, const QString &path, const QList<QPair
     return request;
 }
 
+// The ports outgoing connections are given: net.ipv4.ip_local_port_range.
+std::pair<int, int> ephemeralRange()
+{
+    QFile file(QStringLiteral("/proc/sys/net/ipv4/ip_local_port_range"));
+    if (file.open(QIODevice::ReadOnly)) {
+        const QList<QByteArray> bounds = file.readAll().simplified().split(' ');
+        if (bounds.size() == 2)
+            return {bounds[0].toInt(), bounds[1].toInt()};
+    }
+    return {32768, 60999};
+}
+
+// Ten thousand ports next to the ephemeral range, below it when there is room.
+std::pair<int, int> testPortRange()
+{
+    constexpr int span = 10000;
+    const auto [low, high] = ephemeralRange();
+    if (low > 1024 + span)
+        return {low - span, low - 1};
+    if (high < 65535 - span)
+        return {high + 1, high + span};
+    return {1024, 65535}; // nothing outside it: a lock still keeps tests apart
+}
+
+// Takes the run-wide lock on `port`; the descriptor stays open (and the lock
+// held) until this process ends.
+bool lockPort(const QString &dir, int port)
+{
+    const QByteArray path = QFile::encodeName(dir + QLatin1Char('/') + QString::number(port));
+    const int fd = ::open(path.constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return false;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return false;
+    }
+    return true;
+}
+
 } // namespace
+
+quint16 freePort()
+{
+    const QString dir = QDir::tempPath() + QStringLiteral("/sb-test-ports");
+    QDir().mkpath(dir);
+    QFile::setPermissions(dir, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner
+                                   | QFileDevice::ReadGroup | QFileDevice::WriteGroup | QFileDevice::ExeGroup
+                                   | QFileDevice::ReadOther | QFileDevice::WriteOther | QFileDevice::ExeOther);
+    const auto [first, last] = testPortRange();
+    const int count = last - first + 1;
+    const int start = static_cast<int>(QRandomGenerator::global()->bounded(count));
+    for (int i = 0; i < count; ++i) {
+        const int port = first + (start + i) % count;
+        if (!lockPort(dir, port))
+            continue; // another test of this run holds it
+        QTcpServer probe;
+        if (probe.listen(QHostAddress::LocalHost, static_cast<quint16>(port)))
+            return static_cast<quint16>(port);
+        // Something outside the tests listens there; the lock stays taken.
+    }
+    return 0;
+}
 
 HttpResult httpGet(quint16 port, const QString &path, const QList<QPair<QByteArray, QByteArray>> &headers)
 {

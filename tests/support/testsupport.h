@@ -46,6 +46,15 @@ inline bool skipAllowed()
 
 namespace sbtest {
 
+// A loopback port for a process a test starts (a server, Redis, PostgreSQL,
+// HAProxy), or 0 when none is left. Asking the kernel for an ephemeral port
+// and closing it is not enough: until the child listens, any outgoing
+// connection of a test running alongside may be given that same port. So the
+// port is taken below the kernel's ephemeral range, where outgoing
+// connections never go, and held for the rest of this process by a lock file
+// under /tmp/sb-test-ports, so no other test of the run is handed it either.
+quint16 freePort();
+
 struct HttpResult
 {
     int status = 0;
