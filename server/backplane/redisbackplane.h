@@ -155,6 +155,12 @@ private:
                        std::function<void(bool, QStringList)> done);
 
     void cleanupTick();
+    // The first reply of a cleanup pass: dropped when it answers a connection
+    // since replaced; otherwise the pass is over, and `onList` gets the reply
+    // when it is a list (anything else is logged).
+    ReplyCallback cleanupPassReply(std::function<void(const RedisReply &list)> onList);
+    // This instance removed a dead one's memberships: log it, tell the others, emit.
+    void removedDeadInstance(const QString &instance, const MemberList &members);
     void publishGone(const QString &instance, const MemberList &members);
     void probeTick();
     void onPubSubMessage(const QByteArray &channel, const QByteArray &payload);

@@ -317,17 +317,8 @@ void RedisBackplane::clusterPurge(const QString &instance, std::function<void(bo
 
 void RedisBackplane::clusterCleanupTick()
 {
-    m_cleanupRunning = true;
-    const quint64 generation = m_commandsGeneration;
     send({QByteArrayLiteral("SMEMBERS"), key(QStringLiteral("instances:known"))},
-         [this, generation](const RedisReply &reply) {
-             if (generation != m_commandsGeneration)
-                 return;
-             m_cleanupRunning = false;
-             if (!reply.isArray()) {
-                 logFailure("looking for dead instances")(reply);
-                 return;
-             }
+         cleanupPassReply([this](const RedisReply &reply) {
              for (const RedisReply &known : reply.elements()) {
                  const QString instance = known.text();
                  if (instance == m_instanceId)
@@ -347,16 +338,12 @@ void RedisBackplane::clusterCleanupTick()
                                            send({QByteArrayLiteral("SREM"), key(QStringLiteral("instances:known")),
                                                  bytes(instance)},
                                                 logFailure("forgetting a dead instance"));
-                                       qCWarning(lcRedis).noquote()
-                                           << "instance" << instance << "stopped its heartbeat; removed"
-                                           << members.size() << "room memberships it left";
-                                       publishGone(instance, members);
-                                       Q_EMIT instanceGone(instance, members);
+                                       removedDeadInstance(instance, members);
                                    });
                                });
                       });
              }
-         });
+         }));
 }
 
 void RedisBackplane::clusterScanInstances(std::function<void(bool ok, QStringList ids)> done)

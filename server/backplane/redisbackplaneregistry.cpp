@@ -557,33 +557,43 @@ void RedisBackplane::cleanupTick()
         return;
     if (m_cluster)
         return clusterCleanupTick();
-    m_cleanupRunning = true;
-    const quint64 generation = m_commandsGeneration;
     eval(kCleanupScript, {key(QStringLiteral("instances:known"))},
          {bytes(m_prefix), bytes(m_instanceId), number(m_timings.cleanupClaimMs)},
-         [this, generation](const RedisReply &reply) {
-             if (generation != m_commandsGeneration)
-                 return;
-             m_cleanupRunning = false;
-             if (!reply.isArray()) {
-                 logFailure("looking for dead instances")(reply);
-                 return;
-             }
+         cleanupPassReply([this](const RedisReply &reply) {
              for (const RedisReply &gone : reply.elements()) {
-                 const QString instance = gone.at(0).text();
                  const RedisReply &removed = gone.at(1);
                  MemberList members;
                  for (std::size_t i = 0; i + 1 < removed.size(); i += 2) {
                      if (const auto object = parseObject(removed.at(i + 1).bytes()))
                          members.append({removed.at(i).text(), Member::fromJson(*object)});
                  }
-                 qCWarning(lcRedis).noquote() << "instance" << instance << "stopped its heartbeat; removed"
-                                              << members.size() << "room memberships it left";
-                 // We emit here; every other instance emits on the gone channel.
-                 publishGone(instance, members);
-                 Q_EMIT instanceGone(instance, members);
+                 removedDeadInstance(gone.at(0).text(), members);
              }
-         });
+         }));
+}
+
+RedisBackplane::ReplyCallback RedisBackplane::cleanupPassReply(std::function<void(const RedisReply &list)> onList)
+{
+    m_cleanupRunning = true;
+    return [this, generation = m_commandsGeneration, onList = std::move(onList)](const RedisReply &reply) {
+        if (generation != m_commandsGeneration)
+            return;
+        m_cleanupRunning = false;
+        if (!reply.isArray()) {
+            logFailure("looking for dead instances")(reply);
+            return;
+        }
+        onList(reply);
+    };
+}
+
+void RedisBackplane::removedDeadInstance(const QString &instance, const MemberList &members)
+{
+    qCWarning(lcRedis).noquote() << "instance" << instance << "stopped its heartbeat; removed" << members.size()
+                                 << "room memberships it left";
+    // We emit here; every other instance emits on the gone channel.
+    publishGone(instance, members);
+    Q_EMIT instanceGone(instance, members);
 }
 
 void RedisBackplane::publishGone(const QString &instance, const MemberList &members)
