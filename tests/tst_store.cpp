@@ -115,6 +115,8 @@ private Q_SLOTS:
     void cleanupCounts();
     void refusedRecordIsUndoneAlone_data() { addBackends(); }
     void refusedRecordIsUndoneAlone();
+    void recordsOfABatchKeepTheirOrder_data() { addBackends(); }
+    void recordsOfABatchKeepTheirOrder();
     void nonceIsUniqueAcrossRooms_data() { addBackends(); }
     void nonceIsUniqueAcrossRooms();
     void concurrentResendsToOtherRoomsAreStoredOnce_data() { addBackends(); }
@@ -666,6 +668,69 @@ void TestStore::refusedRecordIsUndoneAlone()
                               kWaitMs);
     QCOMPARE(counted(QStringLiteral("SELECT count(*) FROM sessions")), Sessions);
     QCOMPARE(counted(QStringLiteral("SELECT count(*) FROM audit_log")), 1);
+}
+
+void TestStore::recordsOfABatchKeepTheirOrder()
+{
+    // The records that wait together are written a statement per kind: a
+    // session opened and closed within one batch still ends up closed, and
+    // the audit log keeps the order the actions came in.
+    const std::unique_ptr<Store> store = openStore();
+    QVERIFY(store);
+    constexpr int Sessions = 300;
+    for (int i = 0; i < Sessions; ++i) {
+        const QString id = QStringLiteral("s%1").arg(i, 3, 10, QLatin1Char('0'));
+        store->sessionOpened({id, QStringLiteral("client-a"), QStringLiteral("alice"), QStringLiteral("participant"),
+                              QStringLiteral("127.0.0.1"), QStringLiteral("app-1"), kNow + i});
+        if (i % 2 == 0)
+            store->sessionClosed(id, 1000 + i % 7, kNow + i + 1);
+        if (i % 10 == 0)
+            QVERIFY(store->audit(QStringLiteral("root"), QStringLiteral("action %1").arg(i, 3, 10, QLatin1Char('0')),
+                                 {{QStringLiteral("i"), i}}, kNow + i));
+    }
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    const auto rows = [&connection](const QString &query) {
+        try {
+            return connection->exec(query);
+        } catch (const SqlError &e) {
+            return SqlRows{{e.message()}};
+        }
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(rows(QStringLiteral("SELECT count(*) FROM audit_log")).value(0).value(0).toInt(),
+                              Sessions / 10, kWaitMs);
+    QTRY_COMPARE_WITH_TIMEOUT(rows(QStringLiteral("SELECT count(*) FROM sessions WHERE disconnected_at IS NOT NULL"))
+                                  .value(0).value(0).toInt(),
+                              Sessions / 2, kWaitMs);
+    const SqlRows sessions = rows(QStringLiteral("SELECT session_id, client_id, user_name, role, remote, instance,"
+                                                 " connected_at, disconnected_at, close_code FROM sessions"
+                                                 " ORDER BY session_id"));
+    QCOMPARE(sessions.size(), Sessions);
+    for (int i = 0; i < Sessions; ++i) {
+        const SqlRow &row = sessions.at(i);
+        QCOMPARE(row.value(0).toString(), QStringLiteral("s%1").arg(i, 3, 10, QLatin1Char('0')));
+        QCOMPARE(row.value(1).toString(), QStringLiteral("client-a"));
+        QCOMPARE(row.value(2).toString(), QStringLiteral("alice"));
+        QCOMPARE(row.value(3).toString(), QStringLiteral("participant"));
+        QCOMPARE(row.value(4).toString(), QStringLiteral("127.0.0.1"));
+        QCOMPARE(row.value(5).toString(), QStringLiteral("app-1"));
+        QCOMPARE(row.value(6).toLongLong(), kNow + i);
+        if (i % 2 == 0) {
+            QCOMPARE(row.value(7).toLongLong(), kNow + i + 1);
+            QCOMPARE(row.value(8).toInt(), 1000 + i % 7);
+        } else {
+            QVERIFY(row.value(7).isNull());
+            QVERIFY(row.value(8).isNull());
+        }
+    }
+    const SqlRows audit = rows(QStringLiteral("SELECT action, details, at FROM audit_log ORDER BY id"));
+    QCOMPARE(audit.size(), Sessions / 10);
+    for (int k = 0; k < audit.size(); ++k) {
+        QCOMPARE(audit.at(k).value(0).toString(), QStringLiteral("action %1").arg(k * 10, 3, 10, QLatin1Char('0')));
+        QCOMPARE(audit.at(k).value(1).toString(), QStringLiteral("{\"i\":%1}").arg(k * 10));
+        QCOMPARE(audit.at(k).value(2).toLongLong(), kNow + k * 10);
+    }
 }
 
 void TestStore::prefill(const QString &room, int count)

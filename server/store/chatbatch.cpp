@@ -4,7 +4,6 @@
 
 #include <QHash>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QJsonObject>
 #include <QMap>
 
@@ -18,22 +17,7 @@ namespace {
 const QString kBatchSavepoint = QStringLiteral("append_batch");
 const QString kSavepoint = QStringLiteral("append_chat");
 
-// The batch travels as one JSON array parameter, so that each statement's
-// text is the same whatever the batch's size (SQLite caches prepared
-// statements by their text). This names the rows of parameter $N as
-// j.value, in either dialect; both read fields with ->>.
-QString jsonRows(const SqlConnection &db, int param)
-{
-    return db.dialect() == SqlDialect::Postgres
-        ? QStringLiteral("json_array_elements(CAST($%1 AS json)) AS j(value)").arg(param)
-        : QStringLiteral("json_each($%1) AS j").arg(param);
-}
-
-QString compact(const QJsonArray &rows)
-{
-    return QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
-}
-
+// The batch travels as one JSON array parameter (jsonArrayRows).
 // client_id holds no line break (it is [A-Za-z0-9._-]), so this is unique.
 QString nonceKey(const ChatDraft &draft)
 {
@@ -200,11 +184,11 @@ std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &d
             const SqlRows rows = db.exec(
                 QStringLiteral("SELECT CAST(j.value->>'i' AS BIGINT), n.room, n.seq, m.from_user, m.client_id, m.text,"
                                " m.ts, m.origin FROM ")
-                    + jsonRows(db, 1)
+                    + jsonArrayRows(db.dialect(), 1)
                     + QStringLiteral(" JOIN chat_nonces n ON n.client_id = j.value->>'c' AND n.nonce = j.value->>'n'"
                                      " LEFT JOIN messages m ON m.room = n.room AND m.seq = n.seq"
                                      " WHERE n.created_at >= $2"),
-                {compact(lookups), oldest - ChatNonceWindowMs});
+                {jsonArrayParameter(lookups), oldest - ChatNonceWindowMs});
             for (const SqlRow &row : rows) {
                 const qsizetype i = row.value(0).toLongLong();
                 const ChatDraft &draft = drafts.at(i);
@@ -266,12 +250,12 @@ std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &d
                 QStringLiteral("INSERT INTO chat_nonces (client_id, nonce, room, seq, created_at)"
                                " SELECT j.value->>'c', j.value->>'n', j.value->>'room', CAST(j.value->>'seq' AS BIGINT),"
                                " CAST(j.value->>'ts' AS BIGINT) FROM ")
-                    + jsonRows(db, 1)
+                    + jsonArrayRows(db.dialect(), 1)
                     + QStringLiteral(" WHERE true ON CONFLICT (client_id, nonce) DO UPDATE SET room = excluded.room,"
                                      " seq = excluded.seq, created_at = excluded.created_at"
                                      " WHERE chat_nonces.created_at < excluded.created_at - $2"
                                      " RETURNING seq"),
-                {compact(claims), ChatNonceWindowMs});
+                {jsonArrayParameter(claims), ChatNonceWindowMs});
             if (claimed.size() != claims.size())
                 throw SqlError(QStringLiteral("a nonce of the batch was stored concurrently"));
         }
@@ -280,8 +264,8 @@ std::optional<QList<StoreResult<AppendResult>>> appendChatBatch(SqlConnection &d
                                    " SELECT j.value->>'room', CAST(j.value->>'seq' AS BIGINT), j.value->>'from',"
                                    " j.value->>'c', j.value->>'text', CAST(j.value->>'ts' AS BIGINT),"
                                    " j.value->>'origin' FROM ")
-                        + jsonRows(db, 1),
-                    {compact(messages)});
+                        + jsonArrayRows(db.dialect(), 1),
+                    {jsonArrayParameter(messages)});
         db.exec(QStringLiteral("RELEASE SAVEPOINT ") + kBatchSavepoint);
     } catch (const SqlError &error) {
         if (error.connectionLost() || !db.isOpen())

@@ -2,6 +2,8 @@
 
 #include "config.h"
 
+#include <QJsonDocument>
+
 namespace sb {
 
 Q_LOGGING_CATEGORY(lcStore, "sb.store")
@@ -54,6 +56,18 @@ void SqlTransaction::rollback()
 QString maskDatabaseUrl(const QString &url)
 {
     return maskUrlPassword(url);
+}
+
+QString jsonArrayRows(SqlDialect dialect, int param)
+{
+    return dialect == SqlDialect::Postgres
+        ? QStringLiteral("json_array_elements(CAST($%1 AS json)) WITH ORDINALITY AS j(value, key)").arg(param)
+        : QStringLiteral("json_each($%1) AS j").arg(param);
+}
+
+QString jsonArrayParameter(const QJsonArray &rows)
+{
+    return QString::fromUtf8(QJsonDocument(rows).toJson(QJsonDocument::Compact));
 }
 
 } // namespace sb

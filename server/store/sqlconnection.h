@@ -6,6 +6,7 @@
 // `$1, $2` placeholders for every dialect. A connection is used by one thread
 // only (the store's worker) and is not thread-safe.
 
+#include <QJsonArray>
 #include <QList>
 #include <QLoggingCategory>
 #include <QString>
@@ -115,6 +116,15 @@ private:
     SqlConnection &m_connection;
     bool m_finished = false;
 };
+
+// Many rows as one parameter: a statement reads the elements of the JSON
+// array parameter $`param` as the FROM item `j`, in either dialect. j.value is
+// an element (read its fields with ->>, and CAST numbers), j.key its position,
+// for ORDER BY. The statement's text stays the same whatever the number of
+// rows, so it is parsed once (SQLite caches statements by their text).
+QString jsonArrayRows(SqlDialect dialect, int param);
+// The rows as that parameter's value.
+QString jsonArrayParameter(const QJsonArray &rows);
 
 // `url` with any password replaced by "***" (URL userinfo, ?password= query
 // item, or password= in a key=value connection string), for logging.

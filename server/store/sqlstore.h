@@ -27,6 +27,7 @@
 #include "store.h"
 
 #include <QHash>
+#include <QJsonObject>
 #include <QThread>
 
 #include <deque>
@@ -110,9 +111,18 @@ private:
     // one transaction.
     void commitPendingRecords();
     void cleanupStep(const std::shared_ptr<CleanupRun> &run);
+    // A session or audit record: what it is and its row. The records of one
+    // kind that wait together are written in one statement.
+    enum class RecordKind { SessionOpened, SessionClosed, Audit };
+    struct DeferredRecord
+    {
+        RecordKind kind;
+        QJsonObject row;
+    };
+    static const char *recordName(RecordKind kind); // for logs
     // Writes a session or audit record now, or keeps it while the store is
     // down; false when it was neither (the bound is reached).
-    bool writeRecord(const char *operation, std::function<void(SqlConnection &)> write);
+    bool writeRecord(DeferredRecord record);
     void flushDeferredRecords();
     void setAvailability(bool up, const QString &reason); // the writer's
     void applyAvailability(bool up);
@@ -131,15 +141,12 @@ private:
     bool m_readerReported = false;
     bool m_readerUp = false;
     QHash<QString, int> m_todoWritesInFlight; // client_id -> todo writes not yet answered
-    struct DeferredRecord
-    {
-        const char *operation;
-        std::function<void(SqlConnection &)> write;
-    };
-    // A refused record fails the whole batch (one statement a record), or is
+    // A refused record fails the whole batch (one statement a kind), or is
     // undone alone behind a savepoint of its own (three statements a record).
     enum class RecordFailure { FailsAll, UndoneAlone };
     static void writeRecords(SqlConnection &db, const std::deque<DeferredRecord> &records, RecordFailure failure);
+    // Writes `rows`, all of `kind`, in one statement.
+    static void writeRows(SqlConnection &db, RecordKind kind, const QJsonArray &rows);
     std::deque<DeferredRecord> m_deferredRecords; // session and audit records waiting for the store
     qint64 m_droppedRecords = 0;
     std::mutex m_pendingChatsMutex; // appendChat() adds, the worker takes

@@ -11,52 +11,95 @@
 
 namespace sb {
 
+const char *SqlStore::recordName(RecordKind kind)
+{
+    switch (kind) {
+    case RecordKind::SessionOpened:
+        return "sessionOpened";
+    case RecordKind::SessionClosed:
+        return "sessionClosed";
+    case RecordKind::Audit:
+        break;
+    }
+    return "audit";
+}
+
 void SqlStore::sessionOpened(const SessionRecord &record)
 {
-    writeRecord("sessionOpened", [record](SqlConnection &db) {
-        db.exec(QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
-                               " connected_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                               " ON CONFLICT (session_id) DO NOTHING"),
-                {record.sessionId, record.clientId, record.user, record.role, record.remote, record.instance,
-                 record.connectedAt});
-    });
+    writeRecord({RecordKind::SessionOpened,
+                 {{QLatin1StringView("session_id"), record.sessionId},
+                  {QLatin1StringView("client_id"), record.clientId},
+                  {QLatin1StringView("user"), record.user},
+                  {QLatin1StringView("role"), record.role},
+                  {QLatin1StringView("remote"), record.remote},
+                  {QLatin1StringView("instance"), record.instance},
+                  {QLatin1StringView("at"), record.connectedAt}}});
 }
 
 void SqlStore::sessionClosed(const QString &sessionId, int closeCode, qint64 at)
 {
-    writeRecord("sessionClosed", [sessionId, closeCode, at](SqlConnection &db) {
-        db.exec(QStringLiteral("UPDATE sessions SET disconnected_at = $2, close_code = $3 WHERE session_id = $1"),
-                {sessionId, at, closeCode});
-    });
+    writeRecord({RecordKind::SessionClosed,
+                 {{QLatin1StringView("session_id"), sessionId},
+                  {QLatin1StringView("code"), closeCode},
+                  {QLatin1StringView("at"), at}}});
 }
 
 bool SqlStore::audit(const QString &actor, const QString &action, const QJsonObject &details, qint64 at)
 {
     const QString detailsText = QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact));
-    return writeRecord("audit", [actor, action, detailsText, at](SqlConnection &db) {
-        db.exec(QStringLiteral("INSERT INTO audit_log (at, actor, action, details) VALUES ($1, $2, $3, $4)"),
-                {at, actor, action, detailsText});
-    });
+    return writeRecord({RecordKind::Audit,
+                        {{QLatin1StringView("actor"), actor},
+                         {QLatin1StringView("action"), action},
+                         {QLatin1StringView("details"), detailsText},
+                         {QLatin1StringView("at"), at}}});
 }
 
-bool SqlStore::writeRecord(const char *operation, std::function<void(SqlConnection &)> write)
+void SqlStore::writeRows(SqlConnection &db, RecordKind kind, const QJsonArray &rows)
+{
+    const QString from = jsonArrayRows(db.dialect(), 1);
+    QString sql;
+    switch (kind) {
+    case RecordKind::SessionOpened:
+        // "WHERE true": SQLite would read ON CONFLICT as part of the join.
+        sql = QStringLiteral("INSERT INTO sessions (session_id, client_id, user_name, role, remote, instance,"
+                             " connected_at) SELECT j.value->>'session_id', j.value->>'client_id', j.value->>'user',"
+                             " j.value->>'role', j.value->>'remote', j.value->>'instance',"
+                             " CAST(j.value->>'at' AS BIGINT) FROM ")
+            + from + QStringLiteral(" WHERE true ON CONFLICT (session_id) DO NOTHING");
+        break;
+    case RecordKind::SessionClosed:
+        sql = QStringLiteral("UPDATE sessions SET disconnected_at = CAST(j.value->>'at' AS BIGINT),"
+                             " close_code = CAST(j.value->>'code' AS INTEGER) FROM ")
+            + from + QStringLiteral(" WHERE sessions.session_id = j.value->>'session_id'");
+        break;
+    case RecordKind::Audit:
+        // In the order they came: the log's ids follow it.
+        sql = QStringLiteral("INSERT INTO audit_log (at, actor, action, details) SELECT CAST(j.value->>'at' AS BIGINT),"
+                             " j.value->>'actor', j.value->>'action', j.value->>'details' FROM ")
+            + from + QStringLiteral(" ORDER BY j.key");
+        break;
+    }
+    db.exec(sql, {jsonArrayParameter(rows)});
+}
+
+bool SqlStore::writeRecord(DeferredRecord record)
 {
     // Behind records already waiting, so they reach the table in order.
     if (m_availability != Availability::Up || !m_deferredRecords.empty()) {
         if (m_deferredRecords.size() >= std::size_t(MaxDeferredRecords)) {
             if (m_droppedRecords++ == 0)
-                qCWarning(lcStore).noquote() << operation << "record dropped:" << MaxDeferredRecords
+                qCWarning(lcStore).noquote() << recordName(record.kind) << "record dropped:" << MaxDeferredRecords
                                              << "records already wait for the store (" << m_downReason << ")";
             return false;
         }
-        m_deferredRecords.push_back({operation, std::move(write)});
+        m_deferredRecords.push_back(std::move(record));
         if (m_availability == Availability::Up)
             flushDeferredRecords();
         return true;
     }
     {
         const std::lock_guard lock(m_pendingRecordsMutex);
-        m_pendingRecords.push_back({operation, std::move(write)});
+        m_pendingRecords.push_back(std::move(record));
         if (m_pendingRecords.size() > 1)
             return true; // the commit job already queued takes this one too
     }
@@ -96,7 +139,7 @@ void SqlStore::commitPendingRecords()
                 if (m_deferredRecords.size() < std::size_t(MaxDeferredRecords))
                     m_deferredRecords.push_back(std::move(record));
                 else if (m_droppedRecords++ == 0)
-                    qCWarning(lcStore).noquote() << record.operation << "record dropped: too many wait for the store";
+                    qCWarning(lcStore).noquote() << recordName(record.kind) << "record dropped: too many wait for the store";
             }
             if (m_availability == Availability::Up)
                 flushDeferredRecords();
@@ -108,8 +151,18 @@ void SqlStore::writeRecords(SqlConnection &db, const std::deque<DeferredRecord> 
 {
     SqlTransaction transaction(db);
     if (failure == RecordFailure::FailsAll) {
-        for (const DeferredRecord &record : records)
-            record.write(db);
+        // One statement a kind, sessions opened before sessions closed: a
+        // session that came and went within the batch is opened first.
+        constexpr RecordKind kinds[] = {RecordKind::SessionOpened, RecordKind::SessionClosed, RecordKind::Audit};
+        for (const RecordKind kind : kinds) {
+            QJsonArray rows;
+            for (const DeferredRecord &record : records) {
+                if (record.kind == kind)
+                    rows.append(record.row);
+            }
+            if (!rows.isEmpty())
+                writeRows(db, kind, rows);
+        }
         transaction.commit();
         return;
     }
@@ -117,11 +170,11 @@ void SqlStore::writeRecords(SqlConnection &db, const std::deque<DeferredRecord> 
     for (const DeferredRecord &record : records) {
         db.exec(QStringLiteral("SAVEPOINT ") + savepoint);
         try {
-            record.write(db);
+            writeRows(db, record.kind, QJsonArray{record.row});
         } catch (const SqlError &error) {
             if (error.connectionLost() || !db.isOpen())
                 throw;
-            qCWarning(lcStore).noquote() << record.operation << "record not written:" << error.message();
+            qCWarning(lcStore).noquote() << recordName(record.kind) << "record not written:" << error.message();
             db.exec(QStringLiteral("ROLLBACK TO SAVEPOINT ") + savepoint);
         }
         db.exec(QStringLiteral("RELEASE SAVEPOINT ") + savepoint);
@@ -139,7 +192,7 @@ void SqlStore::flushDeferredRecords()
         qCInfo(lcStore).noquote() << "writing" << m_deferredRecords.size() << "record(s) kept while the store was down";
     std::deque<DeferredRecord> records = std::exchange(m_deferredRecords, {});
     for (DeferredRecord &record : records)
-        writeRecord(record.operation, std::move(record.write));
+        writeRecord(std::move(record));
 }
 
 } // namespace sb
