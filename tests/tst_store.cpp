@@ -117,6 +117,8 @@ private Q_SLOTS:
     void refusedRecordIsUndoneAlone();
     void recordsOfABatchKeepTheirOrder_data() { addBackends(); }
     void recordsOfABatchKeepTheirOrder();
+    void recordsAreWrittenBeforeTheStoreCloses_data() { addBackends(); }
+    void recordsAreWrittenBeforeTheStoreCloses();
     void nonceIsUniqueAcrossRooms_data() { addBackends(); }
     void nonceIsUniqueAcrossRooms();
     void concurrentResendsToOtherRoomsAreStoredOnce_data() { addBackends(); }
@@ -730,6 +732,30 @@ void TestStore::recordsOfABatchKeepTheirOrder()
         QCOMPARE(audit.at(k).value(0).toString(), QStringLiteral("action %1").arg(k * 10, 3, 10, QLatin1Char('0')));
         QCOMPARE(audit.at(k).value(1).toString(), QStringLiteral("{\"i\":%1}").arg(k * 10));
         QCOMPARE(audit.at(k).value(2).toLongLong(), kNow + k * 10);
+    }
+}
+
+void TestStore::recordsAreWrittenBeforeTheStoreCloses()
+{
+    // Records gather for a moment before their transaction; a store closed
+    // meanwhile (the server exiting) writes them first.
+    {
+        const std::unique_ptr<Store> store = openStore();
+        QVERIFY(store);
+        store->sessionOpened({QStringLiteral("last"), QStringLiteral("client-a"), QStringLiteral("alice"),
+                              QStringLiteral("participant"), QStringLiteral("127.0.0.1"), QStringLiteral("app-1"), kNow});
+        QVERIFY(store->audit(QStringLiteral("root"), QStringLiteral("admin.drain"), {}, kNow));
+    }
+    const std::unique_ptr<SqlConnection> connection = makeSqlConnection(m_config);
+    QString error;
+    QVERIFY2(connection->open(&error), qPrintable(error));
+    try {
+        QCOMPARE(connection->exec(QStringLiteral("SELECT session_id FROM sessions")).value(0).value(0).toString(),
+                 QStringLiteral("last"));
+        QCOMPARE(connection->exec(QStringLiteral("SELECT action FROM audit_log")).value(0).value(0).toString(),
+                 QStringLiteral("admin.drain"));
+    } catch (const SqlError &e) {
+        QFAIL(qPrintable(e.message()));
     }
 }
 

@@ -84,8 +84,11 @@ SqlStore::SqlStore(std::unique_ptr<SqlConnection> writer, std::unique_ptr<SqlCon
 
 SqlStore::~SqlStore()
 {
-    // Posted after every queued job, so those finish first; each worker and
-    // its connection are torn down on their own thread.
+    // Records still gathering are written first. Posted after every queued
+    // job, so those finish first; each worker and its connection are torn
+    // down on their own thread.
+    if (m_worker)
+        QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
     for (SqlWorker *worker : {m_reader, m_worker}) {
         if (!worker)
             continue;

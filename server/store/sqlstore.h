@@ -120,8 +120,11 @@ private:
         QJsonObject row;
     };
     static const char *recordName(RecordKind kind); // for logs
-    // Writes a session or audit record now, or keeps it while the store is
-    // down; false when it was neither (the bound is reached).
+    // How long a record waits for others to share its transaction.
+    static constexpr int RecordsGatherMs = 50;
+    // Writes a session or audit record (within RecordsGatherMs, with the
+    // others that came meanwhile), or keeps it while the store is down; false
+    // when it was neither (the bound is reached).
     bool writeRecord(DeferredRecord record);
     void flushDeferredRecords();
     void setAvailability(bool up, const QString &reason); // the writer's

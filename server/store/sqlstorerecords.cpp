@@ -3,6 +3,7 @@
 #include "sqlworker.h"
 
 #include <QJsonDocument>
+#include <QTimer>
 
 #include <utility>
 
@@ -101,9 +102,11 @@ bool SqlStore::writeRecord(DeferredRecord record)
         const std::lock_guard lock(m_pendingRecordsMutex);
         m_pendingRecords.push_back(std::move(record));
         if (m_pendingRecords.size() > 1)
-            return true; // the commit job already queued takes this one too
+            return true; // the commit job already due takes this one too
     }
-    QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
+    // The first record waits a moment for others: a wave of connections then
+    // costs a transaction per batch, not one per record or two.
+    QTimer::singleShot(RecordsGatherMs, m_worker, [this] { commitPendingRecords(); });
     return true;
 }
 
