@@ -5,7 +5,8 @@
 # the store (tests/services.sh: a private Redis and PostgreSQL on loopback
 # ports). Every load generator takes turns over all instances; they start
 # together, and the ramp is all connections over the slowest generator's
-# connect time. Then each instance's memory with every connection open.
+# connect time. Then each instance's memory with every connection open, and
+# the CPU time the instances, generators, PostgreSQL and Redis spent on it.
 #
 # No process may hold more sockets than the open-files hard limit
 # (`ulimit -Hn`): when CLIENTS over INSTANCES would need more, the script runs
@@ -31,6 +32,11 @@ say() { printf '\n### %s\n' "$*" >&2; }
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
+# CPU seconds of every process named $1 (PostgreSQL runs one per connection).
+cpu_named() {
+    local pid
+    for pid in $(pgrep -x "$1"); do cpu_s "$pid" 2>/dev/null && echo; done | awk '{total += $1} END {printf "%.2f", total}'
+}
 
 ulimit -n "$(ulimit -Hn)"
 limit=$(ulimit -n)
@@ -83,6 +89,8 @@ for pid in "${server_pids[@]}"; do
     empty_mib[$pid]=$(rss_mib "$pid")
     cpu_before[$pid]=$(cpu_s "$pid")
 done
+postgres_before=$(cpu_named postgres)
+redis_before=$(cpu_named redis-server)
 
 say "ramp: $CLIENTS connections over $INSTANCES instances (Redis + PostgreSQL), $generators generator(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
 # Each generator holds its connections until every one has reported.
@@ -104,6 +112,8 @@ for pid in "${server_pids[@]}"; do
         "CPU $(awk -v a="${cpu_before[$pid]}" -v b="$(cpu_s "$pid")" 'BEGIN {printf "%.1f", b - a}') s" >&2
 done
 for pid in "${generator_pids[@]}"; do echo "generator pid $pid: CPU $(cpu_s "$pid") s" >&2; done
+echo "PostgreSQL: CPU $(awk -v a="$postgres_before" -v b="$(cpu_named postgres)" 'BEGIN {printf "%.1f", b - a}') s;" \
+    "Redis: CPU $(awk -v a="$redis_before" -v b="$(cpu_named redis-server)" 'BEGIN {printf "%.1f", b - a}') s" >&2
 cat "$workdir/generators.jsonl" >>"$RESULTS"
 echo "results: $RESULTS" >&2
 # Fails when a connection did not come up; the generators are stopped on exit.
