@@ -18,6 +18,7 @@ const QString kBatchSavepoint = QStringLiteral("append_batch");
 const QString kSavepoint = QStringLiteral("append_chat");
 
 // The batch travels as one JSON array parameter (jsonArrayRows).
+
 // client_id holds no line break (it is [A-Za-z0-9._-]), so this is unique.
 QString nonceKey(const ChatDraft &draft)
 {
