@@ -72,6 +72,11 @@ SqlStore::SqlStore(std::unique_ptr<SqlConnection> writer, std::unique_ptr<SqlCon
     });
     m_worker->moveToThread(&m_thread);
     m_thread.start();
+    m_gatherRecords.setSingleShot(true);
+    m_gatherRecords.setInterval(RecordsGatherMs);
+    connect(&m_gatherRecords, &QTimer::timeout, this, [this] {
+        QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
+    });
     if (!reader)
         return;
     m_readerThread.setObjectName(QStringLiteral("sb-store-") + kind() + QStringLiteral("-reader"));
@@ -87,8 +92,10 @@ SqlStore::~SqlStore()
     // Records still gathering are written first. Posted after every queued
     // job, so those finish first; each worker and its connection are torn
     // down on their own thread.
-    if (m_worker)
+    if (m_gatherRecords.isActive()) {
+        m_gatherRecords.stop();
         QMetaObject::invokeMethod(m_worker, [this] { commitPendingRecords(); }, Qt::QueuedConnection);
+    }
     for (SqlWorker *worker : {m_reader, m_worker}) {
         if (!worker)
             continue;

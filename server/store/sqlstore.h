@@ -29,6 +29,7 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QThread>
+#include <QTimer>
 
 #include <deque>
 #include <memory>
@@ -156,6 +157,7 @@ private:
     QList<PendingChat> m_pendingChats;
     std::mutex m_pendingRecordsMutex; // writeRecord() adds, the worker takes
     std::deque<DeferredRecord> m_pendingRecords;
+    QTimer m_gatherRecords; // from a batch's first record to its transaction
 };
 
 } // namespace sb

@@ -3,7 +3,6 @@
 #include "sqlworker.h"
 
 #include <QJsonDocument>
-#include <QTimer>
 
 #include <utility>
 
@@ -106,7 +105,7 @@ bool SqlStore::writeRecord(DeferredRecord record)
     }
     // The first record waits a moment for others: a wave of connections then
     // costs a transaction per batch, not one per record or two.
-    QTimer::singleShot(RecordsGatherMs, m_worker, [this] { commitPendingRecords(); });
+    m_gatherRecords.start();
     return true;
 }
 
